@@ -18,24 +18,24 @@ enum class ErrorKind { kRetriable, kReplay, kFatal };
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  static Status Ok() { return Status(); }
-  static Status Retriable(std::string msg) { return Status(ErrorKind::kRetriable, std::move(msg)); }
-  static Status Replay(std::string msg) { return Status(ErrorKind::kReplay, std::move(msg)); }
-  static Status Fatal(std::string msg) { return Status(ErrorKind::kFatal, std::move(msg)); }
+  static Status success() { return Status(); }
+  static Status retriable(std::string msg) { return Status(ErrorKind::kRetriable, std::move(msg)); }
+  static Status replay(std::string msg) { return Status(ErrorKind::kReplay, std::move(msg)); }
+  static Status fatal(std::string msg) { return Status(ErrorKind::kFatal, std::move(msg)); }
 
   bool ok() const { return !error_; }
   ErrorKind kind() const { return error_ ? error_->kind : ErrorKind::kFatal; }
-  bool retriable() const { return error_ && error_->kind == ErrorKind::kRetriable; }
+  bool is_retriable() const { return error_ && error_->kind == ErrorKind::kRetriable; }
   const std::string& message() const {
     static const std::string kEmpty;
     return error_ ? error_->message : kEmpty;
   }
   // Prefixes the message with where it happened ("writing parquet: ...").
-  Status& WithContext(const std::string& context) {
+  Status& with_context(const std::string& context) {
     if (error_) error_->message = context + ": " + error_->message;
     return *this;
   }
-  static const char* KindName(ErrorKind k) {
+  static const char* kind_name(ErrorKind k) {
     switch (k) {
       case ErrorKind::kRetriable: return "retriable";
       case ErrorKind::kReplay: return "replay";
