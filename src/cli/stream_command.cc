@@ -1,10 +1,66 @@
 #include "cli/stream_command.h"
 
+#include <csignal>
 #include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/file_system.h"
+#include "common/log.h"
+#include "config/settings.h"
+#include "config/stream_options.h"
+#include "engine/job_status.h"
+#include "engine/stream_job.h"
 
 namespace kpipe {
-int run_stream(int, char**) {
-  std::fprintf(stderr, "kpipe stream: not built yet\n");
-  return 1;
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+}  // namespace
+
+int run_stream(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  auto settings = Settings::load(stream_setting_specs(), args);
+  if (!settings.ok()) {
+    std::fprintf(stderr, "kpipe stream: %s\n", settings.status().message().c_str());
+    return 2;
+  }
+  if (settings->help_requested()) {
+    std::fputs(Settings::help_text("usage: kpipe stream [flags]\n\nReads a Kafka topic in micro-batches and "
+                                   "writes Parquet, CSV and console output partitioned by dt, exactly once.",
+                                   stream_setting_specs())
+                   .c_str(),
+               stdout);
+    return 0;
+  }
+  auto options = load_stream_options(*settings);
+  if (!options.ok()) {
+    std::fprintf(stderr, "kpipe stream: %s\n", options.status().message().c_str());
+    return 2;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  const StreamOptions& o = *options;
+  log_info("stream", "reading " + o.topic + " from " + o.bootstrap_servers + " every " + std::to_string(o.trigger_seconds) +
+                         " s into " + (o.sink_parquet ? o.output_path + " (parquet) " : "") +
+                         (o.sink_csv ? o.csv_output_path + " (csv) " : "") + (o.sink_console ? "console" : ""));
+  auto status = std::make_shared<JobStatus>();
+  StreamJob job(o, local_file_system(), status);
+  Status st = job.run(g_stop);
+  if (!st.ok()) {
+    log_error("stream", st.message());
+    return 1;
+  }
+  log_info("stream", g_stop.load() ? "stopped" : "done");
+  return 0;
 }
+
 }  // namespace kpipe

@@ -1,0 +1,42 @@
+#include "common/log.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <string>
+
+namespace kpipe {
+namespace {
+std::mutex& log_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+}  // namespace
+
+void log_line(LogLevel level, std::string_view component, std::string_view message) {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char ts[32];
+  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  const char* lv = level == LogLevel::kInfo ? "INFO" : level == LogLevel::kWarn ? "WARN" : "ERROR";
+  std::string line;
+  line.reserve(64 + message.size());
+  line.append(ts).append(" ").append(lv).append(" ").append(component).append(": ").append(message).append("\n");
+  std::lock_guard<std::mutex> lock(log_mutex());
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+void log_raw(std::string_view line) {
+  std::lock_guard<std::mutex> lock(log_mutex());
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace kpipe

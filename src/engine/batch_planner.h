@@ -1,0 +1,43 @@
+// Step 1 of the batch protocol: which offsets batch N reads. Pure function of what Kafka
+// reports and what the checkpoint recorded, so it is tested without a broker.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "kafka/source.h"
+
+namespace kpipe {
+
+enum class StartingOffsets { kEarliest, kLatest };
+
+struct PlanInput {
+  std::string topic;
+  std::map<int32_t, Watermarks> partitions;         // every partition Kafka reports now
+  std::optional<std::vector<PartitionRange>> previous;  // ranges of the last planned batch; none for a new checkpoint
+  StartingOffsets starting = StartingOffsets::kLatest;  // only for a new checkpoint (STARTING_OFFSETS)
+  int64_t max_offsets_per_trigger = 0;              // 0 = no cap (MAX_OFFSETS_PER_TRIGGER)
+  bool fail_on_data_loss = true;                    // FAIL_ON_DATA_LOSS
+  std::map<int32_t, int64_t> stop_at;               // --once: never read past these offsets
+};
+
+struct Plan {
+  std::vector<PartitionRange> ranges;  // one per partition, sorted; start == end when nothing new
+  std::vector<std::string> data_loss;  // offsets skipped because Kafka no longer had them
+  int64_t total() const {
+    int64_t n = 0;
+    for (const auto& r : ranges) n += r.end - r.start;
+    return n;
+  }
+};
+
+// A partition Kafka has but the previous batch did not (added since) starts at its earliest
+// offset, as in Spark. Offsets deleted before they were read are an error naming them, or,
+// with fail_on_data_loss = false, skipped and listed in Plan::data_loss.
+Result<Plan> plan_batch(const PlanInput& in);
+
+}  // namespace kpipe

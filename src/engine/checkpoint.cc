@@ -1,0 +1,256 @@
+#include "engine/checkpoint.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "common/json_writer.h"
+
+namespace kpipe {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status corrupt(std::string_view file, std::string_view what) {
+  return Status::fatal("checkpoint entry " + std::string(file) + " is damaged (" + std::string(what) +
+                       "); it was not written by kpipe or was cut short. Restore it, or start over "
+                       "with a new CHECKPOINT_PATH (and new output paths) — nothing was deleted.");
+}
+
+// Reads non-negative integer file names ("17") of a log folder, sorted ascending.
+Result<std::vector<int64_t>> list_log(FileSystem& fs, const std::string& dir) {
+  KPIPE_ASSIGN_OR_RETURN(auto names, fs.list_dir(dir));
+  std::vector<int64_t> ids;
+  for (const auto& n : names) {
+    if (n.empty() || n.size() > 18 || !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;  // temp files and strangers are not entries
+    }
+    ids.push_back(std::stoll(n));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+template <typename T>
+Status get_int(simdjson::dom::element obj, const char* key, T& out, std::string_view file) {
+  int64_t v;
+  if (obj[key].get_int64().get(v) != simdjson::SUCCESS) return corrupt(file, std::string("field '") + key + "'");
+  out = static_cast<T>(v);
+  return Status::success();
+}
+
+Status get_str(simdjson::dom::element obj, const char* key, std::string& out, std::string_view file) {
+  std::string_view v;
+  if (obj[key].get_string().get(v) != simdjson::SUCCESS) return corrupt(file, std::string("field '") + key + "'");
+  out.assign(v);
+  return Status::success();
+}
+
+Result<simdjson::dom::element> parse_object(simdjson::dom::parser& parser, std::string_view json,
+                                            std::string_view file) {
+  simdjson::dom::element doc;
+  auto err = parser.parse(json.data(), json.size()).get(doc);
+  if (err) return corrupt(file, std::string("not JSON: ") + simdjson::error_message(err));
+  if (!doc.is_object()) return corrupt(file, "not a JSON object");
+  int64_t version;
+  if (doc["version"].get_int64().get(version) != simdjson::SUCCESS) return corrupt(file, "no version");
+  if (version != kCheckpointVersion) {
+    return Status::fatal("checkpoint entry " + std::string(file) + " has format version " + std::to_string(version) +
+                         "; this kpipe reads version " + std::to_string(kCheckpointVersion));
+  }
+  return doc;
+}
+
+}  // namespace
+
+std::string new_query_id() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(now_ms()));
+  uint64_t a = gen(), b = gen();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string serialize_offsets(const OffsetsEntry& e) {
+  JsonWriter w;
+  w.begin_object()
+      .field("version", static_cast<int64_t>(kCheckpointVersion))
+      .field("batchId", e.batch_id)
+      .field("plannedAtMs", e.planned_at_ms)
+      .field("topic", e.topic)
+      .field("filesPerPartition", e.layout.files_per_partition)
+      .field("maxRecordsPerFile", e.layout.max_records_per_file);
+  w.key("ranges").begin_array();
+  for (const auto& r : e.ranges) {
+    w.begin_object().field("partition", r.partition).field("start", r.start).field("end", r.end).end_object();
+  }
+  w.end_array().end_object();
+  return w.take() + "\n";
+}
+
+Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file) {
+  simdjson::dom::parser parser;
+  KPIPE_ASSIGN_OR_RETURN(auto doc, parse_object(parser, json, file));
+  OffsetsEntry e;
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "batchId", e.batch_id, file));
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "plannedAtMs", e.planned_at_ms, file));
+  KPIPE_RETURN_IF_ERROR(get_str(doc, "topic", e.topic, file));
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "filesPerPartition", e.layout.files_per_partition, file));
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "maxRecordsPerFile", e.layout.max_records_per_file, file));
+  simdjson::dom::array ranges;
+  if (doc["ranges"].get_array().get(ranges) != simdjson::SUCCESS) return corrupt(file, "field 'ranges'");
+  for (auto r : ranges) {
+    PartitionRange pr;
+    KPIPE_RETURN_IF_ERROR(get_int(r, "partition", pr.partition, file));
+    KPIPE_RETURN_IF_ERROR(get_int(r, "start", pr.start, file));
+    KPIPE_RETURN_IF_ERROR(get_int(r, "end", pr.end, file));
+    if (pr.start < 0 || pr.end < pr.start) return corrupt(file, "a range ends before it starts");
+    e.ranges.push_back(pr);
+  }
+  if (e.layout.files_per_partition < 1 || e.layout.max_records_per_file < 1) return corrupt(file, "file layout");
+  return e;
+}
+
+std::string serialize_commit(const CommitEntry& e) {
+  JsonWriter w;
+  w.begin_object()
+      .field("version", static_cast<int64_t>(kCheckpointVersion))
+      .field("batchId", e.batch_id)
+      .field("committedAtMs", e.committed_at_ms)
+      .field("inputRows", e.input_rows)
+      .field("outputRows", e.output_rows)
+      .field("deadLetterRows", e.dead_letter_rows);
+  w.key("files").begin_array();
+  for (const auto& f : e.files) {
+    w.begin_object().field("sink", f.sink).field("path", f.path).field("rows", f.rows).end_object();
+  }
+  w.end_array().end_object();
+  return w.take() + "\n";
+}
+
+Result<CommitEntry> parse_commit(std::string_view json, std::string_view file) {
+  simdjson::dom::parser parser;
+  KPIPE_ASSIGN_OR_RETURN(auto doc, parse_object(parser, json, file));
+  CommitEntry e;
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "batchId", e.batch_id, file));
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "committedAtMs", e.committed_at_ms, file));
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "inputRows", e.input_rows, file));
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "outputRows", e.output_rows, file));
+  KPIPE_RETURN_IF_ERROR(get_int(doc, "deadLetterRows", e.dead_letter_rows, file));
+  simdjson::dom::array files;
+  if (doc["files"].get_array().get(files) != simdjson::SUCCESS) return corrupt(file, "field 'files'");
+  for (auto f : files) {
+    CommittedFile cf;
+    KPIPE_RETURN_IF_ERROR(get_str(f, "sink", cf.sink, file));
+    KPIPE_RETURN_IF_ERROR(get_str(f, "path", cf.path, file));
+    KPIPE_RETURN_IF_ERROR(get_int(f, "rows", cf.rows, file));
+    e.files.push_back(std::move(cf));
+  }
+  return e;
+}
+
+Result<std::unique_ptr<Checkpoint>> Checkpoint::open(std::shared_ptr<FileSystem> fs, std::string dir,
+                                                     std::string topic) {
+  std::unique_ptr<Checkpoint> cp(new Checkpoint(std::move(fs), std::move(dir)));
+  FileSystem& f = *cp->fs_;
+  const std::string meta_path = cp->dir_ + "/metadata";
+  KPIPE_RETURN_IF_ERROR(f.make_dirs(cp->dir_ + "/offsets"));
+  KPIPE_RETURN_IF_ERROR(f.make_dirs(cp->dir_ + "/commits"));
+  if (!f.exists(meta_path)) {
+    cp->query_id_ = new_query_id();
+    cp->created_now_ = true;
+    JsonWriter w;
+    w.begin_object()
+        .field("version", static_cast<int64_t>(kCheckpointVersion))
+        .field("queryId", cp->query_id_)
+        .field("topic", topic)
+        .field("createdAtMs", now_ms())
+        .end_object();
+    KPIPE_RETURN_IF_ERROR(write_atomically(f, cp->dir_, "metadata", w.take() + "\n"));
+  } else {
+    KPIPE_ASSIGN_OR_RETURN(std::string text, f.read_file(meta_path));
+    simdjson::dom::parser parser;
+    KPIPE_ASSIGN_OR_RETURN(auto doc, parse_object(parser, text, meta_path));
+    std::string stored_topic;
+    KPIPE_RETURN_IF_ERROR(get_str(doc, "queryId", cp->query_id_, meta_path));
+    KPIPE_RETURN_IF_ERROR(get_str(doc, "topic", stored_topic, meta_path));
+    if (stored_topic != topic) {
+      return Status::fatal("CHECKPOINT_PATH=" + cp->dir_ + " belongs to topic '" + stored_topic +
+                           "', not KAFKA_TOPIC='" + topic + "': use another CHECKPOINT_PATH for this topic");
+    }
+    if (cp->query_id_.size() < 8) return corrupt(meta_path, "query id");
+  }
+  KPIPE_RETURN_IF_ERROR(cp->load());
+  return cp;
+}
+
+Status Checkpoint::load() {
+  KPIPE_ASSIGN_OR_RETURN(auto offsets, list_log(*fs_, dir_ + "/offsets"));
+  KPIPE_ASSIGN_OR_RETURN(auto commits, list_log(*fs_, dir_ + "/commits"));
+  if (!offsets.empty()) {
+    std::string path = dir_ + "/offsets/" + std::to_string(offsets.back());
+    KPIPE_ASSIGN_OR_RETURN(std::string text, fs_->read_file(path));
+    KPIPE_ASSIGN_OR_RETURN(latest_offsets_, parse_offsets(text, path));
+    if (latest_offsets_->batch_id != offsets.back()) return corrupt(path, "batch id differs from its name");
+  }
+  if (!commits.empty()) {
+    std::string path = dir_ + "/commits/" + std::to_string(commits.back());
+    KPIPE_ASSIGN_OR_RETURN(std::string text, fs_->read_file(path));
+    KPIPE_ASSIGN_OR_RETURN(latest_commit_, parse_commit(text, path));
+    if (latest_commit_->batch_id != commits.back()) return corrupt(path, "batch id differs from its name");
+  }
+  // Commits never run ahead of offsets, and at most one batch is in flight.
+  int64_t last_offsets = offsets.empty() ? -1 : offsets.back();
+  int64_t last_commit = commits.empty() ? -1 : commits.back();
+  if (last_commit > last_offsets || last_offsets > last_commit + 1) {
+    return Status::fatal("checkpoint " + dir_ + " is inconsistent: latest offsets entry " +
+                         std::to_string(last_offsets) + ", latest commit " + std::to_string(last_commit) +
+                         " (expected equal, or offsets one ahead)");
+  }
+  return Status::success();
+}
+
+std::optional<OffsetsEntry> Checkpoint::pending_batch() const {
+  if (!latest_offsets_) return std::nullopt;
+  if (latest_commit_ && latest_commit_->batch_id == latest_offsets_->batch_id) return std::nullopt;
+  return latest_offsets_;
+}
+
+Status Checkpoint::write_offsets(const OffsetsEntry& entry) {
+  KPIPE_RETURN_IF_ERROR(
+      write_atomically(*fs_, dir_ + "/offsets", std::to_string(entry.batch_id), serialize_offsets(entry)));
+  latest_offsets_ = entry;
+  return Status::success();
+}
+
+Status Checkpoint::write_commit(const CommitEntry& entry) {
+  KPIPE_RETURN_IF_ERROR(
+      write_atomically(*fs_, dir_ + "/commits", std::to_string(entry.batch_id), serialize_commit(entry)));
+  latest_commit_ = entry;
+  return Status::success();
+}
+
+Status Checkpoint::purge(int retain) {
+  for (const char* log : {"/offsets", "/commits"}) {
+    const std::string d = dir_ + log;
+    KPIPE_ASSIGN_OR_RETURN(auto ids, list_log(*fs_, d));
+    for (size_t i = 0; i + static_cast<size_t>(retain) < ids.size(); ++i) {
+      KPIPE_RETURN_IF_ERROR(fs_->remove(d + "/" + std::to_string(ids[i])));
+    }
+  }
+  return Status::success();
+}
+
+}  // namespace kpipe

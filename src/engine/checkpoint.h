@@ -1,0 +1,105 @@
+// The checkpoint: a write-ahead log of batches, the only source of truth for what was read and
+// what was written. Layout under CHECKPOINT_PATH:
+//
+//   metadata      {"version":1,"queryId":"<uuid>","topic":"events","createdAt":"..."}
+//   offsets/<N>   written BEFORE batch N reads a record: its exact ranges and file layout
+//   commits/<N>   written AFTER every output file of batch N has its final name
+//
+// Every entry is written atomically (hidden temp file, fsync, rename, fsync of the directory),
+// so an entry is either complete or absent. A malformed entry means the directory was damaged
+// or edited; it is a fatal error that names the file, never silently skipped.
+// The last `retain` entries of each log are kept (100 by default), as Spark does.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/file_system.h"
+#include "common/status.h"
+#include "kafka/source.h"
+
+namespace kpipe {
+
+inline constexpr int kCheckpointVersion = 1;
+
+struct FileLayout {
+  int64_t files_per_partition = 1;     // FILES_PER_PARTITION in force when the batch was planned
+  int64_t max_records_per_file = 5000;  // MAX_RECORDS_PER_FILE in force when the batch was planned
+  bool operator==(const FileLayout&) const = default;
+};
+
+struct OffsetsEntry {
+  int64_t batch_id = 0;
+  int64_t planned_at_ms = 0;
+  std::string topic;
+  std::vector<PartitionRange> ranges;  // sorted by partition; a partition with no new data has start == end
+  FileLayout layout;                    // a re-run writes the same files even if the settings changed
+  bool operator==(const OffsetsEntry&) const = default;
+};
+
+struct CommittedFile {
+  std::string sink;  // "parquet", "csv", "dead-letter"
+  std::string path;  // relative to the sink's root, e.g. "dt=2025-11-06/part-1a2b3c4d-00007-000.snappy.parquet"
+  int64_t rows = 0;
+  bool operator==(const CommittedFile&) const = default;
+};
+
+struct CommitEntry {
+  int64_t batch_id = 0;
+  int64_t committed_at_ms = 0;
+  int64_t input_rows = 0;
+  int64_t output_rows = 0;
+  int64_t dead_letter_rows = 0;
+  std::vector<CommittedFile> files;
+  bool operator==(const CommitEntry&) const = default;
+};
+
+std::string serialize_offsets(const OffsetsEntry& entry);
+Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file_for_errors);
+std::string serialize_commit(const CommitEntry& entry);
+Result<CommitEntry> parse_commit(std::string_view json, std::string_view file_for_errors);
+
+class Checkpoint {
+ public:
+  // Opens the checkpoint in `dir`, creating it (with a new query id) when absent. A checkpoint
+  // made for another topic is refused: its offsets mean nothing there.
+  static Result<std::unique_ptr<Checkpoint>> open(std::shared_ptr<FileSystem> fs, std::string dir,
+                                                  std::string topic);
+
+  const std::string& query_id() const { return query_id_; }
+  bool created_now() const { return created_now_; }
+  const std::string& dir() const { return dir_; }
+
+  // The newest entries of each log, read at open() and kept current by the writes below.
+  const std::optional<OffsetsEntry>& latest_offsets() const { return latest_offsets_; }
+  const std::optional<CommitEntry>& latest_commit() const { return latest_commit_; }
+
+  // The batch whose offsets were written but whose commit was not: it must be re-run with
+  // exactly its recorded ranges before anything new is planned.
+  std::optional<OffsetsEntry> pending_batch() const;
+
+  Status write_offsets(const OffsetsEntry& entry);
+  Status write_commit(const CommitEntry& entry);
+  // Deletes entries older than the newest `retain` of each log.
+  Status purge(int retain = 100);
+
+ private:
+  Checkpoint(std::shared_ptr<FileSystem> fs, std::string dir) : fs_(std::move(fs)), dir_(std::move(dir)) {}
+  Status load();
+
+  std::shared_ptr<FileSystem> fs_;
+  std::string dir_;
+  std::string query_id_;
+  bool created_now_ = false;
+  std::optional<OffsetsEntry> latest_offsets_;
+  std::optional<CommitEntry> latest_commit_;
+};
+
+// A fresh random id (RFC 4122 version 4 text form).
+std::string new_query_id();
+
+}  // namespace kpipe

@@ -1,0 +1,124 @@
+#include "engine/job_status.h"
+
+#include "common/json_writer.h"
+
+namespace kpipe {
+
+const char* job_state_name(JobState s) {
+  switch (s) {
+    case JobState::kStarting: return "starting";
+    case JobState::kRunning: return "running";
+    case JobState::kWaitingForData: return "waiting for data";
+    case JobState::kRetrying: return "retrying";
+    case JobState::kFailed: return "failed";
+    case JobState::kStopped: return "stopped";
+  }
+  return "?";
+}
+
+std::string progress_json(const BatchProgress& p, std::string_view query_id) {
+  JsonWriter w;
+  w.begin_object()
+      .field("id", query_id)
+      .field("batchId", p.batch_id)
+      .field("timestampMs", p.started_at_ms)
+      .field("replay", p.replay)
+      .field("numInputRows", p.num_input_rows)
+      .field("inputRowsPerSecond", p.input_rows_per_second)
+      .field("processedRowsPerSecond", p.processed_rows_per_second);
+  w.key("durationMs").begin_object();
+  for (const auto& [phase, ms] : p.duration_ms) w.field(phase, ms);
+  w.end_object();
+  w.key("sources").begin_array();
+  for (const auto& r : p.ranges) {
+    w.begin_object().field("partition", r.partition).field("startOffset", r.start).field("endOffset", r.end).end_object();
+  }
+  w.end_array();
+  w.key("sinks").begin_object();
+  for (const auto& s : p.sinks) {
+    w.key(s.sink).begin_object().field("rows", s.rows).field("files", s.files).field("bytes", s.bytes).end_object();
+  }
+  w.end_object();
+  w.field("deadLettered", p.dead_lettered).field("skippedBadRecords", p.skipped_bad);
+  w.key("dataLoss").begin_array();
+  for (const auto& d : p.data_loss) w.value(d);
+  w.end_array();
+  w.end_object();
+  return w.take();
+}
+
+void JobStatus::set_query_id(std::string id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.query_id = std::move(id);
+  if (s_.started_at_ms == 0) {
+    s_.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+}
+
+void JobStatus::set_state(JobState st, std::string detail) {
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.state = st;
+  s_.state_detail = std::move(detail);
+}
+
+void JobStatus::set_current_batch(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.current_batch = id;
+}
+
+void JobStatus::set_lag(std::vector<PartitionLag> lag) {
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.lag = std::move(lag);
+}
+
+void JobStatus::record_error(const char* kind) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++s_.errors_by_kind[kind];
+}
+
+void JobStatus::add_batch(const BatchProgress& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.last_committed_batch = p.batch_id;
+  s_.total_input_rows += p.num_input_rows;
+  s_.total_dead_lettered += p.dead_lettered;
+  for (const auto& sp : p.sinks) {
+    auto& t = s_.sink_totals[sp.sink];
+    t.sink = sp.sink;
+    t.rows += sp.rows;
+    t.files += sp.files;
+    t.bytes += sp.bytes;
+  }
+  for (const auto& o : p.outputs) {
+    auto& cell = s_.files_per_day[o.sink][o.day];
+    cell.first += o.files;
+    cell.second += o.rows;
+  }
+  history_.push_back(p);
+  while (history_.size() > keep_) history_.pop_front();
+}
+
+StatusSnapshot JobStatus::snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatusSnapshot copy = s_;
+  copy.batch_duration_ms.clear();
+  for (const auto& p : history_) {
+    for (const auto& [phase, ms] : p.duration_ms) {
+      if (phase == "total") copy.batch_duration_ms.push_back(static_cast<double>(ms));
+    }
+  }
+  return copy;
+}
+
+std::vector<BatchProgress> JobStatus::last(size_t n) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t from = history_.size() > n ? history_.size() - n : 0;
+  return std::vector<BatchProgress>(history_.begin() + static_cast<std::ptrdiff_t>(from), history_.end());
+}
+
+bool JobStatus::healthy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return s_.state != JobState::kRetrying && s_.state != JobState::kFailed;
+}
+
+}  // namespace kpipe

@@ -1,0 +1,99 @@
+// What `kpipe stream` is doing, for the log, the status page, /api/* and /metrics.
+// Written by the job thread after each step, read by the HTTP server thread; every accessor
+// copies under a mutex, so readers never see a half-updated batch.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kafka/source.h"
+
+namespace kpipe {
+
+enum class JobState { kStarting, kRunning, kWaitingForData, kRetrying, kFailed, kStopped };
+const char* job_state_name(JobState s);  // "starting", "running", "waiting for data", ...
+
+struct SinkProgress {
+  std::string sink;  // "parquet", "csv", "dead-letter", "console"
+  int64_t rows = 0;
+  int64_t files = 0;
+  int64_t bytes = 0;
+};
+
+// One line of progress per batch, as Spark's StreamingQueryProgress.
+struct BatchProgress {
+  int64_t batch_id = 0;
+  int64_t started_at_ms = 0;  // wall clock, epoch ms
+  bool replay = false;        // re-run of a batch whose commit was missing
+  int64_t num_input_rows = 0;
+  double input_rows_per_second = 0;      // rows of this batch / time since the previous batch started
+  double processed_rows_per_second = 0;  // rows of this batch / this batch's duration
+  std::vector<std::pair<std::string, int64_t>> duration_ms;  // phase → ms, in protocol order, then "total"
+  std::vector<PartitionRange> ranges;
+  std::vector<SinkProgress> sinks;
+  int64_t dead_lettered = 0;
+  int64_t skipped_bad = 0;                  // ON_BAD_RECORD=skip
+  std::vector<std::string> data_loss;       // FAIL_ON_DATA_LOSS=false: what was skipped
+  struct DayOutput {
+    std::string sink;
+    int32_t day = 0;  // dt as days since 1970-01-01
+    int64_t files = 0;
+    int64_t rows = 0;
+  };
+  std::vector<DayOutput> outputs;  // per sink and dt partition
+};
+std::string progress_json(const BatchProgress& p, std::string_view query_id);
+
+struct PartitionLag {
+  int32_t partition = 0;
+  int64_t committed = 0;  // end offset of the last committed batch
+  int64_t latest = 0;     // high watermark at the last plan
+};
+
+struct StatusSnapshot {
+  std::string query_id;
+  JobState state = JobState::kStarting;
+  std::string state_detail;  // the error while retrying or failed
+  int64_t started_at_ms = 0;
+  int64_t last_committed_batch = -1;
+  int64_t current_batch = -1;
+  int64_t total_input_rows = 0;
+  int64_t total_dead_lettered = 0;
+  std::map<std::string, SinkProgress> sink_totals;
+  std::map<std::string, int64_t> errors_by_kind;  // "retriable", "fatal", "replay"
+  std::vector<PartitionLag> lag;
+  // sink → dt day → {files, rows}
+  std::map<std::string, std::map<int32_t, std::pair<int64_t, int64_t>>> files_per_day;
+  std::vector<double> batch_duration_ms;  // of the batches kept, oldest first (for histograms)
+};
+
+class JobStatus {
+ public:
+  explicit JobStatus(size_t keep = 500) : keep_(keep) {}
+
+  void set_query_id(std::string id);
+  void set_state(JobState s, std::string detail = "");
+  void set_current_batch(int64_t id);
+  void set_lag(std::vector<PartitionLag> lag);
+  void record_error(const char* kind);
+  // Adds a finished batch to history and totals.
+  void add_batch(const BatchProgress& p);
+
+  StatusSnapshot snapshot() const;
+  std::vector<BatchProgress> last(size_t n) const;  // oldest first
+  bool healthy() const;  // false while retrying or failed
+
+ private:
+  mutable std::mutex mu_;
+  size_t keep_;
+  StatusSnapshot s_;
+  std::deque<BatchProgress> history_;
+};
+
+}  // namespace kpipe

@@ -1,0 +1,259 @@
+#include "kafka/source.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
+namespace kpipe {
+
+struct KafkaSource::ErrorState {
+  mutable std::mutex mu;
+  std::string last;
+};
+
+namespace {
+
+constexpr int kConsumeBatch = 4096;
+
+std::string err_text(rd_kafka_resp_err_t err) { return rd_kafka_err2str(err); }
+
+void on_client_error(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  auto* state = static_cast<KafkaSource::ErrorState*>(opaque);
+  (void)err;
+  std::lock_guard<std::mutex> lock(state->mu);
+  state->last = reason;
+}
+
+Status set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    return Status::fatal("kafka setting " + key + "=" + value + ": " + err);
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+KafkaSource::KafkaSource(SourceOptions options)
+    : options_(std::move(options)), errors_(std::make_shared<ErrorState>()) {}
+
+KafkaSource::~KafkaSource() {
+  for (auto& [p, q] : queues_) rd_kafka_queue_destroy(q);
+  if (rk_) {
+    rd_kafka_assign(rk_, nullptr);
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+}
+
+Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& options) {
+  std::unique_ptr<KafkaSource> src(new KafkaSource(options));
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"bootstrap.servers", options.bootstrap_servers},
+      {"client.id", options.client_id},
+      // The checkpoint owns the offsets; the group id only satisfies the consumer API.
+      {"group.id", "kpipe-stream-" + options.topic},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "true"},
+      // An offset the broker no longer has must surface as an error, not be skipped silently.
+      {"auto.offset.reset", "error"},
+      {"fetch.wait.max.ms", "100"},
+      {"queued.max.messages.kbytes", "65536"},
+      {"fetch.max.bytes", "52428800"},
+      {"max.partition.fetch.bytes", "8388608"},
+      {"socket.keepalive.enable", "true"},
+  };
+  for (const auto& kv : options.kafka_props) settings.push_back(kv);
+  for (const auto& [k, v] : settings) {
+    Status st = set_conf(conf, k, v);
+    if (!st.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return st;
+    }
+  }
+  rd_kafka_conf_set_error_cb(conf, on_client_error);
+  rd_kafka_conf_set_opaque(conf, src->errors_.get());
+  char err[512];
+  src->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!src->rk_) {
+    rd_kafka_conf_destroy(conf);
+    return Status::fatal(std::string("cannot create Kafka consumer: ") + err);
+  }
+  return src;
+}
+
+std::string KafkaSource::last_client_error() const {
+  std::lock_guard<std::mutex> lock(errors_->mu);
+  return errors_->last;
+}
+
+Result<std::vector<int32_t>> KafkaSource::partitions() {
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, options_.topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(rk_, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
+  rd_kafka_topic_destroy(topic);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::string detail = last_client_error();
+    return Status::retriable("cannot read metadata of topic '" + options_.topic + "' from " +
+                             options_.bootstrap_servers + ": " + err_text(err) +
+                             (detail.empty() ? "" : " (" + detail + ")"));
+  }
+  std::vector<int32_t> ids;
+  Status status;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = Status::retriable("topic '" + options_.topic + "' is not available on " +
+                                 options_.bootstrap_servers + ": " + err_text(t.err));
+      break;
+    }
+    for (int j = 0; j < t.partition_cnt; ++j) ids.push_back(t.partitions[j].id);
+  }
+  rd_kafka_metadata_destroy(md);
+  if (!status.ok()) return status;
+  if (ids.empty()) {
+    return Status::retriable("topic '" + options_.topic + "' does not exist on " +
+                             options_.bootstrap_servers);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<Watermarks> KafkaSource::watermarks(int32_t partition) {
+  Watermarks w;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      rk_, options_.topic.c_str(), partition, &w.low, &w.high,
+      static_cast<int>(options_.request_timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::retriable("cannot read offsets of " + options_.topic + "/" +
+                             std::to_string(partition) + ": " + err_text(err));
+  }
+  return w;
+}
+
+Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
+  bool same = true;
+  for (const auto& r : ranges) {
+    auto it = position_.find(r.partition);
+    if (it == position_.end() || it->second != r.start) same = false;
+  }
+  if (same && !ranges.empty()) return Status::success();
+
+  // Reassign everything: simpler than seeking, and rare (first batch, replay, new partitions).
+  for (auto& [p, q] : queues_) rd_kafka_queue_destroy(q);
+  queues_.clear();
+  position_.clear();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size()));
+  for (const auto& r : ranges) {
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), r.partition)->offset = r.start;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::retriable("cannot assign partitions of " + options_.topic + ": " + err_text(err));
+  }
+  for (const auto& r : ranges) {
+    rd_kafka_queue_t* q = rd_kafka_queue_get_partition(rk_, options_.topic.c_str(), r.partition);
+    if (!q) return Status::retriable("no queue for " + options_.topic + "/" + std::to_string(r.partition));
+    // Read each partition from its own queue, so a batch's rows come partition by partition
+    // in offset order whatever order the fetches complete in: the same rows in the same files
+    // on a re-run.
+    rd_kafka_queue_forward(q, nullptr);
+    queues_[r.partition] = q;
+    position_[r.partition] = r.start;
+  }
+  return Status::success();
+}
+
+Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
+                         const std::function<void(const RawRecord&)>& on_record,
+                         const std::atomic<bool>& stop) {
+  std::vector<PartitionRange> todo;
+  for (const auto& r : ranges) {
+    if (r.end > r.start) todo.push_back(r);
+  }
+  if (todo.empty()) return Status::success();
+  // Keep every partition assigned that was assigned, so prefetching goes on across batches.
+  std::vector<PartitionRange> wanted = todo;
+  for (const auto& [p, pos] : position_) {
+    bool listed = std::any_of(todo.begin(), todo.end(), [&](const auto& r) { return r.partition == p; });
+    if (!listed) wanted.push_back(PartitionRange{p, pos, pos});
+  }
+  KPIPE_RETURN_IF_ERROR(assign(wanted));
+  for (const auto& r : todo) {
+    Status st = read_partition(r, on_record, stop);
+    if (!st.ok()) {
+      // The queue state is unknown after a failure: start clean next time.
+      position_.clear();
+      return st;
+    }
+  }
+  return Status::success();
+}
+
+Status KafkaSource::read_partition(const PartitionRange& range,
+                                   const std::function<void(const RawRecord&)>& on_record,
+                                   const std::atomic<bool>& stop) {
+  rd_kafka_queue_t* q = queues_.at(range.partition);
+  int64_t next = position_.at(range.partition);
+  rd_kafka_message_t* msgs[kConsumeBatch];
+  auto last_progress = std::chrono::steady_clock::now();
+  const std::string where = options_.topic + "/" + std::to_string(range.partition);
+
+  while (next < range.end) {
+    if (stop.load(std::memory_order_relaxed)) return Status::replay("stopping: read of " + where + " abandoned");
+    // Never pop more than the range still needs: what stays queued belongs to the next batch.
+    size_t want = static_cast<size_t>(std::min<int64_t>(kConsumeBatch, range.end - next));
+    ssize_t n = rd_kafka_consume_batch_queue(q, 200, msgs, want);
+    rd_kafka_poll(rk_, 0);  // serve the error callback
+    if (n < 0) return Status::retriable("consume from " + where + " failed: " + err_text(rd_kafka_last_error()));
+    Status failure;
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = msgs[i];
+      if (failure.ok()) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          // Offsets below the high watermark that never arrive are transaction markers or
+          // compacted away: the range is complete when the partition says it has no more.
+          if (m->offset >= range.end) next = range.end;
+        } else if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
+                   m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+          failure = Status::fatal("offsets " + std::to_string(next) + ".." + std::to_string(range.end) + " of " +
+                                  where + " are no longer in Kafka (deleted by retention?): " +
+                                  rd_kafka_message_errstr(m));
+        } else if (m->err) {
+          failure = Status::retriable("reading " + where + ": " + rd_kafka_message_errstr(m));
+        } else if (m->offset >= next && m->offset < range.end) {
+          RawRecord rec;
+          rec.payload = std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+          rec.partition = range.partition;
+          rec.offset = m->offset;
+          rd_kafka_timestamp_type_t tstype;
+          rec.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+          on_record(rec);
+          next = m->offset + 1;
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+    if (!failure.ok()) return failure;
+    auto now = std::chrono::steady_clock::now();
+    if (n > 0) {
+      last_progress = now;
+    } else if (now - last_progress > options_.stall_timeout) {
+      std::string detail = last_client_error();
+      return Status::retriable("no data from " + where + " for " +
+                               std::to_string(options_.stall_timeout.count() / 1000) + " s while reading offsets " +
+                               std::to_string(next) + ".." + std::to_string(range.end) +
+                               (detail.empty() ? "" : " (" + detail + ")"));
+    }
+  }
+  position_[range.partition] = next;
+  return Status::success();
+}
+
+}  // namespace kpipe

@@ -1,0 +1,93 @@
+// The Kafka side of `kpipe stream`: topic metadata, watermarks, and reading exact offset ranges.
+//
+// The source never subscribes to a consumer group: like Spark's Kafka source, the checkpoint
+// decides which offsets a batch reads, and the source reads exactly [start, end) of each
+// partition. Partitions stay assigned between batches so a batch that starts where the last one
+// ended continues from the prefetched queue instead of fetching again.
+//
+// Ownership: the RawRecord passed to the read callback points into librdkafka's message,
+// which is destroyed when the callback returns; copy what must outlive it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/record.h"
+#include "common/status.h"
+
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_queue_s rd_kafka_queue_t;
+
+namespace kpipe {
+
+struct SourceOptions {
+  std::string bootstrap_servers;                          // KAFKA_BOOTSTRAP_SERVERS
+  std::string topic;                                      // KAFKA_TOPIC
+  std::vector<std::pair<std::string, std::string>> kafka_props;  // --kafka-prop, applied last
+  std::string client_id = "kpipe-stream";
+  std::chrono::milliseconds request_timeout{10000};       // metadata and watermark queries
+  std::chrono::milliseconds stall_timeout{60000};         // a read making no progress this long fails (retriable)
+};
+
+struct PartitionRange {
+  int32_t partition = 0;
+  int64_t start = 0;  // first offset to read
+  int64_t end = 0;    // one past the last offset to read
+  bool operator==(const PartitionRange&) const = default;
+};
+
+struct Watermarks {
+  int64_t low = 0;   // first offset still stored by the broker
+  int64_t high = 0;  // offset the next produced message will get
+};
+
+class KafkaSource {
+ public:
+  static Result<std::unique_ptr<KafkaSource>> open(const SourceOptions& options);
+  ~KafkaSource();
+  KafkaSource(const KafkaSource&) = delete;
+  KafkaSource& operator=(const KafkaSource&) = delete;
+
+  // Partition ids of the topic, sorted. A missing topic is a retriable error that says so.
+  Result<std::vector<int32_t>> partitions();
+  Result<Watermarks> watermarks(int32_t partition);
+
+  // Reads every message of every range, partition by partition in the order given, offsets
+  // ascending, and calls `on_record` for each. Fails with a retriable error when no message
+  // arrives for stall_timeout, and with a fatal error when the broker no longer has an offset
+  // (deleted by retention; the caller decides with FAIL_ON_DATA_LOSS). `stop` abandons the read
+  // (kReplay) so that shutdown never waits on a dead broker.
+  Status read(const std::vector<PartitionRange>& ranges,
+              const std::function<void(const RawRecord&)>& on_record,
+              const std::atomic<bool>& stop);
+
+  // The last error librdkafka reported through its error callback ("" if none), for messages
+  // such as "cannot reach 127.0.0.1:9092".
+  std::string last_client_error() const;
+
+  const SourceOptions& options() const { return options_; }
+
+ private:
+  explicit KafkaSource(SourceOptions options);
+  Status assign(const std::vector<PartitionRange>& ranges);
+  Status read_partition(const PartitionRange& range, const std::function<void(const RawRecord&)>& on_record,
+                        const std::atomic<bool>& stop);
+
+  SourceOptions options_;
+  rd_kafka_t* rk_ = nullptr;
+  // Next offset each assigned partition will deliver; lets a batch that starts where the
+  // previous one ended keep the prefetched data.
+  std::map<int32_t, int64_t> position_;
+  std::map<int32_t, rd_kafka_queue_t*> queues_;
+  struct ErrorState;
+  std::shared_ptr<ErrorState> errors_;
+};
+
+}  // namespace kpipe
