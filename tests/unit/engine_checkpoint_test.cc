@@ -1,0 +1,161 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/checkpoint.h"
+
+namespace kpipe {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("kpipe-ckpt-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::unique_ptr<Checkpoint> open(const std::string& topic = "events") {
+    auto cp = Checkpoint::open(local_file_system(), dir_.string(), topic);
+    EXPECT_TRUE(cp.ok()) << cp.status().message();
+    return cp.ok() ? std::move(cp).value() : nullptr;
+  }
+  static OffsetsEntry entry(int64_t id) {
+    OffsetsEntry e;
+    e.batch_id = id;
+    e.planned_at_ms = 1700000000000 + id;
+    e.topic = "events";
+    e.ranges = {{0, id * 10, id * 10 + 10}, {1, 5, 5}};
+    e.layout = FileLayout{2, 777};
+    return e;
+  }
+  static CommitEntry commit(int64_t id) {
+    CommitEntry c;
+    c.batch_id = id;
+    c.committed_at_ms = 1700000000500 + id;
+    c.input_rows = 10;
+    c.output_rows = 9;
+    c.dead_letter_rows = 1;
+    c.files = {{"parquet", "dt=2025-11-06/part-x-00000-000.snappy.parquet", 9}, {"dead-letter", "part-x.jsonl", 1}};
+    return c;
+  }
+  void write_raw(const std::string& rel, const std::string& text) {
+    std::ofstream(dir_ / rel) << text;
+  }
+  fs::path dir_;
+};
+
+TEST_F(CheckpointTest, NewCheckpointGetsQueryIdThatPersists) {
+  std::string id;
+  {
+    auto cp = open();
+    ASSERT_TRUE(cp);
+    EXPECT_TRUE(cp->created_now());
+    id = cp->query_id();
+    EXPECT_EQ(id.size(), 36u);
+  }
+  auto again = open();
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created_now());
+  EXPECT_EQ(again->query_id(), id);
+  EXPECT_NE(new_query_id(), new_query_id());
+}
+
+TEST_F(CheckpointTest, OtherTopicIsRefusedWithTheSettingNamed) {
+  ASSERT_TRUE(open("events"));
+  auto cp = Checkpoint::open(local_file_system(), dir_.string(), "other");
+  ASSERT_FALSE(cp.ok());
+  EXPECT_NE(cp.status().message().find("CHECKPOINT_PATH"), std::string::npos);
+}
+
+TEST_F(CheckpointTest, EntriesRoundTripAndPendingBatchIsFound) {
+  {
+    auto cp = open();
+    ASSERT_TRUE(cp->write_offsets(entry(0)).ok());
+    ASSERT_TRUE(cp->write_commit(commit(0)).ok());
+    ASSERT_TRUE(cp->write_offsets(entry(1)).ok());
+    EXPECT_TRUE(cp->pending_batch().has_value());
+  }
+  auto cp = open();
+  ASSERT_TRUE(cp->latest_offsets());
+  EXPECT_EQ(*cp->latest_offsets(), entry(1));
+  ASSERT_TRUE(cp->latest_commit());
+  EXPECT_EQ(*cp->latest_commit(), commit(0));
+  ASSERT_TRUE(cp->pending_batch());
+  EXPECT_EQ(cp->pending_batch()->batch_id, 1);
+  EXPECT_EQ(cp->pending_batch()->layout, (FileLayout{2, 777}));
+  ASSERT_TRUE(cp->write_commit(commit(1)).ok());
+  EXPECT_FALSE(cp->pending_batch());
+}
+
+TEST_F(CheckpointTest, NoTempFileIsLeftBehind) {
+  auto cp = open();
+  ASSERT_TRUE(cp->write_offsets(entry(0)).ok());
+  for (const auto& e : fs::directory_iterator(dir_ / "offsets")) {
+    EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
+  }
+}
+
+TEST_F(CheckpointTest, TruncatedEntryIsAClearErrorNotSilentLoss) {
+  {
+    auto cp = open();
+    ASSERT_TRUE(cp->write_offsets(entry(0)).ok());
+  }
+  std::string text = serialize_offsets(entry(0));
+  write_raw("offsets/0", text.substr(0, text.size() / 2));
+  auto cp = Checkpoint::open(local_file_system(), dir_.string(), "events");
+  ASSERT_FALSE(cp.ok());
+  EXPECT_NE(cp.status().message().find("offsets/0"), std::string::npos) << cp.status().message();
+  EXPECT_NE(cp.status().message().find("damaged"), std::string::npos);
+}
+
+TEST_F(CheckpointTest, WrongTypesAndVersionsAreRejected) {
+  EXPECT_FALSE(parse_offsets(R"({"version":1,"batchId":"x"})", "f").ok());
+  EXPECT_FALSE(parse_offsets(R"([1,2])", "f").ok());
+  auto v2 = parse_offsets(R"({"version":2,"batchId":0})", "f");
+  ASSERT_FALSE(v2.ok());
+  EXPECT_NE(v2.status().message().find("version 2"), std::string::npos);
+  EXPECT_FALSE(parse_commit("", "f").ok());
+  std::string bad_range = serialize_offsets(entry(3));
+  auto pos = bad_range.find("\"end\":40");
+  ASSERT_NE(pos, std::string::npos);
+  bad_range.replace(pos, 8, "\"end\":1");
+  EXPECT_FALSE(parse_offsets(bad_range, "f").ok());
+}
+
+TEST_F(CheckpointTest, CommitWithoutOffsetsIsInconsistent) {
+  {
+    auto cp = open();
+    ASSERT_TRUE(cp->write_offsets(entry(0)).ok());
+    ASSERT_TRUE(cp->write_commit(commit(0)).ok());
+  }
+  write_raw("commits/1", serialize_commit(commit(1)));
+  auto cp = Checkpoint::open(local_file_system(), dir_.string(), "events");
+  ASSERT_FALSE(cp.ok());
+  EXPECT_NE(cp.status().message().find("inconsistent"), std::string::npos);
+}
+
+TEST_F(CheckpointTest, PurgeKeepsTheNewestEntries) {
+  auto cp = open();
+  for (int i = 0; i < 130; ++i) {
+    ASSERT_TRUE(cp->write_offsets(entry(i)).ok());
+    ASSERT_TRUE(cp->write_commit(commit(i)).ok());
+  }
+  ASSERT_TRUE(cp->purge(100).ok());
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "offsets")) {
+    (void)e;
+    ++n;
+  }
+  EXPECT_EQ(n, 100u);
+  EXPECT_FALSE(fs::exists(dir_ / "offsets" / "29"));
+  EXPECT_TRUE(fs::exists(dir_ / "offsets" / "30"));
+  auto reopened = open();
+  EXPECT_EQ(reopened->latest_commit()->batch_id, 129);
+}
+
+}  // namespace
+}  // namespace kpipe
