@@ -1,0 +1,315 @@
+#include "common/file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <type_traits>
+
+namespace kpipe {
+namespace {
+
+// strerror_r comes in a GNU flavour (returns char*) and an XSI one (returns int); both are
+// thread-safe, unlike strerror.
+[[maybe_unused]] const char* strerror_result(int, const char* buf) { return buf; }
+[[maybe_unused]] const char* strerror_result(char* gnu, const char*) { return gnu; }
+
+std::string errno_text(int err) {
+  char buf[256] = {0};
+  const char* text = strerror_result(strerror_r(err, buf, sizeof buf), buf);
+  if (text == nullptr || *text == '\0') return "errno " + std::to_string(err);
+  return std::string(text) + " (errno " + std::to_string(err) + ")";
+}
+
+bool is_transient(int err) {
+  switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+    case EIO:
+    case EAGAIN:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+    case EBUSY:
+    case ETIMEDOUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status errno_status(std::string_view what, const std::string& path, int err) {
+  std::string msg = std::string(what) + " " + path + ": " + errno_text(err);
+  if (is_transient(err)) return Status::retriable(std::move(msg));
+  return Status::fatal(std::move(msg));
+}
+
+// Closes on every path out of a function, so an error return never leaks a descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now and reports the error: on NFS a failed write can surface only at close().
+  int close() {
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+int open_retrying(const char* path, int flags, mode_t mode = 0) {
+  int fd;
+  do {
+    fd = ::open(path, flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+class LocalFileSystem final : public FileSystem {
+ public:
+  Status write_file(const std::string& path, std::string_view bytes) override {
+    Fd fd(open_retrying(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+    if (fd.get() < 0) return errno_status("creating", path, errno);
+    const char* p = bytes.data();
+    size_t left = bytes.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd.get(), p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno_status("writing", path, errno);
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) return errno_status("fsync of", path, errno);
+    if (fd.close() != 0 && errno != EINTR) return errno_status("closing", path, errno);
+    return Status::success();
+  }
+
+  Status rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return errno_status("renaming", from + " to " + to, errno);
+    }
+    return Status::success();
+  }
+
+  Status fsync_dir(const std::string& dir) override {
+    Fd fd(open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY));
+    if (fd.get() < 0) return errno_status("opening directory", dir, errno);
+    // Some file systems cannot fsync a directory at all; PostgreSQL's fsync_fname ignores
+    // EINVAL/EBADF for directories for the same reason: there is nothing more to make durable.
+    if (::fsync(fd.get()) != 0 && errno != EINVAL && errno != EBADF && errno != EROFS) {
+      return errno_status("fsync of directory", dir, errno);
+    }
+    return Status::success();
+  }
+
+  Status remove(const std::string& path) override {
+    if (::remove(path.c_str()) != 0 && errno != ENOENT) {
+      return errno_status("removing", path, errno);
+    }
+    return Status::success();
+  }
+
+  Status make_dirs(const std::string& dir) override {
+    if (dir.empty()) return Status::fatal("creating directory: empty path");
+    // Walks the path creating each missing component, as mkdir -p does.
+    std::string prefix;
+    prefix.reserve(dir.size());
+    size_t pos = 0;
+    while (pos <= dir.size()) {
+      size_t slash = dir.find('/', pos);
+      if (slash == std::string::npos) slash = dir.size();
+      prefix.assign(dir, 0, slash);
+      pos = slash + 1;
+      if (prefix.empty() || prefix == "." || prefix == "..") continue;
+      if (::mkdir(prefix.c_str(), 0755) == 0) continue;
+      int err = errno;
+      struct stat st;
+      if (err == EEXIST && ::stat(prefix.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) continue;
+        return errno_status("creating directory", prefix, ENOTDIR);
+      }
+      return errno_status("creating directory", prefix, err);
+    }
+    return Status::success();
+  }
+
+  Result<std::vector<std::string>> list_dir(const std::string& dir) override {
+    std::vector<std::string> names;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) return names;
+      return errno_status("listing", dir, errno);
+    }
+    errno = 0;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view name(e->d_name);
+      if (name != "." && name != "..") names.emplace_back(name);
+      errno = 0;
+    }
+    int err = errno;
+    ::closedir(d);
+    if (err != 0) return errno_status("listing", dir, err);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Result<std::string> read_file(const std::string& path) override {
+    Fd fd(open_retrying(path.c_str(), O_RDONLY));
+    if (fd.get() < 0) return errno_status("opening", path, errno);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return errno_status("stat of", path, errno);
+    std::string out;
+    out.resize(st.st_size > 0 ? static_cast<size_t>(st.st_size) : 0);
+    size_t got = 0;
+    // Reads until EOF, not just st_size bytes: the size of /proc files and of a file being
+    // appended to is not what stat says.
+    while (true) {
+      if (got == out.size()) out.resize(std::max<size_t>(4096, out.size() * 2));
+      ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno_status("reading", path, errno);
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    out.resize(got);
+    return out;
+  }
+
+  bool exists(const std::string& path) override {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<FileSystem> local_file_system() {
+  static const std::shared_ptr<FileSystem> instance = std::make_shared<LocalFileSystem>();
+  return instance;
+}
+
+Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
+                        std::string_view bytes) {
+  const std::string tmp = dir + "/." + name + ".tmp";
+  Status st = fs.write_file(tmp, bytes);
+  if (st.ok()) st = fs.rename(tmp, dir + "/" + name);
+  if (!st.ok()) {
+    // Best effort: a temp file left behind is harmless (start-up removes it), the original
+    // error is what the caller needs to see.
+    (void)fs.remove(tmp);
+    return st;
+  }
+  return fs.fsync_dir(dir);
+}
+
+void FaultyFileSystem::fail_on(Op op, int nth, Status status) {
+  std::lock_guard lock(mutex_);
+  count_rules_.push_back({op, calls_[static_cast<int>(op)] + nth, false, std::move(status)});
+}
+
+void FaultyFileSystem::fail_from(Op op, int nth, Status status) {
+  std::lock_guard lock(mutex_);
+  count_rules_.push_back({op, calls_[static_cast<int>(op)] + nth, true, std::move(status)});
+}
+
+void FaultyFileSystem::fail_path_containing(std::string substring, Status status, std::optional<Op> op) {
+  std::lock_guard lock(mutex_);
+  path_rules_.push_back({std::move(substring), op, std::move(status)});
+}
+
+void FaultyFileSystem::clear() {
+  std::lock_guard lock(mutex_);
+  count_rules_.clear();
+  path_rules_.clear();
+  torn_writes_ = false;
+}
+
+std::optional<Status> FaultyFileSystem::check(Op op, std::string_view path, std::string_view path2) {
+  std::lock_guard lock(mutex_);
+  const int call = ++calls_[static_cast<int>(op)];
+  for (const CountRule& r : count_rules_) {
+    if (r.op == op && (call == r.first_call || (r.sticky && call > r.first_call))) {
+      ++failures_;
+      return r.status;
+    }
+  }
+  for (const PathRule& r : path_rules_) {
+    if (r.op && *r.op != op) continue;
+    if (path.find(r.substring) != std::string_view::npos ||
+        (!path2.empty() && path2.find(r.substring) != std::string_view::npos)) {
+      ++failures_;
+      return r.status;
+    }
+  }
+  return std::nullopt;
+}
+
+Status FaultyFileSystem::write_file(const std::string& path, std::string_view bytes) {
+  if (auto st = check(Op::kWriteFile, path)) {
+    bool torn;
+    {
+      std::lock_guard lock(mutex_);
+      torn = torn_writes_;
+    }
+    if (torn) (void)inner_->write_file(path, bytes.substr(0, bytes.size() / 2));
+    return *st;
+  }
+  return inner_->write_file(path, bytes);
+}
+
+Status FaultyFileSystem::rename(const std::string& from, const std::string& to) {
+  if (auto st = check(Op::kRename, from, to)) return *st;
+  return inner_->rename(from, to);
+}
+
+Status FaultyFileSystem::fsync_dir(const std::string& dir) {
+  if (auto st = check(Op::kFsyncDir, dir)) return *st;
+  return inner_->fsync_dir(dir);
+}
+
+Status FaultyFileSystem::remove(const std::string& path) {
+  if (auto st = check(Op::kRemove, path)) return *st;
+  return inner_->remove(path);
+}
+
+Status FaultyFileSystem::make_dirs(const std::string& dir) {
+  if (auto st = check(Op::kMakeDirs, dir)) return *st;
+  return inner_->make_dirs(dir);
+}
+
+Result<std::vector<std::string>> FaultyFileSystem::list_dir(const std::string& dir) {
+  if (auto st = check(Op::kListDir, dir)) return *st;
+  return inner_->list_dir(dir);
+}
+
+Result<std::string> FaultyFileSystem::read_file(const std::string& path) {
+  if (auto st = check(Op::kReadFile, path)) return *st;
+  return inner_->read_file(path);
+}
+
+bool FaultyFileSystem::exists(const std::string& path) {
+  {
+    std::lock_guard lock(mutex_);
+    ++calls_[static_cast<int>(Op::kExists)];
+  }
+  return inner_->exists(path);
+}
+
+}  // namespace kpipe

@@ -1,0 +1,137 @@
+// The I/O seam for every file the pipeline writes: output files and checkpoint entries.
+//
+// Everything that must survive a crash goes through this interface, so tests can swap in
+// FaultyFileSystem and fail any step of the batch protocol (Redpanda's test_data_writer with its
+// return_error switch is the model). The durability recipe for a small file is
+//   (1) write_file "<dir>/.<name>.tmp"   — content + fsync of the file
+//   (2) rename to "<dir>/<name>"         — atomic: readers see the old state or the new file
+//   (3) fsync_dir "<dir>"                — the rename itself survives a power cut
+// and write_atomically() does exactly that.
+//
+// Error classes (Status kinds): ENOSPC, EDQUOT, EIO, EAGAIN, ENOMEM, EMFILE, ENFILE, EBUSY,
+// ETIMEDOUT are retriable — the disk may free up, the device may come back, and every write here
+// rewrites a whole file, so retrying never builds on a half-written one. Anything else
+// (EACCES, EROFS, ENOENT, ENOTDIR, ...) needs a person and is fatal. Messages name the
+// operation, the path and strerror.
+//
+// Implementations are thread-safe: the engine writes the files of one batch in parallel.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace kpipe {
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // Creates/truncates `path`, writes all bytes, fsyncs the file, closes. The parent directory
+  // must exist. On failure a partial file may remain (callers write under hidden temp names).
+  virtual Status write_file(const std::string& path, std::string_view bytes) = 0;
+  // rename(2): atomic, replaces `to` if it exists.
+  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  virtual Status fsync_dir(const std::string& dir) = 0;
+  // Removes a file or an empty directory; ok if absent.
+  virtual Status remove(const std::string& path) = 0;
+  // mkdir -p; ok if the directory exists.
+  virtual Status make_dirs(const std::string& dir) = 0;
+  // Entry names (not paths), sorted bytewise, without "." and ".."; empty if `dir` is absent.
+  virtual Result<std::vector<std::string>> list_dir(const std::string& dir) = 0;
+  virtual Result<std::string> read_file(const std::string& path) = 0;
+  virtual bool exists(const std::string& path) = 0;
+};
+
+// The POSIX file system. Stateless, so one instance may be shared by every thread.
+std::shared_ptr<FileSystem> local_file_system();
+
+// Writes `bytes` to "<dir>/.<name>.tmp", fsyncs it, renames it to "<dir>/<name>" and fsyncs
+// `dir`: afterwards the file is complete and durable, before it no reader sees a partial one.
+// For small metadata files (checkpoint entries). On failure the temp file is removed when
+// possible; a crash may still leave one, which is_temp_file_name-style start-up cleanup removes.
+Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
+                        std::string_view bytes);
+
+// A FileSystem for tests: forwards to `inner` and fails chosen calls with a chosen Status.
+//
+//   FaultyFileSystem fs(local_file_system());
+//   fs.fail_on(FaultyFileSystem::Op::kRename, 2, Status::retriable("injected"));  // 2nd rename from now
+//   fs.fail_path_containing("commits/", Status::fatal("injected"));               // every call on commits/
+//
+// A failed call does not reach `inner` (nothing is written, renamed or removed), except a
+// kWriteFile failure with set_torn_writes(true), which first writes the first half of the bytes
+// — what a crash in the middle of write(2) leaves behind. exists() cannot fail; it is counted.
+// Thread-safe.
+class FaultyFileSystem : public FileSystem {
+ public:
+  enum class Op { kWriteFile, kRename, kFsyncDir, kRemove, kMakeDirs, kListDir, kReadFile, kExists };
+  static constexpr int kOpCount = 8;
+
+  explicit FaultyFileSystem(std::shared_ptr<FileSystem> inner) : inner_(std::move(inner)) {}
+
+  // Fails the `nth` call (1 = the next one) of `op` counted from now, once.
+  void fail_on(Op op, int nth, Status status);
+  // Fails the `nth` call of `op` counted from now and every later one (a disk that stays full).
+  void fail_from(Op op, int nth, Status status);
+  // Fails every call, of any op or only of `op`, whose path (either path of a rename)
+  // contains `substring`.
+  void fail_path_containing(std::string substring, Status status, std::optional<Op> op = std::nullopt);
+  void set_torn_writes(bool torn) {
+    std::lock_guard lock(mutex_);
+    torn_writes_ = torn;
+  }
+  // Removes every rule; counters keep counting.
+  void clear();
+
+  // Calls of `op` since construction, failed ones included.
+  int calls(Op op) const {
+    std::lock_guard lock(mutex_);
+    return calls_[static_cast<int>(op)];
+  }
+  // Calls failed by a rule since construction.
+  int failures() const {
+    std::lock_guard lock(mutex_);
+    return failures_;
+  }
+
+  Status write_file(const std::string& path, std::string_view bytes) override;
+  Status rename(const std::string& from, const std::string& to) override;
+  Status fsync_dir(const std::string& dir) override;
+  Status remove(const std::string& path) override;
+  Status make_dirs(const std::string& dir) override;
+  Result<std::vector<std::string>> list_dir(const std::string& dir) override;
+  Result<std::string> read_file(const std::string& path) override;
+  bool exists(const std::string& path) override;
+
+ private:
+  struct CountRule {
+    Op op;
+    int first_call;      // absolute call number of `op` that fails first
+    bool sticky;         // and every later one
+    Status status;
+  };
+  struct PathRule {
+    std::string substring;
+    std::optional<Op> op;
+    Status status;
+  };
+  // Counts the call and returns the injected failure, if any.
+  std::optional<Status> check(Op op, std::string_view path, std::string_view path2 = {});
+
+  std::shared_ptr<FileSystem> inner_;
+  mutable std::mutex mutex_;
+  std::array<int, kOpCount> calls_{};
+  int failures_ = 0;
+  bool torn_writes_ = false;
+  std::vector<CountRule> count_rules_;
+  std::vector<PathRule> path_rules_;
+};
+
+}  // namespace kpipe

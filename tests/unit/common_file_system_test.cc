@@ -1,0 +1,230 @@
+#include "common/file_system.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+namespace kpipe {
+namespace {
+
+using Op = FaultyFileSystem::Op;
+
+class FileSystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "kpipe_fs_test_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_;
+  std::shared_ptr<FileSystem> fs_ = local_file_system();
+};
+
+TEST_F(FileSystemTest, WriteReadRoundTripIncludingBinaryBytes) {
+  std::string bytes("a\0b\xff\n", 5);
+  ASSERT_TRUE(fs_->write_file(dir_ + "/f", bytes).ok());
+  auto back = fs_->read_file(dir_ + "/f");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, bytes);
+  // Truncates: a shorter second write leaves nothing of the first.
+  ASSERT_TRUE(fs_->write_file(dir_ + "/f", "x").ok());
+  EXPECT_EQ(*fs_->read_file(dir_ + "/f"), "x");
+}
+
+TEST_F(FileSystemTest, ReadsLargeFile) {
+  std::string big(3 * 1024 * 1024 + 7, 'z');
+  ASSERT_TRUE(fs_->write_file(dir_ + "/big", big).ok());
+  EXPECT_EQ(fs_->read_file(dir_ + "/big")->size(), big.size());
+}
+
+TEST_F(FileSystemTest, ListDirIsSortedAndEmptyWhenAbsent) {
+  for (const char* n : {"b", "a", ".hidden", "c10", "c2"}) ASSERT_TRUE(fs_->write_file(dir_ + "/" + n, n).ok());
+  auto names = fs_->list_dir(dir_);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, (std::vector<std::string>{".hidden", "a", "b", "c10", "c2"}));
+  auto none = fs_->list_dir(dir_ + "/missing");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(FileSystemTest, MakeDirsIsMkdirP) {
+  const std::string deep = dir_ + "/a/b/c";
+  ASSERT_TRUE(fs_->make_dirs(deep).ok());
+  EXPECT_TRUE(std::filesystem::is_directory(deep));
+  EXPECT_TRUE(fs_->make_dirs(deep).ok());  // exists already
+  EXPECT_TRUE(fs_->make_dirs(deep + "/").ok());
+  ASSERT_TRUE(fs_->write_file(dir_ + "/file", "x").ok());
+  Status st = fs_->make_dirs(dir_ + "/file/sub");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(dir_ + "/file"), std::string::npos) << st.message();
+}
+
+TEST_F(FileSystemTest, RenameReplacesAndRemoveToleratesAbsent) {
+  ASSERT_TRUE(fs_->write_file(dir_ + "/from", "new").ok());
+  ASSERT_TRUE(fs_->write_file(dir_ + "/to", "old").ok());
+  ASSERT_TRUE(fs_->rename(dir_ + "/from", dir_ + "/to").ok());
+  EXPECT_FALSE(fs_->exists(dir_ + "/from"));
+  EXPECT_EQ(*fs_->read_file(dir_ + "/to"), "new");
+  EXPECT_TRUE(fs_->remove(dir_ + "/to").ok());
+  EXPECT_TRUE(fs_->remove(dir_ + "/to").ok());
+  EXPECT_FALSE(fs_->exists(dir_ + "/to"));
+  EXPECT_TRUE(fs_->fsync_dir(dir_).ok());
+}
+
+TEST_F(FileSystemTest, ErrorsNameThePathAndAreFatalWhenAPersonMustAct) {
+  Status st = fs_->write_file(dir_ + "/no/such/dir/f", "x");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.kind(), ErrorKind::kFatal);
+  EXPECT_NE(st.message().find(dir_ + "/no/such/dir/f"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("No such file or directory"), std::string::npos) << st.message();
+
+  auto read = fs_->read_file(dir_ + "/absent");
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().kind(), ErrorKind::kFatal);
+
+  st = fs_->rename(dir_ + "/absent", dir_ + "/x");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(dir_ + "/absent"), std::string::npos);
+}
+
+// /dev/full fails every write with ENOSPC: the real errno, no mount needed.
+TEST_F(FileSystemTest, DiskFullIsRetriable) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full not writable here";
+  Status st = fs_->write_file("/dev/full", "some bytes");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.kind(), ErrorKind::kRetriable) << st.message();
+  EXPECT_NE(st.message().find("/dev/full"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("No space left on device"), std::string::npos) << st.message();
+}
+
+TEST_F(FileSystemTest, WriteAtomicallyLeavesContentAndNoTempFile) {
+  ASSERT_TRUE(write_atomically(*fs_, dir_, "7", "{\"batch\":7}\n").ok());
+  EXPECT_EQ(*fs_->read_file(dir_ + "/7"), "{\"batch\":7}\n");
+  EXPECT_EQ(*fs_->list_dir(dir_), std::vector<std::string>{"7"});
+  // Overwrites an existing entry whole.
+  ASSERT_TRUE(write_atomically(*fs_, dir_, "7", "v2").ok());
+  EXPECT_EQ(*fs_->read_file(dir_ + "/7"), "v2");
+  EXPECT_EQ(*fs_->list_dir(dir_), std::vector<std::string>{"7"});
+}
+
+TEST_F(FileSystemTest, WriteAtomicallyCallsWriteRenameFsyncInOrder) {
+  FaultyFileSystem faulty(fs_);
+  ASSERT_TRUE(write_atomically(faulty, dir_, "m", "x").ok());
+  EXPECT_EQ(faulty.calls(Op::kWriteFile), 1);
+  EXPECT_EQ(faulty.calls(Op::kRename), 1);
+  EXPECT_EQ(faulty.calls(Op::kFsyncDir), 1);
+}
+
+TEST_F(FileSystemTest, WriteAtomicallyFailedRenameKeepsOldContentAndRemovesTemp) {
+  ASSERT_TRUE(write_atomically(*fs_, dir_, "meta", "old").ok());
+  FaultyFileSystem faulty(fs_);
+  faulty.fail_on(Op::kRename, 1, Status::retriable("injected rename failure"));
+  Status st = write_atomically(faulty, dir_, "meta", "new");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "injected rename failure");
+  EXPECT_TRUE(st.is_retriable());
+  EXPECT_EQ(*fs_->read_file(dir_ + "/meta"), "old");
+  EXPECT_EQ(*fs_->list_dir(dir_), std::vector<std::string>{"meta"});
+}
+
+TEST_F(FileSystemTest, WriteAtomicallyTornWriteNeverReplacesTheFile) {
+  ASSERT_TRUE(write_atomically(*fs_, dir_, "meta", "old").ok());
+  FaultyFileSystem faulty(fs_);
+  faulty.set_torn_writes(true);
+  faulty.fail_on(Op::kWriteFile, 1, Status::retriable("disk full"));
+  ASSERT_FALSE(write_atomically(faulty, dir_, "meta", "new content").ok());
+  EXPECT_EQ(*fs_->read_file(dir_ + "/meta"), "old");
+  EXPECT_EQ(faulty.calls(Op::kRename), 0);
+}
+
+TEST_F(FileSystemTest, FaultyFailsExactlyTheNthCallCountedFromNow) {
+  FaultyFileSystem faulty(fs_);
+  ASSERT_TRUE(faulty.write_file(dir_ + "/before", "x").ok());  // not counted towards the rule
+  faulty.fail_on(Op::kWriteFile, 3, Status::fatal("third write"));
+  EXPECT_TRUE(faulty.write_file(dir_ + "/1", "x").ok());
+  EXPECT_TRUE(faulty.write_file(dir_ + "/2", "x").ok());
+  Status st = faulty.write_file(dir_ + "/3", "x");
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.kind(), ErrorKind::kFatal);
+  EXPECT_EQ(st.message(), "third write");
+  EXPECT_FALSE(fs_->exists(dir_ + "/3"));  // a failed call never reaches the real file system
+  EXPECT_TRUE(faulty.write_file(dir_ + "/4", "x").ok());
+  EXPECT_EQ(faulty.calls(Op::kWriteFile), 5);
+  EXPECT_EQ(faulty.failures(), 1);
+  // Other operations are unaffected by a write rule.
+  EXPECT_TRUE(faulty.rename(dir_ + "/4", dir_ + "/5").ok());
+}
+
+TEST_F(FileSystemTest, FaultyFailFromKeepsFailingUntilCleared) {
+  FaultyFileSystem faulty(fs_);
+  faulty.fail_from(Op::kFsyncDir, 2, Status::retriable("EIO"));
+  EXPECT_TRUE(faulty.fsync_dir(dir_).ok());
+  EXPECT_FALSE(faulty.fsync_dir(dir_).ok());
+  EXPECT_FALSE(faulty.fsync_dir(dir_).ok());
+  faulty.clear();
+  EXPECT_TRUE(faulty.fsync_dir(dir_).ok());
+  EXPECT_EQ(faulty.calls(Op::kFsyncDir), 4);
+  EXPECT_EQ(faulty.failures(), 2);
+}
+
+TEST_F(FileSystemTest, FaultyFailsEveryCallOnAMatchingPath) {
+  FaultyFileSystem faulty(fs_);
+  ASSERT_TRUE(faulty.make_dirs(dir_ + "/commits").ok());
+  ASSERT_TRUE(faulty.write_file(dir_ + "/a", "x").ok());
+  faulty.fail_path_containing("commits/", Status::fatal("no commits"));
+  EXPECT_FALSE(faulty.write_file(dir_ + "/commits/1", "x").ok());
+  EXPECT_FALSE(faulty.read_file(dir_ + "/commits/1").ok());
+  EXPECT_FALSE(faulty.rename(dir_ + "/a", dir_ + "/commits/2").ok());  // matches the target path
+  EXPECT_TRUE(fs_->exists(dir_ + "/a"));
+  EXPECT_TRUE(faulty.write_file(dir_ + "/offsets_1", "x").ok());
+  EXPECT_EQ(faulty.failures(), 3);
+
+  faulty.clear();
+  faulty.fail_path_containing("/b", Status::retriable("only removes"), Op::kRemove);
+  EXPECT_TRUE(faulty.write_file(dir_ + "/b", "x").ok());
+  EXPECT_FALSE(faulty.remove(dir_ + "/b").ok());
+  EXPECT_TRUE(fs_->exists(dir_ + "/b"));
+}
+
+TEST_F(FileSystemTest, FaultyListDirAndReadFileFailures) {
+  FaultyFileSystem faulty(fs_);
+  faulty.fail_on(Op::kListDir, 1, Status::fatal("list"));
+  faulty.fail_on(Op::kReadFile, 1, Status::retriable("read"));
+  auto names = faulty.list_dir(dir_);
+  ASSERT_FALSE(names.ok());
+  EXPECT_EQ(names.status().message(), "list");
+  auto bytes = faulty.read_file(dir_ + "/x");
+  ASSERT_FALSE(bytes.ok());
+  EXPECT_EQ(bytes.status().message(), "read");
+  EXPECT_FALSE(faulty.exists(dir_ + "/x"));
+  EXPECT_EQ(faulty.calls(Op::kExists), 1);
+}
+
+TEST_F(FileSystemTest, FaultyCountsConcurrentCallsExactly) {
+  FaultyFileSystem faulty(fs_);
+  faulty.fail_on(Op::kWriteFile, 50, Status::retriable("the 50th"));
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        if (!faulty.write_file(dir_ + "/t" + std::to_string(t) + "_" + std::to_string(i), "x").ok()) ++failed;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(faulty.calls(Op::kWriteFile), 100);
+  EXPECT_EQ(failed.load(), 1);
+  EXPECT_EQ(fs_->list_dir(dir_)->size(), 99u);
+}
+
+}  // namespace
+}  // namespace kpipe
