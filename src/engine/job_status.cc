@@ -94,6 +94,10 @@ void JobStatus::add_batch(const BatchProgress& p) {
     cell.first += o.files;
     cell.second += o.rows;
   }
+  ++s_.total_batches;
+  for (const auto& [phase, ms] : p.duration_ms) {
+    if (phase == "total") s_.total_batch_duration_ms += ms;
+  }
   history_.push_back(p);
   while (history_.size() > keep_) history_.pop_front();
 }

@@ -71,6 +71,8 @@ struct StatusSnapshot {
   // sink → dt day → {files, rows}
   std::map<std::string, std::map<int32_t, std::pair<int64_t, int64_t>>> files_per_day;
   std::vector<double> batch_duration_ms;  // of the batches kept, oldest first (for histograms)
+  int64_t total_batches = 0;              // batches added since start (kept or not)
+  int64_t total_batch_duration_ms = 0;    // sum of their "total" durations
 };
 
 class JobStatus {
