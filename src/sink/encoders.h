@@ -1,0 +1,88 @@
+// The sinks' file formats: each turns rows of a decoded batch into the complete bytes of one
+// output file, in memory. The engine owns the files: it writes these bytes through FileSystem
+// under a hidden temp name, renames them into place and commits (DESIGN.md, batch protocol
+// steps 3-5), so an encoder never touches the disk and a failed batch leaves nothing to undo.
+//
+// Formats, as Spark writes them where Spark has an opinion:
+//   Parquet      parquet::arrow::FileWriter; declared types kept (timestamp[us, UTC] is stored as
+//                TIMESTAMP(isAdjustedToUTC=true, MICROS), never int96); one row group up to
+//                1,048,576 rows; dictionary and statistics on; created_by "kpipe version X".
+//   CSV          arrow::csv::WriteCSV; header line, '\n' line ends, RFC 4180 quoting (strings are
+//                always quoted, an embedded '"' is doubled), null as an empty unquoted field,
+//                so null and "" stay distinct. Timestamps ISO 8601 UTC as Spark writes them:
+//                "2025-11-06T12:30:00.123Z", with 6 fraction digits only when the value has
+//                sub-millisecond digits ("...00.123456Z"); dates "2025-11-06"; booleans
+//                true/false; floating point shortest round-trip ("0.1", "1e+300").
+//   dead-letter  JSON lines, see encode_dead_letter.
+//   console      text, see format_console_table.
+//
+// Arrow's compute kernels (the CSV writer casts through them) are registered on first use by
+// make_parquet_encoder/make_csv_encoder; nobody else needs to call arrow::compute::Initialize().
+#pragma once
+
+#include <arrow/buffer.h>
+#include <arrow/record_batch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/record.h"
+#include "common/status.h"
+
+namespace kpipe {
+
+enum class Compression { kSnappy, kZstd, kNone };
+
+// PARQUET_COMPRESSION: "snappy" | "zstd" | "none" | "uncompressed", any letter case.
+Result<Compression> parse_compression(std::string_view text);
+// ".snappy.parquet", ".zstd.parquet", ".parquet", as Spark names its files.
+std::string_view parquet_extension(Compression compression);
+
+inline constexpr std::string_view kCsvExtension = ".csv";
+inline constexpr std::string_view kDeadLetterExtension = ".jsonl";
+
+class FileEncoder {
+ public:
+  virtual ~FileEncoder() = default;
+  virtual std::string_view sink_name() const = 0;  // "parquet", "csv"
+  virtual std::string_view extension() const = 0;  // ".snappy.parquet", ".csv", ...
+  // Encodes rows [offset, offset + length) of `rows` into one complete file. Stateless and
+  // thread-safe: the engine encodes the files of a batch in parallel with one encoder. Errors
+  // (a type the format cannot hold, out of memory) are returned, never thrown.
+  virtual Result<std::shared_ptr<arrow::Buffer>> encode(const arrow::RecordBatch& rows, int64_t offset,
+                                                        int64_t length) const = 0;
+};
+
+std::unique_ptr<FileEncoder> make_parquet_encoder(Compression compression);
+std::unique_ptr<FileEncoder> make_csv_encoder();
+
+// The dead-letter file of one batch: one JSON object per line, in the order given,
+//   {"topic":"events","partition":0,"offset":42,"timestamp":"2025-11-06T12:30:00.123Z",
+//    "reason":"...","payload":"<raw bytes>","payload_base64":null}
+// "timestamp" is the Kafka message timestamp (ISO 8601 UTC, milliseconds) or null when the
+// broker gave none. The payload round-trips byte for byte: when it is valid UTF-8 it is the JSON
+// string "payload" (and "payload_base64" is null); otherwise "payload" is null and
+// "payload_base64" holds the bytes in standard base64 with padding. Both keys are always
+// present, so every line has the same shape for DuckDB's read_json and Spark's json reader.
+std::string encode_dead_letter(std::string_view topic, const std::vector<BadRecord>& bad);
+
+// What Spark's console sink prints for a batch (DataFrame.show(max_rows, truncate = 20)):
+//   -------------------------------------------
+//   Batch: 7
+//   -------------------------------------------
+//   +--------+--------------------+-----+
+//   |event_id|                  ts|value|
+//   +--------+--------------------+-----+
+//   |       a|2025-11-06 12:30:...|  1.5|
+//   +--------+--------------------+-----+
+//   only showing top 20 rows
+// Values right-aligned; longer than 20 characters cut to 17 + "..."; null as "null";
+// timestamps "2025-11-06 12:30:00.123" (UTC, trailing zeros dropped); doubles as Java prints
+// them ("1.0", "1.0E10", "NaN"); \n, \t, \r escaped so a value never breaks the table; East
+// Asian wide characters count as two columns. The text ends with a newline.
+std::string format_console_table(int64_t batch_id, const arrow::RecordBatch& rows, int max_rows = 20);
+
+}  // namespace kpipe

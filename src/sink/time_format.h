@@ -1,0 +1,41 @@
+// Calendar arithmetic and the text forms of dates and timestamps that the sinks write. Kept in
+// the sink so the sink depends on no other stage; the formatters write into a caller's buffer
+// so the CSV encoder formats millions of timestamps without an allocation per value.
+#pragma once
+
+#include <cstdint>
+
+namespace kpipe {
+
+struct CivilDate {
+  int64_t year = 1970;
+  int month = 1;  // 1..12
+  int day = 1;    // 1..31
+};
+
+// Proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's civil_from_days).
+CivilDate civil_from_days(int64_t days);
+
+// Longest text any formatter below writes, plus room to spare.
+inline constexpr int kMaxTimeText = 48;
+
+// "YYYY-MM-DD"; years outside 0..9999 as ISO 8601 expanded years ("+10000", "-0001").
+// Returns the end of the text; does not write a terminating NUL.
+char* format_date(int64_t days, char* out);
+
+enum class TimestampStyle {
+  // ISO 8601 UTC as Spark's CSV writer: "2025-11-06T12:30:00.123Z", or ".123456Z" when the
+  // value has sub-millisecond digits, so no precision of a microsecond timestamp is lost.
+  kIsoUtc,
+  // ISO 8601 UTC, always milliseconds: "2025-11-06T12:30:00.123Z" (Kafka timestamps).
+  kIsoUtcMillis,
+  // As Spark's show() prints a timestamp: "2025-11-06 12:30:00.123", trailing zeros of the
+  // fraction dropped, no fraction at all when it is zero.
+  kDisplay,
+};
+
+// Formats microseconds since the epoch (UTC). Floors towards minus infinity, so pre-1970
+// values keep a positive fraction: -1 us is "1969-12-31T23:59:59.999999Z".
+char* format_timestamp(int64_t micros, TimestampStyle style, char* out);
+
+}  // namespace kpipe

@@ -1,0 +1,96 @@
+"""Reads a file kpipe's sinks wrote with independent readers and prints what they see.
+
+Used by tests/unit/sink_*_test.cc, which compare the printout with the values they wrote:
+    sink_readback.py parquet FILE   pyarrow (schema, rows, Parquet metadata) and DuckDB
+    sink_readback.py csv FILE       pyarrow.csv and DuckDB read_csv, both inferring types
+    sink_readback.py jsonl FILE     Python's json module (payload bytes in hex) and DuckDB read_json
+Output is ASCII only (strings via ascii()), one fact per line, so a diff points at the value.
+"""
+import base64
+import datetime
+import json
+import sys
+
+import duckdb
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+
+def fmt(v):
+    if v is None:
+        return "None"
+    if isinstance(v, str):
+        return ascii(v)
+    if isinstance(v, (datetime.datetime, datetime.date)):
+        return v.isoformat()
+    return repr(v)
+
+
+def print_table(label, table):
+    for field in table.schema:
+        print(f"{label} type {field.name}: {field.type}")
+    for row in table.to_pylist():
+        print(f"{label} row: " + " | ".join(fmt(v) for v in row.values()))
+
+
+def print_duckdb(source_sql):
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    described = con.execute(f"DESCRIBE SELECT * FROM {source_sql}").fetchall()
+    names = [d[0] for d in described]
+    for name, typ, *_ in described:
+        print(f"duckdb type {name}: {typ}")
+    # DuckDB's own text form of every value: no Python conversion (and no pytz) in between.
+    cols = ", ".join(f'CAST("{n}" AS VARCHAR)' for n in names)
+    for row in con.execute(f"SELECT {cols} FROM {source_sql}").fetchall():
+        print("duckdb row: " + " | ".join(fmt(v) for v in row))
+
+
+def parquet(path):
+    print_table("pyarrow", pq.read_table(path))
+    meta = pq.ParquetFile(path).metadata
+    print(f"parquet created_by: {meta.created_by}")
+    print(f"parquet row_groups: {meta.num_row_groups} rows: {meta.num_rows}")
+    schema = meta.schema
+    for i in range(meta.num_columns):
+        col = schema.column(i)
+        chunk = meta.row_group(0).column(i)
+        logical = col.logical_type.to_json() if col.logical_type.type != "NONE" else "none"
+        stats = chunk.statistics
+        has_stats = stats is not None and stats.has_null_count
+        dictionary = "dict" if chunk.has_dictionary_page else "plain"
+        print(f"parquet column {col.name}: {col.physical_type} {logical} {chunk.compression} "
+              f"stats={has_stats} nulls={stats.null_count if has_stats else '?'} {dictionary}")
+    print_duckdb(f"read_parquet('{path}')")
+
+
+def csv(path):
+    options = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
+    print_table("pyarrow", pcsv.read_csv(path, convert_options=options))
+    print_duckdb(f"read_csv('{path}', header=true)")
+
+
+def jsonl(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    for line in data.split(b"\n")[:-1]:
+        rec = json.loads(line)
+        if rec["payload"] is not None:
+            assert rec["payload_base64"] is None
+            payload = rec["payload"].encode("utf-8")
+            form = "text"
+        else:
+            payload = base64.b64decode(rec["payload_base64"], validate=True)
+            form = "base64"
+        print("json keys: " + ",".join(rec.keys()))
+        print(f"json record: {fmt(rec['topic'])} {rec['partition']} {rec['offset']} {fmt(rec['timestamp'])} "
+              f"{fmt(rec['reason'])} {form} {payload.hex()}")
+    ends_with_newline = data.endswith(b"\n") if data else "empty"
+    print(f"json trailing newline: {ends_with_newline}")
+    con = duckdb.connect()
+    n = con.execute(f"SELECT count(*) FROM read_json('{path}', format='newline_delimited')").fetchone()[0]
+    print(f"duckdb records: {n}")
+
+
+if __name__ == "__main__":
+    {"parquet": parquet, "csv": csv, "jsonl": jsonl}[sys.argv[1]](sys.argv[2])

@@ -1,0 +1,142 @@
+// Helpers shared by the sink tests: a scratch directory, the independent Python readers
+// (sink_readback.py), and record batches with every column type the schema supports.
+#pragma once
+
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kpipe::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "kpipe_sink_test_XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline void write_bytes(const std::string& path, const void* data, size_t size) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+struct ProcessOutput {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs tests/unit/sink_readback.py MODE FILE with the project's .venv Python.
+inline ProcessOutput read_back(const std::string& mode, const std::string& file) {
+  std::string cmd = std::string("'") + KPIPE_TEST_PYTHON + "' '" + KPIPE_SOURCE_DIR +
+                    "/tests/unit/sink_readback.py' " + mode + " '" + file + "' 2>&1";
+  ProcessOutput result;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
+  int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// Lines of `text` that start with `prefix`, joined with '\n' (each line ends with one).
+inline std::string lines_starting_with(const std::string& text, const std::string& prefix) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    if (line.starts_with(prefix)) {
+      out.append(line);
+      out.push_back('\n');
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+template <typename Builder, typename T>
+std::shared_ptr<arrow::Array> make_array(std::shared_ptr<arrow::DataType> type, const std::vector<std::optional<T>>& values) {
+  Builder builder(type, arrow::default_memory_pool());
+  for (const auto& v : values) {
+    arrow::Status st = v ? builder.Append(*v) : builder.AppendNull();
+    if (!st.ok()) throw std::runtime_error(st.ToString());
+  }
+  return builder.Finish().ValueOrDie();
+}
+
+constexpr int64_t kTs20251106 = 1762432200123000;   // 2025-11-06T12:30:00.123Z
+constexpr int64_t kTs1900 = -2208988799999999;      // 1900-01-01T00:00:00.000001Z
+constexpr int32_t kDay20251106 = 20398;
+constexpr int32_t kDay1900 = -25567;
+
+// One column of every type the schema supports; row 2 is all nulls, rows 1 and 4 hold the
+// hard strings (unicode, quotes, comma, newline), row 1 and 4 pre-1970 instants.
+inline std::shared_ptr<arrow::RecordBatch> all_types_batch(bool with_nan) {
+  using S = std::optional<std::string>;
+  auto s = make_array<arrow::StringBuilder, std::string>(
+      arrow::utf8(), std::vector<S>{"plain", "h\xC3\xA9llo \"q\", x\ny \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80",
+                                    std::nullopt, "", "a,b\r\nc"});
+  auto i64 = make_array<arrow::Int64Builder, int64_t>(
+      arrow::int64(), {1, std::numeric_limits<int64_t>::max(), std::nullopt, std::numeric_limits<int64_t>::min(), -42});
+  auto i32 = make_array<arrow::Int32Builder, int32_t>(
+      arrow::int32(), {1, std::numeric_limits<int32_t>::min(), std::nullopt, 0, std::numeric_limits<int32_t>::max()});
+  auto d = make_array<arrow::DoubleBuilder, double>(
+      arrow::float64(), {1.5, 0.1, std::nullopt, with_nan ? std::numeric_limits<double>::quiet_NaN() : -0.25, 1e300});
+  auto f = make_array<arrow::FloatBuilder, float>(arrow::float32(), {0.5f, 0.1f, std::nullopt, 1e-7f, 3.4e38f});
+  auto b = make_array<arrow::BooleanBuilder, bool>(arrow::boolean(), {true, false, std::nullopt, true, false});
+  auto ts_type = arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+  auto ts = make_array<arrow::TimestampBuilder, int64_t>(ts_type, {kTs20251106, -1, std::nullopt, 0, kTs1900});
+  auto dt = make_array<arrow::Date32Builder, int32_t>(arrow::date32(), {kDay20251106, -1, std::nullopt, 0, kDay1900});
+  auto schema = arrow::schema({arrow::field("s", arrow::utf8()), arrow::field("i64", arrow::int64()),
+                               arrow::field("i32", arrow::int32()), arrow::field("d", arrow::float64()),
+                               arrow::field("f", arrow::float32()), arrow::field("b", arrow::boolean()),
+                               arrow::field("ts", ts_type), arrow::field("dt", arrow::date32())});
+  return arrow::RecordBatch::Make(schema, 5, {s, i64, i32, d, f, b, ts, dt});
+}
+
+// The seed's event schema, `n` rows shaped like the producer's events.
+inline std::shared_ptr<arrow::RecordBatch> event_batch(int64_t n) {
+  arrow::StringBuilder ids, sources;
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), arrow::default_memory_pool());
+  arrow::DoubleBuilder values;
+  char id[64];
+  for (int64_t i = 0; i < n; ++i) {
+    int len = std::snprintf(id, sizeof id, "run-7f3a9c21-%012lld", static_cast<long long>(i));
+    (void)ids.Append(id, len);
+    (void)ts.Append(kTs20251106 + i * 1000 + (i % 7) * 1000000);
+    (void)values.Append(static_cast<double>((i * 2654435761u) % 1000003) / 1000.0);
+    (void)sources.Append("kpipe-producer");
+  }
+  auto schema = arrow::schema({arrow::field("event_id", arrow::utf8()),
+                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")),
+                               arrow::field("value", arrow::float64()), arrow::field("source", arrow::utf8())});
+  return arrow::RecordBatch::Make(schema, n,
+                                  {ids.Finish().ValueOrDie(), ts.Finish().ValueOrDie(), values.Finish().ValueOrDie(),
+                                   sources.Finish().ValueOrDie()});
+}
+
+}  // namespace kpipe::testing
