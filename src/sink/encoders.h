@@ -7,12 +7,15 @@
 //   Parquet      parquet::arrow::FileWriter; declared types kept (timestamp[us, UTC] is stored as
 //                TIMESTAMP(isAdjustedToUTC=true, MICROS), never int96); one row group up to
 //                1,048,576 rows; dictionary and statistics on; created_by "kpipe version X".
-//   CSV          arrow::csv::WriteCSV; header line, '\n' line ends, RFC 4180 quoting (strings are
-//                always quoted, an embedded '"' is doubled), null as an empty unquoted field,
-//                so null and "" stay distinct. Timestamps ISO 8601 UTC as Spark writes them:
-//                "2025-11-06T12:30:00.123Z", with 6 fraction digits only when the value has
-//                sub-millisecond digits ("...00.123456Z"); dates "2025-11-06"; booleans
-//                true/false; floating point shortest round-trip ("0.1", "1e+300").
+//   CSV          arrow::csv::WriteCSV; bare header line (quoted only if a name needs it), '\n'
+//                line ends, RFC 4180 quoting: Arrow quotes every string value and doubles an
+//                embedded '"'; a null is an empty unquoted field and the empty string is "",
+//                so the two stay distinct (Spark 3 writes the same). Timestamps ISO 8601 UTC as
+//                Spark writes them, "2025-11-06T12:30:00.123Z", with 6 fraction digits only
+//                when the value has sub-millisecond digits ("...00.123456Z"), so nothing of a
+//                microsecond timestamp is lost; they are formatted to text before Arrow sees
+//                them, hence quoted like strings. Dates "2025-11-06", booleans true/false,
+//                floating point shortest round-trip ("0.1", "1e+300", "100"; NaN as "nan").
 //   dead-letter  JSON lines, see encode_dead_letter.
 //   console      text, see format_console_table.
 //

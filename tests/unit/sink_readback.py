@@ -36,13 +36,16 @@ def print_table(label, table):
 def print_duckdb(source_sql):
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
-    described = con.execute(f"DESCRIBE SELECT * FROM {source_sql}").fetchall()
+    # Materialised first: a CAST right on read_csv is pushed into the reader, which then hands
+    # back the raw text instead of the value it parsed.
+    con.execute(f"CREATE TABLE t AS SELECT * FROM {source_sql}")
+    described = con.execute("DESCRIBE t").fetchall()
     names = [d[0] for d in described]
     for name, typ, *_ in described:
         print(f"duckdb type {name}: {typ}")
     # DuckDB's own text form of every value: no Python conversion (and no pytz) in between.
     cols = ", ".join(f'CAST("{n}" AS VARCHAR)' for n in names)
-    for row in con.execute(f"SELECT {cols} FROM {source_sql}").fetchall():
+    for row in con.execute(f"SELECT {cols} FROM t").fetchall():
         print("duckdb row: " + " | ".join(fmt(v) for v in row))
 
 
@@ -67,7 +70,8 @@ def parquet(path):
 def csv(path):
     options = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
     print_table("pyarrow", pcsv.read_csv(path, convert_options=options))
-    print_duckdb(f"read_csv('{path}', header=true)")
+    # allow_quoted_nulls=false: "" is an empty string, only an empty unquoted field is null.
+    print_duckdb(f"read_csv('{path}', header=true, allow_quoted_nulls=false)")
 
 
 def jsonl(path):
