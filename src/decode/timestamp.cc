@@ -1,0 +1,164 @@
+#include "decode/timestamp.h"
+
+#include <cstddef>
+
+namespace kpipe {
+namespace {
+
+constexpr int64_t kMicrosPerSecond = 1'000'000;
+constexpr int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
+
+// Reads exactly `count` ASCII digits at `pos`; the bounds check is the caller's contract
+// (`pos + count <= text.size()`), kept out of here so each field is one branch.
+bool read_digits(std::string_view text, size_t pos, size_t count, int& value) {
+  int v = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const unsigned d = static_cast<unsigned char>(text[pos + i]) - unsigned{'0'};
+    if (d > 9) return false;
+    v = v * 10 + static_cast<int>(d);
+  }
+  value = v;
+  return true;
+}
+
+bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+unsigned days_in_month(int year, unsigned month) {
+  static constexpr unsigned char kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap(year) ? 29 : kDays[month - 1];
+}
+
+// "YYYY-MM-DD" at the start of `text` (which is at least 10 chars) → days since the epoch.
+std::optional<int32_t> parse_date_prefix(std::string_view text) {
+  int year = 0, month = 0, day = 0;
+  if (!read_digits(text, 0, 4, year) || text[4] != '-' || !read_digits(text, 5, 2, month) ||
+      text[7] != '-' || !read_digits(text, 8, 2, day)) {
+    return std::nullopt;
+  }
+  if (year < 1 || month < 1 || month > 12 || day < 1 ||
+      static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month))) {
+    return std::nullopt;
+  }
+  return days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+}
+
+// Zone designator from `pos` to the end of `text` → offset east of UTC in seconds.
+std::optional<int> parse_zone(std::string_view text, size_t pos) {
+  const size_t rest = text.size() - pos;
+  if (rest == 0) return 0;
+  const char sign = text[pos];
+  if (sign == 'Z' || sign == 'z') return rest == 1 ? std::optional<int>(0) : std::nullopt;
+  if (sign != '+' && sign != '-') return std::nullopt;
+  int hours = 0, minutes = 0;
+  if (rest < 3 || !read_digits(text, pos + 1, 2, hours)) return std::nullopt;
+  if (rest == 3) {
+    // ±HH
+  } else if (rest == 5) {
+    if (!read_digits(text, pos + 3, 2, minutes)) return std::nullopt;  // ±HHMM
+  } else if (rest == 6) {
+    if (text[pos + 3] != ':' || !read_digits(text, pos + 4, 2, minutes)) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  // ±18:00 is the widest offset java.time (and so Spark) accepts.
+  if (minutes > 59 || hours * 60 + minutes > 18 * 60) return std::nullopt;
+  const int seconds = hours * 3600 + minutes * 60;
+  return sign == '-' ? -seconds : seconds;
+}
+
+}  // namespace
+
+int32_t days_from_civil(int year, unsigned month, unsigned day) {
+  // Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar, no tables.
+  year -= month <= 2;
+  const int era = (year >= 0 ? year : year - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(year - era * 400);
+  const unsigned doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int32_t>(doe) - 719468;
+}
+
+std::optional<int64_t> parse_timestamp_micros(std::string_view text) {
+  if (text.size() < 10) return std::nullopt;
+  const std::optional<int32_t> days = parse_date_prefix(text);
+  if (!days) return std::nullopt;
+  if (text.size() == 10) return int64_t{*days} * kMicrosPerDay;
+
+  const char separator = text[10];
+  if (separator != 'T' && separator != 't' && separator != ' ') return std::nullopt;
+  int hour = 0, minute = 0, second = 0;
+  if (text.size() < 16 || !read_digits(text, 11, 2, hour) || text[13] != ':' ||
+      !read_digits(text, 14, 2, minute)) {
+    return std::nullopt;
+  }
+  size_t pos = 16;
+  if (pos < text.size() && text[pos] == ':') {
+    if (text.size() < pos + 3 || !read_digits(text, pos + 1, 2, second)) return std::nullopt;
+    pos += 3;
+  }
+  if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
+
+  int64_t fraction_micros = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    size_t digits = 0;
+    int64_t value = 0;
+    while (pos < text.size()) {
+      const unsigned d = static_cast<unsigned char>(text[pos]) - unsigned{'0'};
+      if (d > 9) break;
+      if (digits < 6) value = value * 10 + d;  // digits past micros are truncated
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0 || digits > 9) return std::nullopt;
+    for (size_t i = digits; i < 6; ++i) value *= 10;
+    fraction_micros = value;
+  }
+
+  const std::optional<int> offset = parse_zone(text, pos);
+  if (!offset) return std::nullopt;
+  const int64_t seconds = int64_t{*days} * 86'400 + hour * 3600 + minute * 60 + second - *offset;
+  const int64_t micros = seconds * kMicrosPerSecond + fraction_micros;
+  // The offset can move a valid local time out of range: 0001-01-01T00:00+01:00 is year 0 in UTC.
+  if (micros < kMinTimestampMicros || micros > kMaxTimestampMicros) return std::nullopt;
+  return micros;
+}
+
+std::optional<int32_t> parse_date_days(std::string_view text) {
+  if (text.size() != 10) return std::nullopt;
+  return parse_date_prefix(text);
+}
+
+int32_t days_from_micros(int64_t micros) {
+  int64_t days = micros / kMicrosPerDay;
+  if (micros % kMicrosPerDay < 0) --days;
+  return static_cast<int32_t>(days);
+}
+
+void format_date(int32_t days, char out[10]) {
+  // Howard Hinnant's civil_from_days, the inverse of days_from_civil.
+  const int64_t z = int64_t{days} + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned day = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
+  year %= 10000;
+  if (year < 0) year += 10000;
+  const auto y = static_cast<unsigned>(year);
+  out[0] = static_cast<char>('0' + y / 1000);
+  out[1] = static_cast<char>('0' + y / 100 % 10);
+  out[2] = static_cast<char>('0' + y / 10 % 10);
+  out[3] = static_cast<char>('0' + y % 10);
+  out[4] = '-';
+  out[5] = static_cast<char>('0' + month / 10);
+  out[6] = static_cast<char>('0' + month % 10);
+  out[7] = '-';
+  out[8] = static_cast<char>('0' + day / 10);
+  out[9] = static_cast<char>('0' + day % 10);
+}
+
+}  // namespace kpipe
