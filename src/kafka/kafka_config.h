@@ -1,0 +1,62 @@
+// librdkafka configuration and error-reporting helpers shared by the producer and the source.
+//
+// librdkafka reports a broker it cannot reach through its error callback, every time it retries,
+// in its own words ("127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection
+// refused (after 0ms in state CONNECT)"). KafkaErrorLog turns that into one readable line
+// ("kafka: cannot reach 127.0.0.1:1 (Connection refused); retrying"), prints it once per
+// `repeat_every` rather than on every retry, and remembers the last one for the final message.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+typedef struct rd_kafka_conf_s rd_kafka_conf_t;
+
+namespace kpipe {
+
+// Sets one librdkafka property; the error names it: "kafka property linger.ms='x': Invalid value ...".
+Status set_kafka_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value);
+
+// Applies properties in order (kpipe's own first, then the user's --kafka-prop, so the user can
+// override any of ours). Stops at the first bad one.
+Status apply_kafka_properties(rd_kafka_conf_t* conf, const std::vector<std::pair<std::string, std::string>>& props);
+
+// One human line for an error callback's (err, reason); see the file comment.
+std::string describe_kafka_error(int err, std::string_view reason);
+
+// "2.0.2"
+std::string librdkafka_version();
+
+// Thread-safe: librdkafka calls the error and log callbacks from its own threads.
+class KafkaErrorLog {
+ public:
+  explicit KafkaErrorLog(std::string component = "kafka",
+                         std::chrono::milliseconds repeat_every = std::chrono::seconds(10));
+
+  // For rd_kafka_conf_set_error_cb: logs describe_kafka_error(err, reason) as a warning.
+  // "All brokers are down" is skipped: the failed connects before it named each address.
+  void on_error(int err, const char* reason);
+  // For rd_kafka_conf_set_log_cb: warnings and errors, except those the error callback reports too.
+  void on_log(int level, const char* facility, const char* message);
+
+  // The last described error, "" if none.
+  std::string last_error() const;
+
+ private:
+  void report(std::string text, bool is_error);
+
+  std::string component_;
+  std::chrono::milliseconds repeat_every_;
+  mutable std::mutex mu_;
+  std::string last_error_;
+  std::map<std::string, std::chrono::steady_clock::time_point> last_printed_;
+};
+
+}  // namespace kpipe
