@@ -72,7 +72,7 @@ std::unique_ptr<FileEncoder> make_csv_encoder();
 // present, so every line has the same shape for DuckDB's read_json and Spark's json reader.
 std::string encode_dead_letter(std::string_view topic, const std::vector<BadRecord>& bad);
 
-// What Spark's console sink prints for a batch (DataFrame.show(max_rows, truncate = 20)):
+// What Spark's console sink prints for a batch (DataFrame.show(max_rows, truncate)):
 //   -------------------------------------------
 //   Batch: 7
 //   -------------------------------------------
@@ -82,10 +82,13 @@ std::string encode_dead_letter(std::string_view topic, const std::vector<BadReco
 //   |       a|2025-11-06 12:30:...|  1.5|
 //   +--------+--------------------+-----+
 //   only showing top 20 rows
-// Values right-aligned; longer than 20 characters cut to 17 + "..."; null as "null";
+// With `truncate` (Spark's default) values are right-aligned and any value longer than 20
+// characters is cut to 17 + "..." — timestamps with a fraction too, as in Spark; without it
+// values are whole and left-aligned (Spark's console option truncate=false). Null as "null";
 // timestamps "2025-11-06 12:30:00.123" (UTC, trailing zeros dropped); doubles as Java prints
 // them ("1.0", "1.0E10", "NaN"); \n, \t, \r escaped so a value never breaks the table; East
 // Asian wide characters count as two columns. The text ends with a newline.
-std::string format_console_table(int64_t batch_id, const arrow::RecordBatch& rows, int max_rows = 20);
+std::string format_console_table(int64_t batch_id, const arrow::RecordBatch& rows, int max_rows = 20,
+                                 bool truncate = true);
 
 }  // namespace kpipe

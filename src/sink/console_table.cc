@@ -1,0 +1,261 @@
+#include <arrow/array.h>
+#include <arrow/scalar.h>
+#include <arrow/type.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "sink/encoders.h"
+#include "sink/time_format.h"
+
+namespace kpipe {
+namespace {
+
+// Spark's show(): values longer than this are cut to (kTruncate - 3) characters + "...".
+constexpr int kTruncate = 20;
+constexpr int kMinColumnWidth = 3;
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+// Java's Double.toString / Float.toString, which is what Spark's show() prints: decimal notation
+// with at least one fraction digit for 1e-3 <= |v| < 1e7 ("1.0", "0.001"), otherwise computerized
+// scientific notation ("1.0E7", "1.5E-4"). The digits are the shortest that round-trip.
+template <typename F>
+std::string java_float_text(F v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  std::string_view sci(buf, r.ptr - buf);  // "-1.2345e+07"
+  std::string out;
+  if (sci.front() == '-') {
+    out.push_back('-');
+    sci.remove_prefix(1);
+  }
+  const size_t e_pos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e_pos)) {
+    if (c != '.') digits.push_back(c);
+  }
+  int exponent = 0;
+  std::string_view exp_text = sci.substr(e_pos + 1);
+  if (exp_text.front() == '+') exp_text.remove_prefix(1);
+  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exponent);
+
+  if (exponent >= -3 && exponent < 7) {
+    if (exponent >= 0) {
+      const size_t int_digits = static_cast<size_t>(exponent) + 1;
+      if (digits.size() <= int_digits) {
+        out += digits;
+        out.append(int_digits - digits.size(), '0');
+        out += ".0";
+      } else {
+        out.append(digits, 0, int_digits);
+        out.push_back('.');
+        out.append(digits, int_digits);
+      }
+    } else {
+      out += "0.";
+      out.append(static_cast<size_t>(-exponent - 1), '0');
+      out += digits;
+    }
+    return out;
+  }
+  out.push_back(digits[0]);
+  out.push_back('.');
+  out += digits.size() > 1 ? digits.substr(1) : "0";
+  out.push_back('E');
+  out += std::to_string(exponent);
+  return out;
+}
+
+template <typename T>
+std::string int_text(T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+int64_t to_micros(int64_t value, arrow::TimeUnit::type unit) {
+  switch (unit) {
+    case arrow::TimeUnit::SECOND: return value * 1'000'000;
+    case arrow::TimeUnit::MILLI: return value * 1'000;
+    case arrow::TimeUnit::MICRO: return value;
+    case arrow::TimeUnit::NANO: return floor_div(value, 1'000);
+  }
+  return value;
+}
+
+std::string cell_text(const arrow::Array& column, int64_t row) {
+  if (column.IsNull(row)) return "null";
+  char buf[kMaxTimeText];
+  switch (column.type_id()) {
+    case arrow::Type::STRING: return static_cast<const arrow::StringArray&>(column).GetString(row);
+    case arrow::Type::LARGE_STRING: return static_cast<const arrow::LargeStringArray&>(column).GetString(row);
+    case arrow::Type::BOOL: return static_cast<const arrow::BooleanArray&>(column).Value(row) ? "true" : "false";
+    case arrow::Type::INT8: return int_text(static_cast<const arrow::Int8Array&>(column).Value(row));
+    case arrow::Type::INT16: return int_text(static_cast<const arrow::Int16Array&>(column).Value(row));
+    case arrow::Type::INT32: return int_text(static_cast<const arrow::Int32Array&>(column).Value(row));
+    case arrow::Type::INT64: return int_text(static_cast<const arrow::Int64Array&>(column).Value(row));
+    case arrow::Type::FLOAT: return java_float_text(static_cast<const arrow::FloatArray&>(column).Value(row));
+    case arrow::Type::DOUBLE: return java_float_text(static_cast<const arrow::DoubleArray&>(column).Value(row));
+    case arrow::Type::DATE32: {
+      char* end = format_date(static_cast<const arrow::Date32Array&>(column).Value(row), buf);
+      return std::string(buf, end);
+    }
+    case arrow::Type::DATE64: {
+      int64_t days = floor_div(static_cast<const arrow::Date64Array&>(column).Value(row), 86'400'000);
+      return std::string(buf, format_date(days, buf));
+    }
+    case arrow::Type::TIMESTAMP: {
+      const auto& ts = static_cast<const arrow::TimestampArray&>(column);
+      auto unit = static_cast<const arrow::TimestampType&>(*ts.type()).unit();
+      char* end = format_timestamp(to_micros(ts.Value(row), unit), TimestampStyle::kDisplay, buf);
+      return std::string(buf, end);
+    }
+    default: {
+      auto scalar = column.GetScalar(row);
+      return scalar.ok() ? (*scalar)->ToString() : "?";
+    }
+  }
+}
+
+// Spark's SchemaUtils.escapeMetaCharacters: a newline in a value must not break the table.
+std::string escape_meta(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\f': out += "\\f"; break;
+      case '\b': out += "\\b"; break;
+      case '\v': out += "\\v"; break;
+      case '\a': out += "\\a"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Byte length of the UTF-8 sequence starting with `lead`; a stray byte counts as one character.
+size_t sequence_length(unsigned char lead) {
+  if (lead < 0xC0) return 1;
+  if (lead < 0xE0) return 2;
+  if (lead < 0xF0) return 3;
+  return 4;
+}
+
+uint32_t decode_at(std::string_view s, size_t i, size_t len) {
+  auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k])); };
+  switch (len) {
+    case 2: return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+    case 3: return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+    case 4: return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+    default: return b(0);
+  }
+}
+
+// The ranges Spark's Utils.stringHalfWidth counts as two columns (CJK, Hangul, full-width forms).
+bool is_full_width(uint32_t cp) {
+  return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE10 && cp <= 0xFE19) || (cp >= 0xFE30 && cp <= 0xFE6F) ||
+         (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6);
+}
+
+struct Cell {
+  std::string text;
+  int width = 0;  // terminal columns
+};
+
+// Cuts to kTruncate characters as Spark does (17 + "..."), never inside a UTF-8 sequence.
+Cell make_cell(std::string text, bool truncate) {
+  Cell cell;
+  size_t chars = 0;
+  size_t cut = std::string::npos;  // byte offset after kTruncate - 3 characters
+  for (size_t i = 0; i < text.size();) {
+    size_t len = std::min(sequence_length(static_cast<unsigned char>(text[i])), text.size() - i);
+    ++chars;
+    if (chars == kTruncate - 3) cut = i + len;
+    i += len;
+  }
+  if (truncate && chars > static_cast<size_t>(kTruncate)) {
+    text.resize(cut);
+    text += "...";
+  }
+  for (size_t i = 0; i < text.size();) {
+    size_t len = std::min(sequence_length(static_cast<unsigned char>(text[i])), text.size() - i);
+    cell.width += is_full_width(decode_at(text, i, len)) ? 2 : 1;
+    i += len;
+  }
+  cell.text = std::move(text);
+  return cell;
+}
+
+void append_separator(const std::vector<int>& widths, std::string& out) {
+  out.push_back('+');
+  for (int w : widths) {
+    out.append(static_cast<size_t>(w), '-');
+    out.push_back('+');
+  }
+  out.push_back('\n');
+}
+
+void append_row(const std::vector<Cell>& cells, const std::vector<int>& widths, bool right_align, std::string& out) {
+  out.push_back('|');
+  for (size_t c = 0; c < cells.size(); ++c) {
+    const size_t pad = static_cast<size_t>(widths[c] - cells[c].width);
+    if (right_align) out.append(pad, ' ');
+    out += cells[c].text;
+    if (!right_align) out.append(pad, ' ');
+    out.push_back('|');
+  }
+  out.push_back('\n');
+}
+
+}  // namespace
+
+std::string format_console_table(int64_t batch_id, const arrow::RecordBatch& rows, int max_rows, bool truncate) {
+  const int num_columns = rows.num_columns();
+  const int64_t shown = std::max<int64_t>(0, std::min<int64_t>(max_rows, rows.num_rows()));
+
+  std::vector<Cell> header;
+  std::vector<int> widths(static_cast<size_t>(num_columns), kMinColumnWidth);
+  for (int c = 0; c < num_columns; ++c) {
+    header.push_back(make_cell(escape_meta(rows.schema()->field(c)->name()), false));
+    widths[c] = std::max(widths[c], header.back().width);
+  }
+  std::vector<std::vector<Cell>> body(static_cast<size_t>(shown));
+  for (int64_t r = 0; r < shown; ++r) {
+    for (int c = 0; c < num_columns; ++c) {
+      body[r].push_back(make_cell(escape_meta(cell_text(*rows.column(c), r)), truncate));
+      widths[c] = std::max(widths[c], body[r].back().width);
+    }
+  }
+
+  std::string out =
+      "-------------------------------------------\n"
+      "Batch: " + std::to_string(batch_id) + "\n"
+      "-------------------------------------------\n";
+  append_separator(widths, out);
+  append_row(header, widths, truncate, out);
+  append_separator(widths, out);
+  // Spark right-aligns when it truncates and left-aligns when it does not.
+  for (const auto& row : body) append_row(row, widths, truncate, out);
+  append_separator(widths, out);
+  if (rows.num_rows() > shown) {
+    out += "only showing top " + std::to_string(shown) + (shown == 1 ? " row\n" : " rows\n");
+  }
+  return out;
+}
+
+}  // namespace kpipe
