@@ -49,8 +49,9 @@ constexpr size_t kInitialCapacity = 64 * 1024;
 // Upper bounds for the capacity carried from one batch to the next.
 constexpr int64_t kMaxReservedRows = 1 << 20;
 constexpr int64_t kMaxReservedStringBytes = 64 << 20;
-// Deepest nesting accepted inside an ignored field: the default limit of simdjson's DOM parser.
-constexpr int kMaxNestingDepth = 1024;
+// Deepest nesting accepted inside an ignored field. It keeps the document's depth under the
+// parser's max_depth (1024), which On-Demand asserts in debug builds and never checks in release.
+constexpr int kMaxNestingDepth = 1000;
 // Schemas wider than this look keys up in a hash map instead of scanning the columns.
 constexpr size_t kLinearLookupColumns = 16;
 

@@ -464,12 +464,17 @@ TEST(RecordDecoder, DeepNestingInIgnoredFieldsNeverCrashes) {
   RecordDecoder decoder = make_decoder();
   const std::string ok_payload = R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(100, '[') + std::string(100, ']') + "}";
   decoder.add(raw(ok_payload));
-  const std::string deep = R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
-  decoder.add(raw(deep));
+  const std::string limit = R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(1000, '[') + std::string(1000, ']') + "}";
+  decoder.add(raw(limit));
+  for (size_t depth : {1001u, 1024u, 1025u, 100000u}) {
+    decoder.add(raw(R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}"));
+    decoder.add(raw(R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(depth, '[')));
+  }
+  decoder.add(raw(std::string(100000, '[') + std::string(100000, ']')));
   const DecodedBatch batch = must_finish(decoder);
-  EXPECT_EQ(batch.rows->num_rows(), 1);
-  ASSERT_EQ(batch.bad.size(), 1u);
-  EXPECT_THAT(batch.bad[0].reason, HasSubstr("malformed JSON"));
+  EXPECT_EQ(batch.rows->num_rows(), 2);
+  ASSERT_EQ(batch.bad.size(), 9u);
+  for (const BadRecord& bad : batch.bad) EXPECT_THAT(bad.reason, HasSubstr("JSON")) << bad.reason;
 }
 
 TEST(RecordDecoder, BufferedBytesGrowsWithRows) {

@@ -1,0 +1,90 @@
+// The decoder's throughput promise: no heap allocation per good record once its buffers have grown
+// to the batch's size. Counts global operator new (std::string, vectors, simdjson) and the Arrow
+// memory pool (column builders) separately.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <arrow/memory_pool.h>
+#include <gtest/gtest.h>
+
+#include "decode/record_decoder.h"
+
+namespace {
+std::atomic<long> g_news{0};
+}  // namespace
+
+// Replacing the global allocation functions is the standard way to observe them; it applies to
+// the whole test program, which is harmless since they still allocate with malloc.
+void* operator new(std::size_t size) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(size ? size : 1);
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace kpipe {
+namespace {
+
+std::vector<std::string> make_events(int count) {
+  std::vector<std::string> events;
+  for (int i = 0; i < count; ++i) {
+    const std::string n = std::to_string(100000 + i);
+    events.push_back(R"({"event_id":"kp-1a2b-0000)" + n + R"(","ts":"2025-11-0)" + std::to_string(4 + i % 3) +
+                     R"(T12:30:00.123Z","value":)" + n + R"(.5,"source":"kpipe-producer"})");
+  }
+  return events;
+}
+
+TEST(RecordDecoderAllocation, NoHeapAllocationPerGoodRecordInSteadyState) {
+  constexpr int kRecords = 20000;
+  const std::vector<std::string> events = make_events(kRecords);
+  Result<Schema> schema = parse_ddl("event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING");
+  ASSERT_TRUE(schema.ok());
+  arrow::ProxyMemoryPool pool(arrow::default_memory_pool());
+  RecordDecoder decoder(std::move(schema).value(), 1, DecodeLimits{}, &pool);
+
+  auto decode_all = [&] {
+    for (int i = 0; i < kRecords; ++i) {
+      RawRecord record;
+      record.payload = events[static_cast<size_t>(i)];
+      record.offset = i;
+      decoder.add(record);
+    }
+  };
+  decode_all();  // the first batch sizes the buffers
+  Result<DecodedBatch> first = decoder.finish();
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->rows->num_rows(), kRecords);
+
+  const long news_before = g_news.load();
+  const int64_t pool_before = pool.num_allocations();
+  decode_all();
+  const long news = g_news.load() - news_before;
+  const int64_t pool_allocations = pool.num_allocations() - pool_before;
+  EXPECT_EQ(decoder.good_rows(), static_cast<size_t>(kRecords));
+  EXPECT_EQ(news, 0) << "operator new calls while decoding " << kRecords << " good records";
+  // Builders may still grow geometrically (a few reallocations), never once per record.
+  EXPECT_LT(pool_allocations, 40) << "Arrow pool allocations for " << kRecords << " records";
+
+  // The counter does see the decoder: a bad record owns a copy of its payload and reason.
+  const long news_before_bad = g_news.load();
+  RawRecord bad;
+  bad.payload = "[1]";
+  decoder.add(bad);
+  EXPECT_GT(g_news.load() - news_before_bad, 0);
+}
+
+}  // namespace
+}  // namespace kpipe
