@@ -77,12 +77,13 @@ TEST(ConsoleTableTest, TruncateAsSparkAndTruncateOff) {
 TEST(ConsoleTableTest, MoreThanTwentyRowsShowsTopTwenty) {
   auto batch = event_batch(25);
   std::string text = format_console_table(12, *batch);
-  const std::string sep = "+--------------------+--------------------+-------+--------------+\n";
+  const std::string sep = "+--------------------+--------------------+------------------+--------------+\n";
   const std::string expected_head = "-------------------------------------------\n"
                                     "Batch: 12\n"
                                     "-------------------------------------------\n" +
-                                    sep + "|            event_id|                  ts|  value|        source|\n" + sep +
-                                    "|run-7f3a9c21-0000...|2025-11-06 12:30:...|    0.0|kpipe-producer|\n";
+                                    sep + "|            event_id|                  ts|             value|        source|\n" +
+                                    sep + "|run-7f3a9c21-0000...|2025-11-06 12:30:...|               0.0|kpipe-producer|\n" +
+                                    "|run-7f3a9c21-0000...|2025-11-06 12:30:...| 883.3108082136426|kpipe-producer|\n";
   EXPECT_TRUE(text.starts_with(expected_head)) << text;
   EXPECT_TRUE(text.ends_with(sep + "only showing top 20 rows\n")) << text;
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3 + 3 + 20 + 1 + 1);

@@ -118,7 +118,9 @@ inline std::shared_ptr<arrow::RecordBatch> all_types_batch(bool with_nan) {
   return arrow::RecordBatch::Make(schema, 5, {s, i64, i32, d, f, b, ts, dt});
 }
 
-// The seed's event schema, `n` rows shaped like the producer's events.
+// The seed's event schema, `n` rows shaped like the producer's events: a per-run prefix and a
+// sequence number as id, millisecond timestamps, full-entropy random doubles (they do not
+// compress, as the producer's random values do not), one source.
 inline std::shared_ptr<arrow::RecordBatch> event_batch(int64_t n) {
   arrow::StringBuilder ids, sources;
   arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), arrow::default_memory_pool());
@@ -128,7 +130,11 @@ inline std::shared_ptr<arrow::RecordBatch> event_batch(int64_t n) {
     int len = std::snprintf(id, sizeof id, "run-7f3a9c21-%012lld", static_cast<long long>(i));
     (void)ids.Append(id, len);
     (void)ts.Append(kTs20251106 + i * 1000 + (i % 7) * 1000000);
-    (void)values.Append(static_cast<double>((i * 2654435761u) % 1000003) / 1000.0);
+    uint64_t z = static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    (void)values.Append(static_cast<double>(z >> 11) * 0x1.0p-53 * 1000.0);
     (void)sources.Append("kpipe-producer");
   }
   auto schema = arrow::schema({arrow::field("event_id", arrow::utf8()),
