@@ -1,0 +1,98 @@
+#include "status/status_json.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "common/json_writer.h"
+
+namespace kpipe {
+
+std::string dt_string(int32_t day) {
+  std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms) {
+  bool healthy = s.state != JobState::kRetrying && s.state != JobState::kFailed;
+  double uptime = s.started_at_ms > 0 ? static_cast<double>(std::max<int64_t>(0, now_ms - s.started_at_ms)) / 1000.0 : 0;
+
+  JsonWriter w;
+  w.begin_object()
+      .field("component", info.component)
+      .field("version", info.version)
+      .field("queryId", s.query_id)
+      .field("state", job_state_name(s.state))
+      .field("stateDetail", s.state_detail)
+      .field("healthy", healthy)
+      .field("startedAtMs", s.started_at_ms)
+      .field("nowMs", now_ms)
+      .field("uptimeSeconds", uptime);
+  w.key("kafka").begin_object().field("bootstrapServers", info.bootstrap_servers).field("topic", info.topic).end_object();
+  w.field("currentBatch", s.current_batch).field("lastCommittedBatch", s.last_committed_batch);
+
+  w.key("totals")
+      .begin_object()
+      .field("batches", s.total_batches)
+      .field("inputRows", s.total_input_rows)
+      .field("deadLettered", s.total_dead_lettered)
+      .field("batchDurationMs", s.total_batch_duration_ms)
+      .end_object();
+
+  w.key("sinks").begin_object();
+  for (const auto& [name, t] : s.sink_totals) {
+    w.key(name).begin_object().field("rows", t.rows).field("files", t.files).field("bytes", t.bytes).end_object();
+  }
+  w.end_object();
+
+  int64_t total_lag = 0;
+  w.key("lag").begin_array();
+  for (const auto& l : s.lag) {
+    int64_t lag = std::max<int64_t>(0, l.latest - l.committed);
+    total_lag += lag;
+    w.begin_object()
+        .field("partition", l.partition)
+        .field("committedOffset", l.committed)
+        .field("latestOffset", l.latest)
+        .field("lag", lag)
+        .end_object();
+  }
+  w.end_array();
+  w.field("totalLag", total_lag);
+
+  w.key("filesPerDt").begin_object();
+  for (const auto& [sink, days] : s.files_per_day) {
+    w.key(sink).begin_array();
+    for (const auto& [day, cell] : days) {
+      w.begin_object().field("dt", dt_string(day)).field("files", cell.first).field("rows", cell.second).end_object();
+    }
+    w.end_array();
+  }
+  w.end_object();
+
+  w.field("deadLettered", s.total_dead_lettered);
+  w.key("errorsByKind").begin_object();
+  for (const auto& [kind, n] : s.errors_by_kind) w.field(kind, n);
+  w.end_object();
+
+  w.key("config").begin_array();
+  for (const auto& [name, value] : info.config) w.begin_object().field("name", name).field("value", value).end_object();
+  w.end_array();
+  w.end_object();
+  return w.take();
+}
+
+std::string progress_array_json(const std::vector<BatchProgress>& batches, std::string_view query_id) {
+  std::string out = "[";
+  for (size_t i = 0; i < batches.size(); ++i) {
+    if (i) out += ",\n";
+    out += progress_json(batches[i], query_id);
+  }
+  out += "]";
+  return out;
+}
+
+}  // namespace kpipe

@@ -1,0 +1,27 @@
+// The JSON documents of /api/status and /api/progress, built from copies of the job's state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/job_status.h"
+#include "status/status_server.h"
+
+namespace kpipe {
+
+// /api/status: {component, version, queryId, state, stateDetail, healthy, startedAtMs, nowMs,
+// uptimeSeconds, kafka{bootstrapServers, topic}, currentBatch, lastCommittedBatch,
+// totals{batches, inputRows, deadLettered, batchDurationMs}, sinks{<sink>{rows, files, bytes}},
+// lag[{partition, committedOffset, latestOffset, lag}], totalLag,
+// filesPerDt{<sink>[{dt: "YYYY-MM-DD", files, rows}]}, deadLettered, errorsByKind{<kind>: n},
+// config[{name, value}]}. `now_ms`: wall clock, epoch ms.
+std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms);
+
+// /api/progress: a JSON array of progress_json() objects, oldest first.
+std::string progress_array_json(const std::vector<BatchProgress>& batches, std::string_view query_id);
+
+// "YYYY-MM-DD" of a day number (days since 1970-01-01, UTC).
+std::string dt_string(int32_t day);
+
+}  // namespace kpipe

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// Browser check of the kpipe status page, against a live `kpipe stream`:
+//
+//   node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png]
+//
+// Opens URL in Debian's headless Chromium (playwright-core, never a downloaded browser), waits
+// for the first update, then watches it for up to N seconds (default 8) and checks that
+//   - the counters change (input records, last committed batch, uptime),
+//   - the charts change (new points, new pixels on the canvases),
+//   - the console shows no error, no page error, no failed request, and no request leaves the
+//     page's own origin (everything must work with no internet),
+// then saves a screenshot of the viewport (and of the full page with --full).
+// Prints what it saw as JSON; exits 0 when every check passed, 1 otherwise, 2 on bad usage.
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(resolve(here, '../../package.json'));
+
+function usage(msg) {
+  console.error(`check_page: ${msg}\nusage: node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png]`);
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const positional = [];
+let seconds = 8;
+let fullPath = null;
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--seconds') seconds = Number(args[++i]);
+  else if (args[i] === '--full') fullPath = args[++i];
+  else positional.push(args[i]);
+}
+if (positional.length !== 2 || !(seconds > 0) || (fullPath === undefined)) usage('expected URL and SCREENSHOT path');
+const [url, shotPath] = positional;
+const origin = new URL(url).origin;
+
+const executablePath = process.env.KPIPE_CHROMIUM || '/usr/bin/chromium';
+if (!existsSync(executablePath)) usage(`no Chromium at ${executablePath} (scripts/bootstrap-web installs Debian's)`);
+let chromium;
+try {
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  usage('playwright-core is not installed: run scripts/bootstrap-web (npm ci)');
+}
+
+const problems = [];
+const browser = await chromium.launch({
+  executablePath,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const consoleLines = [];
+  page.on('console', (m) => {
+    consoleLines.push(`${m.type()}: ${m.text()}`);
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`); });
+  await page.route('**/*', (route) => {
+    const u = route.request().url();
+    if (u.startsWith('data:') || new URL(u).origin === origin) return route.continue();
+    problems.push(`request outside ${origin}: ${u}`);
+    return route.abort();
+  });
+
+  await page.goto(url, { waitUntil: 'load', timeout: 15000 });
+  await page.waitForFunction(() => window.kpipePage && window.kpipePage.polls >= 1, null, { timeout: 15000 });
+
+  const read = () => page.evaluate(() => {
+    const text = (id) => document.getElementById(id).textContent;
+    const charts = {};
+    for (const c of document.querySelectorAll('.chart')) {
+      const canvas = c.querySelector('canvas');
+      charts[c.id] = { points: Number(c.dataset.points || 0), lastX: c.dataset.lastX || '',
+                       pixels: canvas ? canvas.toDataURL() : '' };
+    }
+    return {
+      state: text('state'), queryId: text('query-id'), kafka: text('kafka'), topic: text('topic'),
+      uptime: text('uptime'), totalInput: text('total-input'), lastCommitted: text('last-committed'),
+      currentBatch: text('current-batch'), batchRows: document.querySelectorAll('#batches tbody tr:not(.empty)').length,
+      configRows: document.querySelectorAll('#config tbody tr:not(.empty)').length,
+      fileRows: document.querySelectorAll('#files tbody tr:not(.empty)').length,
+      polls: window.kpipePage.polls, fetchErrors: window.kpipePage.errors, charts,
+    };
+  });
+
+  const first = await read();
+  let last = first;
+  const changed = (a, b) => ({
+    totalInput: a.totalInput !== b.totalInput,
+    lastCommitted: a.lastCommitted !== b.lastCommitted,
+    uptime: a.uptime !== b.uptime,
+    charts: Object.fromEntries(Object.keys(a.charts).map((id) => [id,
+      a.charts[id].lastX !== b.charts[id].lastX && a.charts[id].pixels !== b.charts[id].pixels])),
+  });
+  const deadline = Date.now() + seconds * 1000;
+  let diff = changed(first, last);
+  const allChanged = (d) => d.totalInput && d.lastCommitted && d.uptime && Object.values(d.charts).every(Boolean);
+  while (Date.now() < deadline) {
+    await sleep(500);
+    last = await read();
+    diff = changed(first, last);
+    if (allChanged(diff) && last.polls >= first.polls + 3) break;
+  }
+
+  if (!diff.totalInput) problems.push(`input records did not change in ${seconds} s (${first.totalInput})`);
+  if (!diff.lastCommitted) problems.push(`last committed batch did not change in ${seconds} s (${first.lastCommitted})`);
+  if (!diff.uptime) problems.push(`uptime did not change in ${seconds} s (${first.uptime})`);
+  for (const [id, ok] of Object.entries(diff.charts)) {
+    if (!ok) problems.push(`chart ${id} did not change in ${seconds} s (${first.charts[id].points} → ${last.charts[id].points} points)`);
+  }
+  if (!['running', 'waiting for data'].includes(last.state)) problems.push(`state is '${last.state}'`);
+  if (last.queryId === '–' || last.kafka === '–' || last.topic === '–') problems.push('query id, Kafka or topic missing');
+  if (last.batchRows === 0) problems.push('the batch table is empty');
+  if (last.configRows === 0) problems.push('the configuration table is empty');
+  if (last.fileRows === 0) problems.push('the files-per-dt table is empty');
+  if (last.fetchErrors > 0) problems.push(`${last.fetchErrors} polls failed`);
+
+  // Let the last redraw settle so the screenshot shows full charts.
+  await sleep(300);
+  mkdirSync(dirname(resolve(shotPath)), { recursive: true });
+  await page.screenshot({ path: shotPath });
+  if (fullPath) {
+    mkdirSync(dirname(resolve(fullPath)), { recursive: true });
+    await page.screenshot({ path: fullPath, fullPage: true });
+  }
+
+  const summary = (s) => ({ ...s, charts: Object.fromEntries(Object.entries(s.charts).map(([k, v]) => [k, { points: v.points, lastX: v.lastX }])) });
+  console.log(JSON.stringify({ url, ok: problems.length === 0, problems, first: summary(first), last: summary(last),
+                               console: consoleLines }, null, 2));
+} catch (e) {
+  problems.push(`check failed: ${e.stack || e}`);
+  console.log(JSON.stringify({ url, ok: false, problems }, null, 2));
+} finally {
+  await browser.close();
+}
+process.exit(problems.length === 0 ? 0 : 1);
