@@ -6,6 +6,8 @@
 namespace kpipe {
 namespace {
 
+using namespace std::string_literals;
+
 using testing::lines_starting_with;
 using testing::read_back;
 using testing::TempDir;
@@ -33,7 +35,7 @@ std::string hex(std::string_view bytes) {
 TEST(DeadLetterTest, ExactLines) {
   std::vector<BadRecord> records = {
       bad(0, 42, 1762432200123, "field 'value': expected DOUBLE, got string", R"({"value":"x"})"),
-      bad(2, 7, -1, "not valid UTF-8", std::string("\xff\xfe\x00z", 4)),
+      bad(2, 7, -1, "not valid UTF-8", "\xff\xfe\x00z"s),
       bad(1, 0, 0, "empty message", ""),
   };
   EXPECT_EQ(encode_dead_letter("events", records),
@@ -59,7 +61,7 @@ TEST(DeadLetterTest, PayloadsRoundTripByteExactlyThroughPython) {
   std::vector<BadRecord> records = {
       bad(0, 1, 1762432200123, "malformed JSON", "{\"event_id\": \"a\", \"ts\": "),
       bad(0, 2, 1762432200124, "not an object", "[1,2,3]"),
-      bad(0, 3, 1762432200125, "control characters", std::string("tab\there\nnul\0\x01\x1f\x7f end", 25)),
+      bad(0, 3, 1762432200125, "control characters", "tab\there\nnul\0\x01\x1f\x7f end"s),
       bad(1, 4, 1762432200126, "unicode", "caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80 \xE2\x80\xA8"),
       bad(1, 5, -1, "every byte value", all_bytes),
       bad(1, 6, -1, "overlong '/'", "\xC0\xAF"),
