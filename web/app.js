@@ -103,6 +103,8 @@
   function setChartData(id, data) {
     page.charts[id].setData(data);
     $(id).dataset.points = String(data[0].length);
+    if (data[0].length) delete $(id).dataset.empty;
+    else $(id).dataset.empty = id === 'chart-lag' ? 'no partition planned yet' : 'no batch yet';
     $(id).dataset.lastX = data[0].length ? String(data[0][data[0].length - 1]) : '';
   }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 
 namespace kpipe {
@@ -184,6 +185,10 @@ std::string render_job_metrics(const StatusSnapshot& s, const StatusInfo& info, 
 }
 
 std::string render_producer_metrics(const ProducerCounters& c, const StatusInfo& info, int64_t now_ms) {
+  if (now_ms < 0) {
+    now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  }
   PrometheusWriter w;
   common_header(w, info, c.started_at_ms, now_ms);
   w.gauge("kpipe_up", "Always 1 while the producer serves this page.", int64_t{1});

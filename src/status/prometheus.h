@@ -54,6 +54,7 @@ struct ProducerCounters {
   double target_per_second = 0;  // MSGS_PER_SEC; 0 = unlimited
   int64_t started_at_ms = 0;     // wall clock, epoch ms
 };
-std::string render_producer_metrics(const ProducerCounters& c, const StatusInfo& info, int64_t now_ms);
+// `now_ms` < 0: the wall clock now.
+std::string render_producer_metrics(const ProducerCounters& c, const StatusInfo& info, int64_t now_ms = -1);
 
 }  // namespace kpipe
