@@ -25,7 +25,7 @@ const std::vector<SettingSpec>& producer_setting_specs() {
        {"--timeout"}, false, false, false},
       {"PRODUCER_STATUS_ADDR", "", "host:port for a status endpoint (accepted; not served yet)", {"--status-addr"},
        false, false, false},
-      {"KAFKA_PROP", "", "librdkafka property key=value, applied last (repeatable), e.g. security.protocol=SASL_SSL",
+      {"KAFKA_PROP", "", "librdkafka property key=value, applied last, e.g. security.protocol=SASL_SSL",
        {"--kafka-prop"}, false, true, false},
   };
   return specs;

@@ -38,6 +38,16 @@ Status apply_kafka_properties(rd_kafka_conf_t* conf,
   return Status::success();
 }
 
+Status apply_user_kafka_props(rd_kafka_conf_t* conf, const std::vector<std::pair<std::string, std::string>>& props) {
+  char err[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      return Status::fatal("--kafka-prop " + k + "=" + v + ": " + err);
+    }
+  }
+  return Status::success();
+}
+
 std::string describe_kafka_error(int err, std::string_view reason) {
   constexpr std::string_view kConnect = "Connect to ";
   constexpr std::string_view kFailed = " failed: ";

@@ -28,6 +28,10 @@ Status set_kafka_property(rd_kafka_conf_t* conf, const std::string& key, const s
 // override any of ours). Stops at the first bad one.
 Status apply_kafka_properties(rd_kafka_conf_t* conf, const std::vector<std::pair<std::string, std::string>>& props);
 
+// The same for the user's --kafka-prop list, applied after kpipe's own properties so any of them
+// can be overridden; errors name the flag as typed: "--kafka-prop linger.ms=soon: Invalid value ...".
+Status apply_user_kafka_props(rd_kafka_conf_t* conf, const std::vector<std::pair<std::string, std::string>>& props);
+
 // One human line for an error callback's (err, reason); see the file comment.
 std::string describe_kafka_error(int err, std::string_view reason);
 

@@ -28,8 +28,9 @@ Result<std::unique_ptr<Producer>> Producer::create(const ProducerConfig& config)
       // A broker closing an idle connection is normal, not worth a warning.
       {"log.connection.close", "false"},
   };
-  props.insert(props.end(), config.kafka_props.begin(), config.kafka_props.end());
   Status st = apply_kafka_properties(conf, props);
+  // The user's --kafka-prop come last so they can override any of ours.
+  if (st.ok()) st = apply_user_kafka_props(conf, config.kafka_props);
   if (!st.ok()) {
     rd_kafka_conf_destroy(conf);
     return st;

@@ -51,6 +51,14 @@ TEST(KafkaProperties, BadPropertyIsNamed) {
   rd_kafka_conf_destroy(conf);
 }
 
+TEST(KafkaProperties, UserPropertiesAreNamedAsTyped) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  EXPECT_TRUE(apply_user_kafka_props(conf, {{"linger.ms", "7"}}).ok());
+  Status st = apply_user_kafka_props(conf, {{"foo", "bar"}});
+  EXPECT_EQ(st.message(), "--kafka-prop foo=bar: No such configuration property: \"foo\"");
+  rd_kafka_conf_destroy(conf);
+}
+
 TEST(KafkaErrorLog, RemembersTheLastError) {
   KafkaErrorLog log("kafka-test", std::chrono::hours(1));
   EXPECT_EQ(log.last_error(), "");

@@ -198,7 +198,7 @@ TEST(Producer, BadKafkaPropertyIsAFatalErrorNamingIt) {
   config.kafka_props = {{"linger.ms", "soon"}};
   auto producer = Producer::create(config);
   ASSERT_FALSE(producer.ok());
-  EXPECT_THAT(producer.status().message(), HasSubstr("kafka property linger.ms='soon'"));
+  EXPECT_THAT(producer.status().message(), HasSubstr("--kafka-prop linger.ms=soon: Invalid value"));
 }
 
 }  // namespace
