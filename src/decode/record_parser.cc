@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -51,6 +53,50 @@ bool is_integer_token(std::string_view token) {
     if (token[i] < '0' || token[i] > '9') return false;
   }
   return true;
+}
+
+// The JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view t) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == t.size();
+}
+
+// simdjson's On-Demand number parser refuses a few valid JSON numbers that its DOM parser
+// accepts (found by fuzzing: 0e39999999999999999999 is zero, but On-Demand reports NUMBER_ERROR).
+// When it refuses, the grammar and from_chars decide; a number beyond double range stays refused.
+template <typename Value>
+simdjson::error_code read_double(Value& value, std::string_view token, double& out) {
+  const simdjson::error_code error = value.get_double().get(out);
+  if (error != simdjson::NUMBER_ERROR || !is_json_number(token)) return error;
+  const char* end = token.data() + token.size();
+  const auto [ptr, ec] = std::from_chars(token.data(), end, out);
+  if (ec == std::errc::result_out_of_range && token.find_first_of("eE") != std::string_view::npos &&
+      token[token.find_first_of("eE") + 1] == '-') {
+    out = token[0] == '-' ? -0.0 : 0.0;  // underflow is zero, as in simdjson's own parser
+    return simdjson::SUCCESS;
+  }
+  if (ec != std::errc() || ptr != end || !std::isfinite(out)) return simdjson::NUMBER_ERROR;
+  return simdjson::SUCCESS;
 }
 
 // 'value' for a reason, cut at a UTF-8 character boundary so the reason stays valid UTF-8.
@@ -179,8 +225,10 @@ std::string RecordParser::not_an_object(od::document& doc, od::json_type type) {
       break;
     }
     case od::json_type::number: {
+      std::string_view token;
       double number;
-      error = doc.get_double().get(number);
+      error = doc.raw_json_token().get(token);
+      if (!error) error = read_double(doc, trim_right(token), number);
       break;
     }
     case od::json_type::string: {
@@ -269,7 +317,7 @@ bool RecordParser::validate_ignored(od::value value, int depth) {
     }
     case od::json_type::number: {
       double number;
-      error = value.get_double().get(number);
+      error = read_double(value, trim_right(value.raw_json_token()), number);
       break;
     }
     case od::json_type::boolean: {
@@ -317,7 +365,7 @@ bool RecordParser::read_int64(size_t column, od::value& value, int64_t& number) 
   const std::string_view token = trim_right(value.raw_json_token());
   if (value.get_int64().get(number) == simdjson::SUCCESS) return true;
   double as_double;
-  if (simdjson::error_code error = value.get_double().get(as_double)) {
+  if (simdjson::error_code error = read_double(value, token, as_double)) {
     return malformed_value(column, token, error);
   }
   return wrong_type(column, od::json_type::number,
@@ -396,7 +444,7 @@ bool RecordParser::read_string_column(size_t column, od::value& value, od::json_
       // Kept as written (Spark does the same), but only once it is a valid JSON number.
       text = trim_right(value.raw_json_token());
       double ignored;
-      if (simdjson::error_code error = value.get_double().get(ignored)) {
+      if (simdjson::error_code error = read_double(value, text, ignored)) {
         return malformed_value(column, text, error);
       }
       break;
@@ -423,8 +471,8 @@ bool RecordParser::read_string_column(size_t column, od::value& value, od::json_
 bool RecordParser::read_floating(size_t column, od::value& value, od::json_type type, Slot& slot) {
   if (type != od::json_type::number) return wrong_type(column, type);
   const std::string_view token = trim_right(value.raw_json_token());
-  if (value.get_double().get(slot.double_value) != simdjson::SUCCESS) {
-    // simdjson refuses numbers that overflow a double (1e400) as well as malformed ones.
+  if (read_double(value, token, slot.double_value) != simdjson::SUCCESS) {
+    // Numbers that overflow a double (1e400) are refused as well as malformed ones.
     return fail(field_prefix(column) + quoted(token) + " is not a valid " +
                 std::string(column_type_name(columns_[column].type)) +
                 " (malformed or out of range)");

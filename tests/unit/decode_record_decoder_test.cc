@@ -1,5 +1,6 @@
 #include "decode/record_decoder.h"
 
+#include <cmath>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -285,6 +286,21 @@ TEST(RecordDecoder, NumbersAndBooleansBecomeTheirJsonTextInStringColumns) {
   EXPECT_EQ(sources.GetView(0), "true");
   EXPECT_EQ(ids.GetView(1), "1.50");
   EXPECT_EQ(sources.GetView(1), "false");
+}
+
+// Found by fuzzing: simdjson On-Demand reports NUMBER_ERROR for these valid JSON numbers.
+TEST(RecordDecoder, RegressionHugeExponentsAreValidNumbers) {
+  RecordDecoder decoder = make_decoder();
+  EXPECT_EQ(reason_for(decoder, R"({"ts":"2025-11-06T12:30:00Z","value":1e39999999999999999999})").substr(0, 30),
+            "field 'value': '1e399999999999");
+  decoder.add(raw(R"({"ts":"2025-11-06T12:30:00Z","value":0e39999999999999999999,"x":[0e39999999999999999999]})"));
+  decoder.add(raw(R"({"ts":"2025-11-06T12:30:00Z","value":-1e-99999999999999999999,"event_id":0E+39999999999999999999})"));
+  const DecodedBatch batch = must_finish(decoder);
+  ASSERT_EQ(batch.rows->num_rows(), 2) << (batch.bad.empty() ? "" : batch.bad[0].reason);
+  EXPECT_EQ(column<arrow::DoubleArray>(batch, 2).Value(0), 0.0);
+  EXPECT_EQ(column<arrow::DoubleArray>(batch, 2).Value(1), 0.0);
+  EXPECT_TRUE(std::signbit(column<arrow::DoubleArray>(batch, 2).Value(1)));
+  EXPECT_EQ(column<arrow::StringArray>(batch, 0).GetView(1), "0E+39999999999999999999");
 }
 
 TEST(RecordDecoder, TimestampAsEpochMilliseconds) {

@@ -2,7 +2,7 @@
 // stage library does not build it). From the repository root, after building kpipe_decode in
 // build-decode:
 //
-//   A=.venv/lib/python3.11/site-packages/pyarrow
+//   A=$PWD/.venv/lib/python3.11/site-packages/pyarrow
 //   g++ -std=c++20 -O2 -DNDEBUG -Isrc -isystem $A/include src/decode/tools/decode_bench.cc \
 //     build-decode/libkpipe_decode.a -lsimdjson $A/libarrow.so.2600 -Wl,-rpath,$A -o /tmp/decode_bench
 //   /tmp/decode_bench [records=2000000] [batch=100000] [bad_percent=0]
