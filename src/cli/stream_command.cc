@@ -23,7 +23,7 @@ void on_signal(int) { g_stop.store(true); }
 
 int run_stream(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  auto settings = Settings::load(stream_setting_specs(), args);
+  auto settings = Settings::load("stream", stream_setting_specs(), args);
   if (!settings.ok()) {
     std::fprintf(stderr, "kpipe stream: %s\n", settings.status().message().c_str());
     return 2;

@@ -77,13 +77,11 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
     else if (n == "csv") o.sink_csv = true;
     else if (n == "console") o.sink_console = true;
     else {
-      return Status::fatal("SINKS='" + s.get("SINKS") + "' (from " + std::string(s.source("SINKS")) +
-                           "): unknown sink '" + name + "' (expected a comma list of parquet, csv, console)");
+      return s.invalid("SINKS", "unknown sink '" + name + "' (expected a comma list of parquet, csv, console)");
     }
   }
   if (sinks.empty()) {
-    return Status::fatal("SINKS='" + s.get("SINKS") + "' (from " + std::string(s.source("SINKS")) +
-                         "): name at least one of parquet, csv, console");
+    return s.invalid("SINKS", "name at least one of parquet, csv, console");
   }
   KPIPE_ASSIGN_OR_RETURN(auto starting, s.get_choice("STARTING_OFFSETS", {"earliest", "latest"}));
   o.starting_earliest = starting == "earliest";
@@ -101,7 +99,7 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   for (const auto& kv : s.get_list("KAFKA_PROP")) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return Status::fatal("--kafka-prop '" + kv + "': expected key=value, e.g. --kafka-prop security.protocol=SASL_SSL");
+      return s.invalid("KAFKA_PROP", "'" + kv + "' is not key=value, e.g. --kafka-prop security.protocol=SASL_SSL");
     }
     o.kafka_props.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }

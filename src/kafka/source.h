@@ -74,6 +74,8 @@ class KafkaSource {
 
   const SourceOptions& options() const { return options_; }
 
+  struct ErrorState;  // filled by librdkafka's error callback
+
  private:
   explicit KafkaSource(SourceOptions options);
   Status assign(const std::vector<PartitionRange>& ranges);
@@ -86,7 +88,6 @@ class KafkaSource {
   // previous one ended keep the prefetched data.
   std::map<int32_t, int64_t> position_;
   std::map<int32_t, rd_kafka_queue_t*> queues_;
-  struct ErrorState;
   std::shared_ptr<ErrorState> errors_;
 };
 
