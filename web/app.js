@@ -8,6 +8,7 @@
   const HISTORY = 120;        // batches fetched for the charts
   const TABLE_ROWS = 20;      // batches shown in the table
   const LAG_SAMPLES = 300;    // seconds of lag history kept in the page
+  const MIN_SPAN_S = 60;      // the time axis shows at least this much, so a new job's first points sit at the right
   const PALETTE = ['#1f6feb', '#1a7f37', '#bf3989', '#bc4c00', '#8250df', '#0a7d8c', '#cf222e', '#6e7781'];
 
   const $ = (id) => document.getElementById(id);
@@ -79,12 +80,18 @@
     return { width: Math.max(200, container.clientWidth || 600), height: 200 };
   }
 
+  const X_SCALE = {
+    time: true,
+    // Half a second of room on the right keeps the newest bar whole.
+    range: (u, min, max) => (min === null || max === null ? [min, max] : [Math.min(min, max - MIN_SPAN_S), max + 0.5]),
+  };
+
   function makeChart(id, series, extra) {
     const container = $(id);
     const opts = Object.assign({
       ...chartSize(container),
       // Linear charts start at 0, so bars and durations read as sizes.
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      scales: { x: X_SCALE, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       series: [{}].concat(series),
       axes: [{ stroke: '#656d76', grid: { stroke: '#eaeef2' } },
              { stroke: '#656d76', grid: { stroke: '#eaeef2' }, size: 64, values: (u, vals) => vals.map(fmtTick) }],
@@ -117,7 +124,7 @@
     page.charts['chart-rates'] = makeChart('chart-rates', [
       line('Input rows/s', PALETTE[0]),
       line('Processed rows/s', PALETTE[1]),
-    ], { scales: { x: { time: true }, y: { distr: 3, log: 10 } } });
+    ], { scales: { x: X_SCALE, y: { distr: 3, log: 10 } } });
     page.charts['chart-duration'] = makeChart('chart-duration', [line('Total ms', PALETTE[4], true)]);
     page.charts['chart-rows'] = makeChart('chart-rows', [
       Object.assign(line('Input rows', PALETTE[3], true), { paths: uPlot.paths.bars({ size: [0.7, 40] }) }),

@@ -8,7 +8,8 @@
    agree with each other and with the files on disk, read with pyarrow and DuckDB.
 
 The screenshot goes to the test's folder; KPIPE_UPDATE_SCREENSHOT=1 (or a missing file) also
-writes docs/status-page.png, the README's picture.
+writes docs/status-page.png, the README's picture, after letting the job run a minute so the
+charts have some history.
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class Pipeline:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.out = folder / "out"
         self.procs: dict[str, subprocess.Popen] = {}
+        self.stopped: set[str] = set()
         self.logs: dict[str, Path] = {}
 
     def spawn(self, name: str, args: list[str], env: dict) -> None:
@@ -87,7 +89,7 @@ class Pipeline:
         last_error = None
         while time.monotonic() < deadline:
             for name, p in self.procs.items():
-                if p.poll() is not None:
+                if name not in self.stopped and p.poll() is not None:
                     pytest.fail(f"kpipe {name} exited with {p.returncode} while waiting for {what}:\n{self.log(name)}")
             try:
                 if cond():
@@ -100,6 +102,7 @@ class Pipeline:
 
     def stop(self, name: str) -> int:
         p = self.procs[name]
+        self.stopped.add(name)
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
             try:
@@ -140,6 +143,9 @@ def test_status_page_updates_live_in_chromium(pipeline):
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
+    update_readme = os.environ.get("KPIPE_UPDATE_SCREENSHOT") == "1" or not README_SCREENSHOT.exists()
+    if update_readme:
+        time.sleep(60)
     shot = pipeline.folder / "status-page.png"
     full = pipeline.folder / "status-page-full.png"
     proc = subprocess.run(["node", str(CHECK_PAGE), pipeline.url, str(shot), "--seconds", "10", "--full", str(full)],
@@ -147,7 +153,7 @@ def test_status_page_updates_live_in_chromium(pipeline):
     assert proc.returncode == 0, f"page check failed:\n{proc.stdout}\n{proc.stderr}\n--- stream\n{pipeline.log('stream')}"
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot} (full page: {full})")
-    if os.environ.get("KPIPE_UPDATE_SCREENSHOT") == "1" or not README_SCREENSHOT.exists():
+    if update_readme:
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, README_SCREENSHOT)
 
