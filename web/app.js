@@ -39,8 +39,10 @@
     return s + 's';
   }
   const fmtTime = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
+  const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
   const fmtTick = (v) => {
     if (v === null || v === undefined) return '';
+    if (Math.abs(v) >= 10000) return compact.format(v);
     if (Math.abs(v) >= 1000 || Number.isInteger(v)) return nf.format(Math.round(v));
     return String(+v.toFixed(2));
   };
@@ -150,6 +152,9 @@
     setChartData('chart-duration', [xs, progress.map(totalMs)]);
     setChartData('chart-rows', [xs, progress.map((p) => p.numInputRows)]);
 
+    if (status.lagHistory && page.lagHistory.length === 0) {
+      page.lagHistory = status.lagHistory.map((s) => ({ t: s.atMs / 1000, lag: new Map(s.lag.map((l) => [l.partition, l.lag])) }));
+    }
     if (status.lag.length) {
       page.lagHistory.push({ t: status.nowMs / 1000, lag: new Map(status.lag.map((l) => [l.partition, l.lag])) });
       if (page.lagHistory.length > LAG_SAMPLES) page.lagHistory.shift();
@@ -289,7 +294,9 @@
   async function poll() {
     let data = null;
     try {
-      data = await Promise.all([getJSON('/api/status'), getJSON('/api/progress?last=' + HISTORY)]);
+      // The first poll also fetches the lag the server sampled before the page was opened.
+      const statusUrl = page.polls === 0 ? '/api/status?lagHistory=1' : '/api/status';
+      data = await Promise.all([getJSON(statusUrl), getJSON('/api/progress?last=' + HISTORY)]);
     } catch (e) {
       // The job stopped or restarted: say so on the page and keep trying.
       page.errors++;

@@ -16,7 +16,8 @@ std::string dt_string(int32_t day) {
   return buf;
 }
 
-std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms) {
+std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms,
+                        const std::vector<LagSample>* lag_history) {
   bool healthy = s.state != JobState::kRetrying && s.state != JobState::kFailed;
   double uptime = s.started_at_ms > 0 ? static_cast<double>(std::max<int64_t>(0, now_ms - s.started_at_ms)) / 1000.0 : 0;
 
@@ -81,6 +82,18 @@ std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t
   w.key("config").begin_array();
   for (const auto& [name, value] : info.config) w.begin_object().field("name", name).field("value", value).end_object();
   w.end_array();
+
+  if (lag_history != nullptr) {
+    w.key("lagHistory").begin_array();
+    for (const auto& sample : *lag_history) {
+      w.begin_object().field("atMs", sample.at_ms).key("lag").begin_array();
+      for (const auto& l : sample.lag) {
+        w.begin_object().field("partition", l.partition).field("lag", std::max<int64_t>(0, l.latest - l.committed)).end_object();
+      }
+      w.end_array().end_object();
+    }
+    w.end_array();
+  }
   w.end_object();
   return w.take();
 }

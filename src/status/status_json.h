@@ -10,13 +10,21 @@
 
 namespace kpipe {
 
+// Consumer lag per partition at one moment, sampled by the server once a second.
+struct LagSample {
+  int64_t at_ms = 0;  // wall clock, epoch ms
+  std::vector<PartitionLag> lag;
+};
+
 // /api/status: {component, version, queryId, state, stateDetail, healthy, startedAtMs, nowMs,
 // uptimeSeconds, kafka{bootstrapServers, topic}, currentBatch, lastCommittedBatch,
 // totals{batches, inputRows, deadLettered, batchDurationMs}, sinks{<sink>{rows, files, bytes}},
 // lag[{partition, committedOffset, latestOffset, lag}], totalLag,
 // filesPerDt{<sink>[{dt: "YYYY-MM-DD", files, rows}]}, deadLettered, errorsByKind{<kind>: n},
-// config[{name, value}]}. `now_ms`: wall clock, epoch ms.
-std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms);
+// config[{name, value}]}, and with `lag_history`: lagHistory[{atMs, lag[{partition, lag}]}],
+// oldest first. `now_ms`: wall clock, epoch ms.
+std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms,
+                        const std::vector<LagSample>* lag_history = nullptr);
 
 // /api/progress: a JSON array of progress_json() objects, oldest first.
 std::string progress_array_json(const std::vector<BatchProgress>& batches, std::string_view query_id);

@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <thread>
 
 #include "status/prometheus.h"
@@ -23,6 +25,9 @@ constexpr size_t kDefaultProgress = 100;
 constexpr size_t kMaxProgress = 100000;
 // Few workers: the page polls twice a second and a scraper once in a while.
 constexpr size_t kWorkerThreads = 4;
+// Lag is sampled here, not by the job, so a page opened late still shows its recent history.
+constexpr auto kLagSampleEvery = std::chrono::seconds(1);
+constexpr size_t kLagSamples = 300;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -118,6 +123,7 @@ class StatusServer::Impl {
                            "=off");
     }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+    if (status_) sampler_ = std::thread([this] { sample_lag(); });
     // stop() only reaches a server that is running: wait for the accept loop before returning.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) {
@@ -132,6 +138,12 @@ class StatusServer::Impl {
 
   void stop() {
     std::lock_guard<std::mutex> lock(stop_mu_);
+    {
+      std::lock_guard<std::mutex> hist_lock(lag_mu_);
+      stopping_ = true;
+    }
+    lag_cv_.notify_all();
+    if (sampler_.joinable()) sampler_.join();
     if (!thread_.joinable()) return;
     server_.stop();
     thread_.join();
@@ -198,9 +210,14 @@ class StatusServer::Impl {
       }
       serve_asset(req, res, *a);
     });
-    server_.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+    server_.Get("/api/status", [this](const httplib::Request& req, httplib::Response& res) {
       StatusSnapshot s = status_->snapshot();
-      send(res, 200, status_json(s, info_, now_ms()), kJson);
+      if (req.get_param_value("lagHistory") == "1") {
+        std::vector<LagSample> history = lag_history();
+        send(res, 200, status_json(s, info_, now_ms(), &history), kJson);
+      } else {
+        send(res, 200, status_json(s, info_, now_ms()), kJson);
+      }
     });
     server_.Get("/api/progress", [this](const httplib::Request& req, httplib::Response& res) {
       auto n = parse_last(req);
@@ -235,12 +252,36 @@ class StatusServer::Impl {
     });
   }
 
+  void sample_lag() {
+    std::unique_lock<std::mutex> lock(lag_mu_);
+    while (!stopping_) {
+      lock.unlock();
+      LagSample sample{now_ms(), status_->snapshot().lag};
+      lock.lock();
+      if (!sample.lag.empty()) {
+        lag_samples_.push_back(std::move(sample));
+        if (lag_samples_.size() > kLagSamples) lag_samples_.pop_front();
+      }
+      lag_cv_.wait_for(lock, kLagSampleEvery, [this] { return stopping_; });
+    }
+  }
+
+  std::vector<LagSample> lag_history() {
+    std::lock_guard<std::mutex> lock(lag_mu_);
+    return std::vector<LagSample>(lag_samples_.begin(), lag_samples_.end());
+  }
+
   ListenAddress addr_;
   std::shared_ptr<JobStatus> status_;
   MetricsRenderer render_;
   StatusInfo info_;
   httplib::Server server_;
   std::thread thread_;
+  std::thread sampler_;
+  std::mutex lag_mu_;
+  std::condition_variable lag_cv_;
+  bool stopping_ = false;
+  std::deque<LagSample> lag_samples_;
   std::mutex stop_mu_;
   int port_ = -1;
 };

@@ -3,7 +3,8 @@
 // Routes (GET and HEAD only; any other method → 405, any other path → 404):
 //   /                     the status page (web/index.html, embedded at build time)
 //   /static/<name>        the page's JS, CSS and uPlot, embedded: no CDN, works offline
-//   /api/status           JSON: state, totals, lag, files per dt, config (status_json.h)
+//   /api/status           JSON: state, totals, lag, files per dt, config (status_json.h);
+//                         ?lagHistory=1 adds the lag sampled every second for the last 5 minutes
 //   /api/progress?last=N  JSON array of the last N progress objects (default 100)
 //   /metrics              Prometheus text exposition format 0.0.4 (prometheus.h)
 //   /healthz              200 "ok" while batches succeed or the job waits for data,

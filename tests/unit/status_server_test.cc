@@ -171,6 +171,21 @@ TEST_F(StatusServerTest, StatusJsonMatchesTheJob) {
   EXPECT_EQ(std::string_view(config.at(2)["value"]), "data/output \"q\"");
 }
 
+TEST_F(StatusServerTest, LagHistoryOnlyWhenAskedFor) {
+  simdjson::dom::object plain = parse(get("/api/status")->body);
+  EXPECT_EQ(plain["lagHistory"].error(), simdjson::NO_SUCH_FIELD);
+
+  // The server samples the lag when it starts, then every second.
+  simdjson::dom::array history = parse(get("/api/status?lagHistory=1")->body)["lagHistory"];
+  ASSERT_GE(history.size(), 1u);
+  simdjson::dom::array lag = history.at(0)["lag"];
+  ASSERT_EQ(lag.size(), 3u);
+  EXPECT_EQ(int64_t(lag.at(0)["partition"]), 0);
+  EXPECT_EQ(int64_t(lag.at(0)["lag"]), 5);
+  EXPECT_EQ(int64_t(lag.at(2)["lag"]), 7);
+  EXPECT_GT(int64_t(history.at(0)["atMs"]), 0);
+}
+
 TEST_F(StatusServerTest, ProgressReturnsTheLastBatchesOldestFirst) {
   auto res = get("/api/progress?last=2");
   ASSERT_TRUE(res);
