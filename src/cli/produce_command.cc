@@ -300,6 +300,13 @@ class ProduceRun {
                                 (last.empty() ? "" : ": " + last) + "; giving up");
       ok = false;
     }
+    if (delivered == 0 && (failed > 0 || stuck_.load())) {
+      // Explain the usual cause when the broker answers: a topic that does not exist (and is
+      // not auto-created) makes librdkafka wait silently until the message timeout.
+      if (Status topic = producer_.check_topic(seconds(2)); topic.kind() == ErrorKind::kFatal && !topic.ok()) {
+        log_error(kComponent, topic.message());
+      }
+    }
     if (failed > 0) {
       std::string first = producer_.first_failure();
       std::string last = without_retrying(producer_.last_error());

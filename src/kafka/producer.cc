@@ -109,6 +109,27 @@ void Producer::purge() {
   rd_kafka_poll(rk_, 0);
 }
 
+Status Producer::check_topic(std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, topic_, &md, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::retriable("no metadata from " + config_.bootstrap_servers + ": " + rd_kafka_err2str(err));
+  }
+  Status st;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      st = Status::fatal("topic '" + config_.topic + "' does not exist at " + config_.bootstrap_servers +
+                         " (create it, e.g. scripts/kafka topic " + config_.topic + ")");
+    } else if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      st = Status::fatal("topic '" + config_.topic + "' at " + config_.bootstrap_servers + ": " +
+                         rd_kafka_err2str(t.err));
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  return st;
+}
+
 std::string Producer::first_failure() const {
   std::lock_guard<std::mutex> lock(mu_);
   return first_failure_;

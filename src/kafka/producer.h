@@ -74,6 +74,11 @@ class Producer {
   // Set when the idempotent producer hit a fatal error; nothing more will be delivered then.
   Status fatal_error() const;
 
+  // Asks the cluster whether the topic exists (blocks at most `timeout`): ok when it does, fatal
+  // "topic 'x' does not exist at b:9092" when the broker says it does not, retriable when the
+  // broker does not answer. For explaining a run where nothing was delivered.
+  Status check_topic(std::chrono::milliseconds timeout);
+
   const ProducerConfig& config() const { return config_; }
 
  private:

@@ -129,6 +129,13 @@ def test_unreachable_broker_fails_naming_the_address(run_kpipe):
     assert "done: sent" in p.stderr
 
 
+def test_missing_topic_is_named(kafka, unique_topic, run_kpipe):
+    # The test broker, like a production cluster, does not create topics on first use.
+    p = run_kpipe(["produce", "--count", "2", "--timeout", "3"], env=kafka_env(kafka, unique_topic), timeout=60)
+    assert p.returncode == 1, p.stderr
+    assert f"topic '{unique_topic}' does not exist at {kafka.bootstrap}" in p.stderr
+
+
 @pytest.mark.parametrize(
     "args, env, expected",
     [

@@ -193,6 +193,18 @@ TEST(Producer, OversizedMessageFailsAtOnce) {
   EXPECT_EQ((*producer)->in_flight(), 0);
 }
 
+TEST(Producer, CheckTopic) {
+  MockCluster cluster("exists");
+  auto producer = make(config_for(cluster.bootstraps(), "exists"));
+  ASSERT_TRUE(producer);
+  EXPECT_TRUE(producer->check_topic(5s).ok());
+  // A missing topic is checked against a real broker (tests/integration/test_produce.py): the
+  // mock cluster creates every topic it is asked about.
+  auto unreachable = make(config_for("127.0.0.1:1", "t"));
+  Status st = unreachable->check_topic(500ms);
+  EXPECT_TRUE(st.is_retriable()) << st.message();
+}
+
 TEST(Producer, BadKafkaPropertyIsAFatalErrorNamingIt) {
   ProducerConfig config = config_for("127.0.0.1:9092", "t");
   config.kafka_props = {{"linger.ms", "soon"}};
