@@ -1,5 +1,7 @@
 #include "config/env_file.h"
 
+#include <map>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -120,6 +122,21 @@ TEST(EnvFile, EntriesCarryTheirLineNumbers) {
   EXPECT_EQ((*r)[0].line, 3);
   EXPECT_EQ((*r)[1].line, 4);
   EXPECT_EQ((*r)[2].line, 6);
+}
+
+// The repository's own .env: the seed's seven names with local defaults, inline comments and all.
+TEST(EnvFile, RepositoryDotEnvHasTheSeedsSevenSettings) {
+  auto r = read_env_file(std::string(KPIPE_SOURCE_DIR) + "/.env");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::map<std::string, std::string> m;
+  for (const auto& e : *r) m[e.key] = e.value;
+  EXPECT_EQ(m, (std::map<std::string, std::string>{{"KAFKA_TOPIC", "events"},
+                                                    {"MSGS_PER_SEC", "5"},
+                                                    {"KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"},
+                                                    {"OUTPUT_PATH", "data/output/parquet"},
+                                                    {"TRIGGER_SECONDS", "30"},
+                                                    {"MAX_RECORDS_PER_FILE", "5000"},
+                                                    {"FILES_PER_PARTITION", "1"}}));
 }
 
 TEST(EnvFile, MissingFileIsAnErrorNamingIt) {
