@@ -7,6 +7,9 @@
 //      --duration, the end of the input, SIGINT/SIGTERM, or the watchdog.
 //   4. Flush what is in flight (at most --timeout + 5 s; 5 s after a signal; a second signal
 //      exits at once), then print a summary.
+// --input sends each non-empty line as it is, without its line end ("\n" or "\r\n"), with a null
+// key (the file's records are the user's; kpipe adds nothing). Empty lines are skipped and
+// counted in the summary: a JSON-lines file's blank lines are not records.
 // Exit code: 0 when every message sent was delivered, 1 otherwise, 2 for bad settings.
 #pragma once
 
