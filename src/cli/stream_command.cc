@@ -11,6 +11,7 @@
 #include "config/stream_options.h"
 #include "engine/job_status.h"
 #include "engine/stream_job.h"
+#include "status/status_server.h"
 
 namespace kpipe {
 namespace {
@@ -23,7 +24,7 @@ void on_signal(int) { g_stop.store(true); }
 
 int run_stream(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  auto settings = Settings::load("stream", stream_setting_specs(), args);
+  auto settings = Settings::load("kpipe stream", stream_setting_specs(), args);
   if (!settings.ok()) {
     std::fprintf(stderr, "kpipe stream: %s\n", settings.status().message().c_str());
     return 2;
@@ -53,8 +54,24 @@ int run_stream(int argc, char** argv) {
                          " s into " + (o.sink_parquet ? o.output_path + " (parquet) " : "") +
                          (o.sink_csv ? o.csv_output_path + " (csv) " : "") + (o.sink_console ? "console" : ""));
   auto status = std::make_shared<JobStatus>();
+  std::unique_ptr<StatusServer> status_server;
+  if (o.status_addr != "off") {
+    StatusInfo info;
+    info.component = "stream";
+    info.bootstrap_servers = o.bootstrap_servers;
+    info.topic = o.topic;
+    info.config = o.effective;
+    auto server = StatusServer::start(o.status_addr, status, std::move(info));
+    if (!server.ok()) {
+      std::fprintf(stderr, "kpipe stream: %s\n", server.status().message().c_str());
+      return 2;
+    }
+    status_server = std::move(server).value();
+    log_info("stream", "status page at " + status_server->url() + " (JSON at /api/status, Prometheus at /metrics)");
+  }
   StreamJob job(o, local_file_system(), status);
   Status st = job.run(g_stop);
+  if (status_server) status_server->stop();
   if (!st.ok()) {
     log_error("stream", st.message());
     return 1;

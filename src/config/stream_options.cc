@@ -39,6 +39,7 @@ const std::vector<SettingSpec>& stream_setting_specs() {
       {"SINKS", "parquet,csv,console", "comma list of parquet, csv, console", {"--sinks"}},
       {"STARTING_OFFSETS", "earliest", "earliest|latest: where a new checkpoint starts", {}},
       {"MAX_OFFSETS_PER_TRIGGER", "0", "offsets per batch at most, over all partitions (0 = no cap)", {}},
+      {"MAX_BATCH_RECORDS", "1000000", "records one batch holds in memory at most; a larger backlog is read in several batches, back to back", {}},
       {"FAIL_ON_DATA_LOSS", "true", "stop when offsets were deleted before being read (false: skip and report)", {}},
       {"PARQUET_COMPRESSION", "snappy", "snappy|zstd|none", {"--compression"}},
       {"ON_BAD_RECORD", "dlq", "dlq (dead-letter output) | skip (count only) | fail (stop the job)", {}},
@@ -86,6 +87,7 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(auto starting, s.get_choice("STARTING_OFFSETS", {"earliest", "latest"}));
   o.starting_earliest = starting == "earliest";
   KPIPE_ASSIGN_OR_RETURN(o.max_offsets_per_trigger, s.get_int("MAX_OFFSETS_PER_TRIGGER", 0, INT64_MAX));
+  KPIPE_ASSIGN_OR_RETURN(o.max_batch_records, s.get_int("MAX_BATCH_RECORDS", 1000, int64_t{1} << 40));
   KPIPE_ASSIGN_OR_RETURN(o.fail_on_data_loss, s.get_bool("FAIL_ON_DATA_LOSS"));
   KPIPE_ASSIGN_OR_RETURN(o.parquet_compression, s.get_choice("PARQUET_COMPRESSION", {"snappy", "zstd", "none", "uncompressed"}));
   if (o.parquet_compression == "uncompressed") o.parquet_compression = "none";

@@ -76,6 +76,12 @@ Result<Plan> plan_batch(const PlanInput& in) {
     plan.ranges.push_back(r);
   }
   apply_cap(plan.ranges, in.max_offsets_per_trigger);
+  // The memory bound is not a trigger policy: what it leaves is read by the next batch right
+  // away instead of at the next trigger.
+  if (in.max_batch_records > 0 && plan.total() > in.max_batch_records) {
+    apply_cap(plan.ranges, in.max_batch_records);
+    plan.more_available = true;
+  }
   return plan;
 }
 

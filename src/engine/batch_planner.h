@@ -21,6 +21,7 @@ struct PlanInput {
   std::optional<std::vector<PartitionRange>> previous;  // ranges of the last planned batch; none for a new checkpoint
   StartingOffsets starting = StartingOffsets::kLatest;  // only for a new checkpoint (STARTING_OFFSETS)
   int64_t max_offsets_per_trigger = 0;              // 0 = no cap (MAX_OFFSETS_PER_TRIGGER)
+  int64_t max_batch_records = 0;                    // 0 = no cap (MAX_BATCH_RECORDS: memory bound)
   bool fail_on_data_loss = true;                    // FAIL_ON_DATA_LOSS
   std::map<int32_t, int64_t> stop_at;               // --once: never read past these offsets
 };
@@ -28,6 +29,7 @@ struct PlanInput {
 struct Plan {
   std::vector<PartitionRange> ranges;  // one per partition, sorted; start == end when nothing new
   std::vector<std::string> data_loss;  // offsets skipped because Kafka no longer had them
+  bool more_available = false;         // MAX_BATCH_RECORDS cut the batch: run the next one at once
   int64_t total() const {
     int64_t n = 0;
     for (const auto& r : ranges) n += r.end - r.start;

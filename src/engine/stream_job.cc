@@ -81,6 +81,7 @@ struct StreamJob::Impl {
   std::optional<std::vector<PartitionRange>> initial_ranges;  // STARTING_OFFSETS resolved before the first batch
   std::optional<Clock::time_point> previous_batch_start;
   int64_t batches_since_purge = 0;
+  bool more_available = false;  // the last plan left data for an immediate next batch
 
   Status start();
   Status recover();
@@ -110,15 +111,7 @@ std::vector<std::string> StreamJob::Impl::output_roots() const {
 
 Status StreamJob::Impl::start() {
   KPIPE_ASSIGN_OR_RETURN(schema, parse_ddl(opt.schema));
-  partition_column = schema.index_of(opt.partition_from);
-  if (partition_column < 0) {
-    return Status::fatal("PARTITION_FROM='" + opt.partition_from + "': no such column in SCHEMA='" + opt.schema + "'");
-  }
-  ColumnType pt = schema.columns[partition_column].type;
-  if (pt != ColumnType::kTimestamp && pt != ColumnType::kDate) {
-    return Status::fatal("PARTITION_FROM='" + opt.partition_from + "': column is " +
-                         std::string(column_type_name(pt)) + ", expected TIMESTAMP or DATE");
-  }
+  KPIPE_ASSIGN_OR_RETURN(partition_column, find_partition_column(schema, opt.partition_from));
   DecodeLimits limits;
   limits.max_record_bytes = static_cast<size_t>(opt.max_record_bytes);
   limits.max_string_bytes = static_cast<size_t>(opt.max_string_bytes);
@@ -188,9 +181,11 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
   else if (initial_ranges) in.previous = initial_ranges;
   in.starting = opt.starting_earliest ? StartingOffsets::kEarliest : StartingOffsets::kLatest;
   in.max_offsets_per_trigger = opt.max_offsets_per_trigger;
+  in.max_batch_records = opt.max_batch_records;
   in.fail_on_data_loss = opt.fail_on_data_loss;
   in.stop_at = stop_at;
   KPIPE_ASSIGN_OR_RETURN(Plan plan, plan_batch(in));
+  more_available = plan.more_available;
   for (const auto& d : plan.data_loss) log_warn("stream", d + " (FAIL_ON_DATA_LOSS=false: skipped)");
 
   std::vector<PartitionLag> lag;
@@ -461,6 +456,7 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
       if (planned == 0) break;
       continue;  // the next capped batch right away
     }
+    if (m.more_available) continue;
     // Like Spark's ProcessingTime trigger: batches start every TRIGGER_SECONDS; one that
     // overran starts the next at once.
     auto until = tick + trigger;

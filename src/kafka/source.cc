@@ -6,11 +6,12 @@
 #include <mutex>
 #include <thread>
 
+#include "kafka/kafka_config.h"
+
 namespace kpipe {
 
 struct KafkaSource::ErrorState {
-  mutable std::mutex mu;
-  std::string last;
+  KafkaErrorLog log{"kafka"};
 };
 
 namespace {
@@ -20,18 +21,11 @@ constexpr int kConsumeBatch = 4096;
 std::string err_text(rd_kafka_resp_err_t err) { return rd_kafka_err2str(err); }
 
 void on_client_error(rd_kafka_t*, int err, const char* reason, void* opaque) {
-  auto* state = static_cast<KafkaSource::ErrorState*>(opaque);
-  (void)err;
-  std::lock_guard<std::mutex> lock(state->mu);
-  state->last = reason;
+  static_cast<KafkaSource::ErrorState*>(opaque)->log.on_error(err, reason);
 }
 
-Status set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
-  char err[512];
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-    return Status::fatal("kafka setting " + key + "=" + value + ": " + err);
-  }
-  return Status::success();
+void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  static_cast<KafkaSource::ErrorState*>(rd_kafka_opaque(rk))->log.on_log(level, facility, message);
 }
 
 }  // namespace
@@ -67,15 +61,14 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& opti
       {"max.partition.fetch.bytes", "8388608"},
       {"socket.keepalive.enable", "true"},
   };
-  for (const auto& kv : options.kafka_props) settings.push_back(kv);
-  for (const auto& [k, v] : settings) {
-    Status st = set_conf(conf, k, v);
-    if (!st.ok()) {
-      rd_kafka_conf_destroy(conf);
-      return st;
-    }
+  Status st = apply_kafka_properties(conf, settings);
+  if (st.ok()) st = apply_user_kafka_props(conf, options.kafka_props);
+  if (!st.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return st;
   }
   rd_kafka_conf_set_error_cb(conf, on_client_error);
+  rd_kafka_conf_set_log_cb(conf, on_client_log);
   rd_kafka_conf_set_opaque(conf, src->errors_.get());
   char err[512];
   src->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
@@ -86,10 +79,7 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& opti
   return src;
 }
 
-std::string KafkaSource::last_client_error() const {
-  std::lock_guard<std::mutex> lock(errors_->mu);
-  return errors_->last;
-}
+std::string KafkaSource::last_client_error() const { return errors_->log.last_error(); }
 
 Result<std::vector<int32_t>> KafkaSource::partitions() {
   rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, options_.topic.c_str(), nullptr);
@@ -145,9 +135,21 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   if (same && !ranges.empty()) return Status::success();
 
   // Reassign everything: simpler than seeking, and rare (first batch, replay, new partitions).
+  if (!position_.empty()) rd_kafka_assign(rk_, nullptr);  // drops what was prefetched for the old offsets
   for (auto& [p, q] : queues_) rd_kafka_queue_destroy(q);
   queues_.clear();
   position_.clear();
+  // Each partition is read from its own queue, so a batch's rows come partition by partition
+  // in offset order whatever order the fetches complete in: the same rows in the same files on
+  // a re-run. Forwarding to the consumer queue must be cut before the assignment starts
+  // fetching, or early messages land in the consumer queue while the partition queue reports
+  // end-of-partition for offsets it never delivered.
+  for (const auto& r : ranges) {
+    rd_kafka_queue_t* q = rd_kafka_queue_get_partition(rk_, options_.topic.c_str(), r.partition);
+    if (!q) return Status::retriable("no queue for " + options_.topic + "/" + std::to_string(r.partition));
+    rd_kafka_queue_forward(q, nullptr);
+    queues_[r.partition] = q;
+  }
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size()));
   for (const auto& r : ranges) {
     rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), r.partition)->offset = r.start;
@@ -157,16 +159,7 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::retriable("cannot assign partitions of " + options_.topic + ": " + err_text(err));
   }
-  for (const auto& r : ranges) {
-    rd_kafka_queue_t* q = rd_kafka_queue_get_partition(rk_, options_.topic.c_str(), r.partition);
-    if (!q) return Status::retriable("no queue for " + options_.topic + "/" + std::to_string(r.partition));
-    // Read each partition from its own queue, so a batch's rows come partition by partition
-    // in offset order whatever order the fetches complete in: the same rows in the same files
-    // on a re-run.
-    rd_kafka_queue_forward(q, nullptr);
-    queues_[r.partition] = q;
-    position_[r.partition] = r.start;
-  }
+  for (const auto& r : ranges) position_[r.partition] = r.start;
   return Status::success();
 }
 

@@ -172,3 +172,24 @@ TEST(FilePlanner, BothLimitsTogether) {
 
 }  // namespace
 }  // namespace kpipe
+
+namespace kpipe {
+namespace {
+
+TEST(BatchPlanner, MemoryBoundSplitsBacklogAndSaysMoreIsAvailable) {
+  PlanInput in = three_partitions();
+  in.starting = StartingOffsets::kEarliest;
+  in.max_batch_records = 60;
+  auto plan = plan_batch(in);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->total(), 60);
+  EXPECT_TRUE(plan->more_available);
+  in.max_batch_records = 1000;
+  auto whole = plan_batch(in);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->total(), 150);
+  EXPECT_FALSE(whole->more_available);
+}
+
+}  // namespace
+}  // namespace kpipe
