@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -15,6 +16,8 @@
 #include <random>
 #include <thread>
 
+#include "status/prometheus.h"
+#include "status/status_server.h"
 #include "cli/line_reader.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -372,8 +375,42 @@ int run_produce(const std::vector<std::string>& args) {
     std::fprintf(stderr, "kpipe produce: %s\n", producer.status().message().c_str());
     return 2;
   }
-  if (!o.status_addr.empty()) {
-    log_warn(kComponent, "--status-addr " + o.status_addr + " is accepted but the producer serves no status page yet");
+  // /metrics for the producer: the counters are atomics read on the server's thread.
+  std::unique_ptr<StatusServer> status_server;
+  if (!o.status_addr.empty() && o.status_addr != "off") {
+    StatusInfo info;
+    info.component = "produce";
+    info.bootstrap_servers = o.bootstrap_servers;
+    info.topic = o.topic;
+    info.config = o.effective;
+    info.address_setting = "--status-addr";
+    Producer* p = producer->get();
+    const int64_t started_ms = std::chrono::duration_cast<milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count();
+    auto last = std::make_shared<std::pair<std::chrono::steady_clock::time_point, int64_t>>(
+        std::chrono::steady_clock::now(), 0);
+    auto last_mu = std::make_shared<std::mutex>();
+    auto render = [p, info, started_ms, last, last_mu, target = o.rate]() {
+      ProducerCounters c;
+      c.sent = p->sent();
+      c.delivered = p->delivered();
+      c.failed = p->failed();
+      c.target_per_second = target;
+      c.started_at_ms = started_ms;
+      std::lock_guard<std::mutex> lock(*last_mu);
+      auto now = std::chrono::steady_clock::now();
+      double secs = std::chrono::duration<double>(now - last->first).count();
+      if (secs > 0) c.rate_per_second = static_cast<double>(c.delivered - last->second) / secs;
+      *last = {now, c.delivered};
+      return render_producer_metrics(c, info);
+    };
+    auto server = StatusServer::start_metrics_only(o.status_addr, render, info);
+    if (!server.ok()) {
+      std::fprintf(stderr, "kpipe produce: %s\n", server.status().message().c_str());
+      return 2;
+    }
+    status_server = std::move(server).value();
+    log_info(kComponent, "metrics at " + status_server->url() + "metrics");
   }
   log_info(kComponent, "sending " + std::string(input ? "lines of " + (o.input_path == "-" ? std::string("stdin") : o.input_path)
                                                       : std::string("random events")) +
@@ -382,6 +419,7 @@ int run_produce(const std::vector<std::string>& args) {
   SignalScope signals;
   ProduceRun run(o, **producer);
   int rc = run.run(input ? &*input : nullptr);
+  if (status_server) status_server->stop();
   if (input_fd > STDIN_FILENO) ::close(input_fd);
   return rc;
 }

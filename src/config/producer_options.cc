@@ -23,7 +23,7 @@ const std::vector<SettingSpec>& producer_setting_specs() {
       {"SOURCE", "kpipe-producer", "the \"source\" field of generated events", {"--source"}, false, false, false},
       {"TIMEOUT", "30", "seconds without any delivery (while messages wait) before giving up with an error",
        {"--timeout"}, false, false, false},
-      {"PRODUCER_STATUS_ADDR", "", "host:port for a status endpoint (accepted; not served yet)", {"--status-addr"},
+      {"PRODUCER_STATUS_ADDR", "", "host:port serving the producer's Prometheus /metrics (sent, delivered, failed, rate); empty or off = none", {"--status-addr"},
        false, false, false},
       {"KAFKA_PROP", "", "librdkafka property key=value, applied last, e.g. security.protocol=SASL_SSL",
        {"--kafka-prop"}, false, true, false},

@@ -255,3 +255,33 @@ def test_command_line_entry_points(run_kpipe):
     assert p.returncode == 2 and "unknown command 'frobnicate'" in p.stderr
     p = run_kpipe([])
     assert p.returncode == 2 and "Usage: kpipe" in p.stderr
+
+
+def test_status_addr_serves_producer_metrics(kafka, unique_topic, kpipe_bin, tmp_path):
+    import socket
+    import urllib.request
+    kafka.create_topic(unique_topic, partitions=3)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(kpipe_bin), "produce", "--rate", "500", "--duration", "4",
+                             "--status-addr", f"127.0.0.1:{port}"], env=clean_env(kafka_env(kafka, unique_topic)),
+                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.5)
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    assert 300 <= samples["kpipe_producer_delivered_records_total"] <= 2000, text
+    assert samples["kpipe_producer_failed_records_total"] == 0
+    assert "# TYPE kpipe_producer_sent_records_total counter" in text
