@@ -357,16 +357,6 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
   }
   const int64_t ms_commit = ms_since(t_commit);
 
-  if (opt.sink_console) {
-    std::string text = "-------------------------------------------\nBatch: " + std::to_string(entry.batch_id) +
-                       "\n-------------------------------------------\n";
-    if (batch.rows && good > 0) {
-      text = format_console_table(entry.batch_id, *batch.rows, 20);
-    }
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-  }
-
   // progress
   const int64_t total_ms = ms_since(t_start);
   progress.duration_ms = {{"readAndDecode", t_read},
@@ -397,6 +387,23 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
   for (auto& [key, cell] : per_day) progress.outputs.push_back({key.first, key.second, cell.first, cell.second});
   if (opt.on_bad_record == "dlq") progress.dead_lettered = static_cast<int64_t>(batch.bad.size());
   else progress.skipped_bad = static_cast<int64_t>(batch.bad.size());
+  if (opt.sink_console) {
+    // Like Spark's console sink: the batch's first rows as a table, then one summary line.
+    std::string text = batch.rows && good > 0
+                           ? format_console_table(entry.batch_id, *batch.rows, 20)
+                           : "-------------------------------------------\nBatch: " + std::to_string(entry.batch_id) +
+                                 "\n-------------------------------------------\n(no rows)\n";
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "Batch %lld%s: %lld rows (%lld bad), input %.1f rows/s, processed %.1f rows/s, %lld ms\n\n",
+                  static_cast<long long>(entry.batch_id), replay ? " (re-run)" : "",
+                  static_cast<long long>(progress.num_input_rows), static_cast<long long>(batch.bad.size()),
+                  progress.input_rows_per_second, progress.processed_rows_per_second,
+                  static_cast<long long>(total_ms));
+    text += line;
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
   status->add_batch(progress);
   log_raw(progress_json(progress, checkpoint->query_id()));
   return Status::success();
