@@ -20,6 +20,12 @@ std::atomic<bool> g_stop{false};
 
 void on_signal(int) { g_stop.store(true); }
 
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
 }  // namespace
 
 int run_stream(int argc, char** argv) {
@@ -50,8 +56,7 @@ int run_stream(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   const StreamOptions& o = *options;
-  log_info("stream", "reading " + o.topic + " from " + o.bootstrap_servers + " every " + std::to_string(o.trigger_seconds) +
-                         " s into " + (o.sink_parquet ? o.output_path + " (parquet) " : "") +
+  log_info("stream", "reading " + o.topic + " from " + o.bootstrap_servers + " every " + format_seconds(o.trigger_seconds) + " s into " + (o.sink_parquet ? o.output_path + " (parquet) " : "") +
                          (o.sink_csv ? o.csv_output_path + " (csv) " : "") + (o.sink_console ? "console" : ""));
   auto status = std::make_shared<JobStatus>();
   std::unique_ptr<StatusServer> status_server;
