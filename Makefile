@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 PYTEST_ARGS ?=
 PY := .venv/bin/python
 
-.PHONY: all bootstrap build test unit-test integration-test run down clean-data clean
+.PHONY: all bootstrap build test unit-test integration-test run down clean-data clean bench-micro
 
 all: build
 
@@ -43,3 +43,8 @@ clean-data: down
 
 clean:
 	@rm -rf $(BUILD_DIR)
+
+# Benchmarks, not part of `make test`. Per-record micro-benchmarks of decode and encode:
+bench-micro: build
+	@cmake --build $(BUILD_DIR) --target kpipe_micro_bench
+	@$(BUILD_DIR)/bench/micro/kpipe_micro_bench $(BENCH_MICRO_ARGS)

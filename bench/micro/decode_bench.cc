@@ -1,0 +1,46 @@
+// Decode per record: RecordDecoder::add() for every payload of a batch, then finish(), as the
+// engine calls them (batches of 100,000 here; MAX_BATCH_RECORDS in the pipeline).
+#include <benchmark/benchmark.h>
+
+#include "events.h"
+
+namespace kpipe::bench {
+namespace {
+
+constexpr size_t kBatch = 100'000;
+
+// Argument: percent of records made invalid (a control character in the middle of the JSON),
+// which go the dead-letter way: copied, with a reason.
+void BM_DecodeRecord(benchmark::State& state) {
+  const auto bad_percent = static_cast<size_t>(state.range(0));
+  std::vector<std::string> payloads = event_payloads(kBatch);
+  size_t bytes = 0;
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    if (i % 100 < bad_percent) payloads[i][payloads[i].size() / 2] = '\x01';
+    bytes += payloads[i].size();
+  }
+  RecordDecoder decoder = event_decoder();
+  for (auto _ : state) {
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      RawRecord record;
+      record.payload = payloads[i];
+      record.offset = static_cast<int64_t>(i);
+      decoder.add(record);
+    }
+    Result<DecodedBatch> batch = decoder.finish();
+    if (!batch.ok()) {
+      state.SkipWithError(batch.status().message().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(batch->rows);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * payloads.size()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.counters["time_per_record"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * payloads.size()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_DecodeRecord)->ArgName("bad_percent")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace kpipe::bench
