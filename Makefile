@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 PYTEST_ARGS ?=
 PY := .venv/bin/python
 
-.PHONY: all bootstrap build test unit-test integration-test run down clean-data clean bench-micro
+.PHONY: all bootstrap build test unit-test integration-test run down clean-data clean bench bench-spark bench-micro
 
 all: build
 
@@ -44,7 +44,17 @@ clean-data: down
 clean:
 	@rm -rf $(BUILD_DIR)
 
-# Benchmarks, not part of `make test`. Per-record micro-benchmarks of decode and encode:
+# Benchmarks, not part of `make test` (bench/run says what they measure). End to end on a broker
+# of their own: bench/results/RESULTS.md and throughput.png; bench-spark adds the seed's Spark job.
+bench: build
+	@bench/setup
+	@$(PY) bench/run
+
+bench-spark: build
+	@bench/setup --spark
+	@$(PY) bench/run
+
+# Per-record micro-benchmarks of decode and encode (Google Benchmark):
 bench-micro: build
 	@cmake --build $(BUILD_DIR) --target kpipe_micro_bench
 	@$(BUILD_DIR)/bench/micro/kpipe_micro_bench $(BENCH_MICRO_ARGS)
