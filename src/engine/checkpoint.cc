@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <random>
+#include <set>
 
 #include "common/json_writer.h"
 
@@ -38,10 +40,16 @@ Result<std::vector<int64_t>> list_log(FileSystem& fs, const std::string& dir) {
   return ids;
 }
 
+// Every number in an entry (ids, offsets, counts, times, partitions) is non-negative and fits
+// its field: a value a damaged file makes negative or truncates would make a re-run read the
+// wrong offsets.
 template <typename T>
 Status get_int(simdjson::dom::element obj, const char* key, T& out, std::string_view file) {
   int64_t v;
   if (obj[key].get_int64().get(v) != simdjson::SUCCESS) return corrupt(file, std::string("field '") + key + "'");
+  if (v < 0 || v > std::numeric_limits<T>::max()) {
+    return corrupt(file, std::string("field '") + key + "' out of range: " + std::to_string(v));
+  }
   out = static_cast<T>(v);
   return Status::success();
 }
@@ -111,12 +119,17 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
   KPIPE_RETURN_IF_ERROR(get_int(doc, "maxRecordsPerFile", e.layout.max_records_per_file, file));
   simdjson::dom::array ranges;
   if (doc["ranges"].get_array().get(ranges) != simdjson::SUCCESS) return corrupt(file, "field 'ranges'");
+  std::set<int32_t> partitions;
   for (auto r : ranges) {
     PartitionRange pr;
     KPIPE_RETURN_IF_ERROR(get_int(r, "partition", pr.partition, file));
     KPIPE_RETURN_IF_ERROR(get_int(r, "start", pr.start, file));
     KPIPE_RETURN_IF_ERROR(get_int(r, "end", pr.end, file));
-    if (pr.start < 0 || pr.end < pr.start) return corrupt(file, "a range ends before it starts");
+    if (pr.end < pr.start) return corrupt(file, "a range ends before it starts");
+    // A partition listed twice would be read twice: every row of it duplicated.
+    if (!partitions.insert(pr.partition).second) {
+      return corrupt(file, "partition " + std::to_string(pr.partition) + " listed twice");
+    }
     e.ranges.push_back(pr);
   }
   if (e.layout.files_per_partition < 1 || e.layout.max_records_per_file < 1) return corrupt(file, "file layout");

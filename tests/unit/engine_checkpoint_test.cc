@@ -157,5 +157,37 @@ TEST_F(CheckpointTest, PurgeKeepsTheNewestEntries) {
   EXPECT_EQ(reopened->latest_commit()->batch_id, 129);
 }
 
+// Found by tests/fuzz/checkpoint_fuzz.cc (property "repeated partition accepted"): an offsets
+// entry listing a partition twice was accepted, and a re-run of the batch would read that partition twice (every row duplicated).
+TEST(CheckpointFuzzRegression, RepeatedPartitionInOffsetsIsRejected) {
+  auto e = parse_offsets(
+      R"({"version":1,"batchId":7,"plannedAtMs":1,"topic":"t","filesPerPartition":1,"maxRecordsPerFile":1,)"
+      R"("ranges":[{"partition":0,"start":0,"end":3},{"partition":0,"start":3,"end":4}]})",
+      "offsets/7");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().kind(), ErrorKind::kFatal);
+  EXPECT_NE(e.status().message().find("partition 0 listed twice"), std::string::npos) << e.status().message();
+  EXPECT_NE(e.status().message().find("offsets/7"), std::string::npos);
+}
+
+// Found while writing the properties of tests/fuzz/checkpoint_fuzz.cc: a partition id past int32
+// was truncated to another partition (4294967296 read as partition 0), and negative partitions,
+// batch ids and counts were accepted.
+TEST(CheckpointFuzzRegression, OutOfRangeNumbersAreRejectedNotTruncated) {
+  const std::string head = R"({"version":1,"plannedAtMs":1,"topic":"t","filesPerPartition":1,"maxRecordsPerFile":1,)";
+  for (const std::string body : {R"("batchId":7,"ranges":[{"partition":4294967296,"start":0,"end":3}]})",
+                                 R"("batchId":7,"ranges":[{"partition":-1,"start":0,"end":3}]})",
+                                 R"("batchId":-7,"ranges":[]})"}) {
+    auto e = parse_offsets(head + body, "offsets/7");
+    ASSERT_FALSE(e.ok()) << body;
+    EXPECT_NE(e.status().message().find("out of range"), std::string::npos) << e.status().message();
+  }
+  auto c = parse_commit(R"({"version":1,"batchId":7,"committedAtMs":1,"inputRows":-5,"outputRows":0,)"
+                        R"("deadLetterRows":0,"files":[]})",
+                        "commits/7");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("'inputRows' out of range"), std::string::npos) << c.status().message();
+}
+
 }  // namespace
 }  // namespace kpipe
