@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <iterator>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -50,11 +52,54 @@ int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
+// The rows of one dt of a batch: one chunk per partition that has rows of that day, in the
+// order of the batch's ranges. Files are cut from them as if they were one batch.
+using DayChunks = std::vector<std::shared_ptr<arrow::RecordBatch>>;
+
+// What a batch read: one decoded part per partition, in the order of the batch's ranges.
+struct DecodedParts {
+  std::vector<DecodedBatch> parts;
+  int64_t good_rows() const {
+    int64_t n = 0;
+    for (const auto& p : parts) n += p.rows ? p.rows->num_rows() : 0;
+    return n;
+  }
+};
+
+// Rows [offset, offset + length) of `chunks`: a view into one chunk when they lie in one (the
+// common case), else a copy of just those rows.
+struct RowsView {
+  std::shared_ptr<arrow::RecordBatch> batch;
+  int64_t offset = 0;
+  int64_t length = 0;
+};
+
+Result<RowsView> view_rows(const DayChunks& chunks, int64_t offset, int64_t length) {
+  arrow::RecordBatchVector pieces;
+  int64_t skip = offset, left = length;
+  for (const auto& chunk : chunks) {
+    if (left == 0) break;
+    const int64_t n = chunk->num_rows();
+    if (skip >= n) {
+      skip -= n;
+      continue;
+    }
+    const int64_t take = std::min(n - skip, left);
+    if (pieces.empty() && take == left) return RowsView{chunk, skip, take};
+    pieces.push_back(chunk->Slice(skip, take));
+    left -= take;
+    skip = 0;
+  }
+  auto joined = arrow::ConcatenateRecordBatches(pieces);
+  if (!joined.ok()) return Status::retriable("joining rows of two partitions: " + joined.status().ToString());
+  return RowsView{*joined, 0, length};
+}
+
 // One output file of a batch, from plan to final name.
 struct FileTask {
   std::string sink;                 // "parquet", "csv", "dead-letter"
   const FileEncoder* encoder = nullptr;  // null for dead-letter
-  std::shared_ptr<arrow::RecordBatch> rows;
+  std::shared_ptr<const DayChunks> rows;
   FileSlice slice;
   std::string dir;       // absolute-or-relative directory of the file
   std::string rel_path;  // path below the sink root, recorded in the commit
@@ -74,7 +119,11 @@ struct StreamJob::Impl {
   std::unique_ptr<KafkaSource> source;
   Schema schema;
   int partition_column = -1;
-  std::unique_ptr<RecordDecoder> decoder;
+  DecodeLimits limits;
+  // One decoder per partition: the source interleaves partitions, and the batch's rows are kept
+  // in range order (partition by partition), so a re-run writes the same rows into the same
+  // files whatever order the fetches complete in. Kept across batches for their buffer sizes.
+  std::map<int32_t, std::unique_ptr<RecordDecoder>> decoders;
   std::unique_ptr<FileEncoder> parquet;
   std::unique_ptr<FileEncoder> csv;
   std::string query8;
@@ -90,6 +139,7 @@ struct StreamJob::Impl {
   // Plans and runs the next batch; returns rows planned (0 = nothing new).
   Result<int64_t> run_next_batch(const std::map<int32_t, int64_t>& stop_at, const std::atomic<bool>& stop);
   Status execute(const OffsetsEntry& entry, bool replay, const std::atomic<bool>& stop);
+  Result<DecodedParts> read_and_decode(const OffsetsEntry& entry, const std::atomic<bool>& stop);
   std::vector<std::string> output_roots() const;
 };
 
@@ -112,10 +162,8 @@ std::vector<std::string> StreamJob::Impl::output_roots() const {
 Status StreamJob::Impl::start() {
   KPIPE_ASSIGN_OR_RETURN(schema, parse_ddl(opt.schema));
   KPIPE_ASSIGN_OR_RETURN(partition_column, find_partition_column(schema, opt.partition_from));
-  DecodeLimits limits;
   limits.max_record_bytes = static_cast<size_t>(opt.max_record_bytes);
   limits.max_string_bytes = static_cast<size_t>(opt.max_string_bytes);
-  decoder = std::make_unique<RecordDecoder>(schema, partition_column, limits);
   KPIPE_ASSIGN_OR_RETURN(Compression compression, parse_compression(opt.parquet_compression));
   parquet = make_parquet_encoder(compression);
   csv = make_csv_encoder();
@@ -211,6 +259,38 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
   return plan.total();
 }
 
+Result<DecodedParts> StreamJob::Impl::read_and_decode(const OffsetsEntry& entry, const std::atomic<bool>& stop) {
+  // Rows of a failed earlier attempt are dropped first.
+  for (auto& [p, d] : decoders) {
+    if (d->good_rows() > 0 || d->bad_rows() > 0) (void)d->finish();
+  }
+  for (const auto& r : entry.ranges) {
+    auto& d = decoders[r.partition];
+    if (!d) d = std::make_unique<RecordDecoder>(schema, partition_column, limits);
+  }
+  // The source hands over runs of records of one partition: look the decoder up once per run.
+  int32_t last_partition = -1;
+  RecordDecoder* last = nullptr;
+  KPIPE_RETURN_IF_ERROR(source->read(
+      entry.ranges,
+      [&](const RawRecord& r) {
+        if (r.partition != last_partition || last == nullptr) {
+          last_partition = r.partition;
+          last = decoders.at(r.partition).get();
+        }
+        last->add(r);
+      },
+      stop));
+  DecodedParts out;
+  for (const auto& r : entry.ranges) {
+    RecordDecoder& d = *decoders.at(r.partition);
+    if (d.good_rows() == 0 && d.bad_rows() == 0) continue;
+    KPIPE_ASSIGN_OR_RETURN(DecodedBatch part, d.finish());
+    out.parts.push_back(std::move(part));
+  }
+  return out;
+}
+
 Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const std::atomic<bool>& stop) {
   const auto t_start = Clock::now();
   BatchProgress progress;
@@ -220,17 +300,17 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
   progress.ranges = entry.ranges;
   status->set_current_batch(entry.batch_id);
 
-  // 2. read and decode (rows of a failed earlier attempt are dropped first)
-  if (decoder->good_rows() > 0 || decoder->bad_rows() > 0) (void)decoder->finish();
-  KPIPE_RETURN_IF_ERROR(source->read(entry.ranges, [this](const RawRecord& r) { decoder->add(r); }, stop));
-  KPIPE_ASSIGN_OR_RETURN(DecodedBatch batch, decoder->finish());
+  // 2. read and decode
+  KPIPE_ASSIGN_OR_RETURN(DecodedParts batch, read_and_decode(entry, stop));
   crash_point("after_read", entry.batch_id);
   const int64_t t_read = ms_since(t_start);
-  const int64_t good = batch.rows ? batch.rows->num_rows() : 0;
-  progress.num_input_rows = good + static_cast<int64_t>(batch.bad.size());
+  const int64_t good = batch.good_rows();
+  std::vector<BadRecord> bad;
+  for (auto& part : batch.parts) std::move(part.bad.begin(), part.bad.end(), std::back_inserter(bad));
+  progress.num_input_rows = good + static_cast<int64_t>(bad.size());
 
-  if (!batch.bad.empty() && opt.on_bad_record == "fail") {
-    const BadRecord& b = batch.bad.front();
+  if (!bad.empty() && opt.on_bad_record == "fail") {
+    const BadRecord& b = bad.front();
     return Status::fatal("ON_BAD_RECORD=fail: record " + opt.topic + "/" + std::to_string(b.partition) + " offset " +
                          std::to_string(b.offset) + " does not fit the schema: " + b.reason +
                          " (batch " + std::to_string(entry.batch_id) + " not committed)");
@@ -238,36 +318,46 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
 
   // 3. plan files and write them under hidden names, in parallel
   const auto t_write = Clock::now();
-  KPIPE_ASSIGN_OR_RETURN(auto days, split_by_day(batch.rows, batch.dt_days));
+  std::map<int32_t, std::shared_ptr<DayChunks>> days;
+  for (const auto& part : batch.parts) {
+    KPIPE_ASSIGN_OR_RETURN(auto split, split_by_day(part.rows, part.dt_days));
+    for (auto& d : split) {
+      auto& chunks = days[d.day];
+      if (!chunks) chunks = std::make_shared<DayChunks>();
+      chunks->push_back(std::move(d.rows));
+    }
+  }
   std::vector<FileTask> tasks;
   auto add_sink = [&](const std::string& sink, const FileEncoder* enc, const std::string& root) {
-    for (const auto& d : days) {
-      std::string day_dir = dt_dir_name(d.day);
-      auto slices = plan_files(d.rows->num_rows(), entry.layout);
+    for (const auto& [day, chunks] : days) {
+      int64_t day_rows = 0;
+      for (const auto& c : *chunks) day_rows += c->num_rows();
+      std::string day_dir = dt_dir_name(day);
+      auto slices = plan_files(day_rows, entry.layout);
       for (size_t k = 0; k < slices.size(); ++k) {
         FileTask t;
         t.sink = sink;
         t.encoder = enc;
-        t.rows = d.rows;
+        t.rows = chunks;
         t.slice = slices[k];
         t.dir = root + "/" + day_dir;
         t.final_name = final_file_name(query8, entry.batch_id, static_cast<int>(k), enc->extension());
         t.rel_path = day_dir + "/" + t.final_name;
-        t.day = d.day;
+        t.day = day;
         tasks.push_back(std::move(t));
       }
     }
   };
   if (opt.sink_parquet) add_sink("parquet", parquet.get(), opt.output_path);
   if (opt.sink_csv) add_sink("csv", csv.get(), opt.csv_output_path);
-  if (!batch.bad.empty() && opt.on_bad_record == "dlq") {
+  if (!bad.empty() && opt.on_bad_record == "dlq") {
     FileTask t;
     t.sink = "dead-letter";
     t.dir = opt.dead_letter_path;
     t.final_name = final_file_name(query8, entry.batch_id, 0, ".jsonl");
     t.rel_path = t.final_name;
-    t.slice = FileSlice{0, static_cast<int64_t>(batch.bad.size())};
-    t.dead_letter_text = encode_dead_letter(opt.topic, batch.bad);
+    t.slice = FileSlice{0, static_cast<int64_t>(bad.size())};
+    t.dead_letter_text = encode_dead_letter(opt.topic, bad);
     tasks.push_back(std::move(t));
   }
   std::set<std::string> dirs;
@@ -280,7 +370,8 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
       FileTask& t = tasks[i];
       const std::string tmp = t.dir + "/" + temp_file_name(t.final_name);
       if (t.encoder) {
-        KPIPE_ASSIGN_OR_RETURN(auto buf, t.encoder->encode(*t.rows, t.slice.offset, t.slice.length));
+        KPIPE_ASSIGN_OR_RETURN(RowsView view, view_rows(*t.rows, t.slice.offset, t.slice.length));
+        KPIPE_ASSIGN_OR_RETURN(auto buf, t.encoder->encode(*view.batch, view.offset, view.length));
         t.bytes = buf->size();
         KPIPE_RETURN_IF_ERROR(
             fs->write_file(tmp, std::string_view(reinterpret_cast<const char*>(buf->data()), buf->size())));
@@ -347,7 +438,7 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
   commit.committed_at_ms = wall_ms();
   commit.input_rows = progress.num_input_rows;
   commit.output_rows = good;
-  commit.dead_letter_rows = opt.on_bad_record == "dlq" ? static_cast<int64_t>(batch.bad.size()) : 0;
+  commit.dead_letter_rows = opt.on_bad_record == "dlq" ? static_cast<int64_t>(bad.size()) : 0;
   for (const auto& t : tasks) commit.files.push_back(CommittedFile{t.sink, t.rel_path, t.slice.length});
   KPIPE_RETURN_IF_ERROR(checkpoint->write_commit(commit));
   crash_point("after_commit", entry.batch_id);
@@ -385,19 +476,27 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
   }
   for (auto& [name, sp] : per_sink) progress.sinks.push_back(sp);
   for (auto& [key, cell] : per_day) progress.outputs.push_back({key.first, key.second, cell.first, cell.second});
-  if (opt.on_bad_record == "dlq") progress.dead_lettered = static_cast<int64_t>(batch.bad.size());
-  else progress.skipped_bad = static_cast<int64_t>(batch.bad.size());
+  if (opt.on_bad_record == "dlq") progress.dead_lettered = static_cast<int64_t>(bad.size());
+  else progress.skipped_bad = static_cast<int64_t>(bad.size());
   if (opt.sink_console) {
     // Like Spark's console sink: the batch's first rows as a table, then one summary line.
-    std::string text = batch.rows && good > 0
-                           ? format_console_table(entry.batch_id, *batch.rows, 20)
-                           : "-------------------------------------------\nBatch: " + std::to_string(entry.batch_id) +
-                                 "\n-------------------------------------------\n(no rows)\n";
+    std::string text = "-------------------------------------------\nBatch: " + std::to_string(entry.batch_id) +
+                       "\n-------------------------------------------\n(no rows)\n";
+    if (good > 0) {
+      // The batch's first rows in range order, and one more, so the table says whether it
+      // shows them all.
+      DayChunks firsts;
+      for (const auto& part : batch.parts) {
+        if (part.rows && part.rows->num_rows() > 0) firsts.push_back(part.rows);
+      }
+      KPIPE_ASSIGN_OR_RETURN(RowsView head, view_rows(firsts, 0, std::min<int64_t>(good, 21)));
+      text = format_console_table(entry.batch_id, *head.batch->Slice(head.offset, head.length), 20);
+    }
     char line[256];
     std::snprintf(line, sizeof line,
                   "Batch %lld%s: %lld rows (%lld bad), input %.1f rows/s, processed %.1f rows/s, %lld ms\n\n",
                   static_cast<long long>(entry.batch_id), replay ? " (re-run)" : "",
-                  static_cast<long long>(progress.num_input_rows), static_cast<long long>(batch.bad.size()),
+                  static_cast<long long>(progress.num_input_rows), static_cast<long long>(bad.size()),
                   progress.input_rows_per_second, progress.processed_rows_per_second,
                   static_cast<long long>(total_ms));
     text += line;

@@ -1,8 +1,13 @@
 #include "kafka/source.h"
 
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -34,16 +39,27 @@ KafkaSource::KafkaSource(SourceOptions options)
     : options_(std::move(options)), errors_(std::make_shared<ErrorState>()) {}
 
 KafkaSource::~KafkaSource() {
-  for (auto& [p, q] : queues_) rd_kafka_queue_destroy(q);
+  for (auto& [p, q] : queues_) {
+    rd_kafka_queue_io_event_enable(q, -1, nullptr, 0);
+    rd_kafka_queue_destroy(q);
+  }
   if (rk_) {
     rd_kafka_assign(rk_, nullptr);
     rd_kafka_consumer_close(rk_);
     rd_kafka_destroy(rk_);
   }
+  for (int fd : wake_) {
+    if (fd >= 0) ::close(fd);
+  }
 }
 
 Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& options) {
   std::unique_ptr<KafkaSource> src(new KafkaSource(options));
+  // Both ends non-blocking: librdkafka must never block writing a wake-up, nor the read loop
+  // draining them.
+  if (::pipe2(src->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Status::fatal(std::string("cannot create the Kafka source's wake-up pipe: ") + std::strerror(errno));
+  }
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   std::vector<std::pair<std::string, std::string>> settings = {
       {"bootstrap.servers", options.bootstrap_servers},
@@ -87,11 +103,19 @@ Result<std::vector<int32_t>> KafkaSource::partitions() {
   rd_kafka_resp_err_t err =
       rd_kafka_metadata(rk_, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
   rd_kafka_topic_destroy(topic);
+  // Serves the error callback, so the message says why ("cannot reach ...", "authentication
+  // failed ...") rather than librdkafka's bare "Broker transport failure".
+  rd_kafka_poll(rk_, 0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::string detail = last_client_error();
-    return Status::retriable("cannot read metadata of topic '" + options_.topic + "' from " +
-                             options_.bootstrap_servers + ": " + err_text(err) +
-                             (detail.empty() ? "" : " (" + detail + ")"));
+    std::string message = "cannot read metadata of topic '" + options_.topic + "' from " +
+                          options_.bootstrap_servers + ": " + err_text(err) +
+                          (detail.empty() ? "" : " (" + detail + ")");
+    // Wrong credentials do not get better by retrying; the Java client fails the same way.
+    if (errors_->log.last_error_is_authentication()) {
+      return Status::fatal(message + ": check the security settings (--kafka-prop sasl.*, ssl.*, security.protocol)");
+    }
+    return Status::retriable(message);
   }
   std::vector<int32_t> ids;
   Status status;
@@ -136,7 +160,10 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
 
   // Reassign everything: simpler than seeking, and rare (first batch, replay, new partitions).
   if (!position_.empty()) rd_kafka_assign(rk_, nullptr);  // drops what was prefetched for the old offsets
-  for (auto& [p, q] : queues_) rd_kafka_queue_destroy(q);
+  for (auto& [p, q] : queues_) {
+    rd_kafka_queue_io_event_enable(q, -1, nullptr, 0);
+    rd_kafka_queue_destroy(q);
+  }
   queues_.clear();
   position_.clear();
   // Each partition is read from its own queue, so a batch's rows come partition by partition
@@ -148,6 +175,8 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
     rd_kafka_queue_t* q = rd_kafka_queue_get_partition(rk_, options_.topic.c_str(), r.partition);
     if (!q) return Status::retriable("no queue for " + options_.topic + "/" + std::to_string(r.partition));
     rd_kafka_queue_forward(q, nullptr);
+    static constexpr char kWake = 1;
+    rd_kafka_queue_io_event_enable(q, wake_[1], &kWake, 1);
     queues_[r.partition] = q;
   }
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size()));
@@ -162,6 +191,14 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   for (const auto& r : ranges) position_[r.partition] = r.start;
   return Status::success();
 }
+
+struct KafkaSource::Cursor {
+  PartitionRange range;
+  rd_kafka_queue_t* queue = nullptr;
+  int64_t next = 0;  // next offset wanted
+  std::chrono::steady_clock::time_point last_progress;
+  std::string where;  // "topic/partition", for messages
+};
 
 Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
                          const std::function<void(const RawRecord&)>& on_record,
@@ -178,33 +215,69 @@ Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
     if (!listed) wanted.push_back(PartitionRange{p, pos, pos});
   }
   KPIPE_RETURN_IF_ERROR(assign(wanted));
+
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Cursor> active;
   for (const auto& r : todo) {
-    Status st = read_partition(r, on_record, stop);
-    if (!st.ok()) {
-      // The queue state is unknown after a failure: start clean next time.
-      position_.clear();
-      return st;
+    active.push_back(Cursor{r, queues_.at(r.partition), position_.at(r.partition), now,
+                            options_.topic + "/" + std::to_string(r.partition)});
+  }
+  Status failure;
+  while (!active.empty()) {
+    if (stop.load(std::memory_order_relaxed)) {
+      failure = Status::replay("stopping: read of " + active.front().where + " abandoned");
+      break;
     }
+    // Drain the wake-up pipe before looking at the queues: a message that arrives after the
+    // look leaves a byte behind, so the wait below returns at once instead of missing it.
+    char sink[64];
+    while (::read(wake_[0], sink, sizeof sink) > 0) {
+    }
+    bool got_any = false;
+    for (auto& c : active) {
+      failure = consume_available(c, on_record, got_any);
+      if (!failure.ok()) break;
+    }
+    rd_kafka_poll(rk_, 0);  // serve the error callback
+    if (!failure.ok()) break;
+    std::erase_if(active, [this](const Cursor& c) {
+      if (c.next < c.range.end) return false;
+      position_[c.range.partition] = c.next;
+      return true;
+    });
+    if (active.empty() || got_any) continue;
+    const auto t = std::chrono::steady_clock::now();
+    for (const auto& c : active) {
+      if (t - c.last_progress <= options_.stall_timeout) continue;
+      std::string detail = last_client_error();
+      failure = Status::retriable("no data from " + c.where + " for " +
+                                  std::to_string(options_.stall_timeout.count() / 1000) + " s while reading offsets " +
+                                  std::to_string(c.next) + ".." + std::to_string(c.range.end) +
+                                  (detail.empty() ? "" : " (" + detail + ")"));
+      break;
+    }
+    if (!failure.ok()) break;
+    wait_for_messages(std::chrono::milliseconds(200));
+  }
+  if (!failure.ok()) {
+    // The queue state is unknown after a failure: start clean next time.
+    position_.clear();
+    return failure;
   }
   return Status::success();
 }
 
-Status KafkaSource::read_partition(const PartitionRange& range,
-                                   const std::function<void(const RawRecord&)>& on_record,
-                                   const std::atomic<bool>& stop) {
-  rd_kafka_queue_t* q = queues_.at(range.partition);
-  int64_t next = position_.at(range.partition);
+Status KafkaSource::consume_available(Cursor& c, const std::function<void(const RawRecord&)>& on_record,
+                                      bool& got_any) {
   rd_kafka_message_t* msgs[kConsumeBatch];
-  auto last_progress = std::chrono::steady_clock::now();
-  const std::string where = options_.topic + "/" + std::to_string(range.partition);
-
-  while (next < range.end) {
-    if (stop.load(std::memory_order_relaxed)) return Status::replay("stopping: read of " + where + " abandoned");
+  while (c.next < c.range.end) {
     // Never pop more than the range still needs: what stays queued belongs to the next batch.
-    size_t want = static_cast<size_t>(std::min<int64_t>(kConsumeBatch, range.end - next));
-    ssize_t n = rd_kafka_consume_batch_queue(q, 200, msgs, want);
-    rd_kafka_poll(rk_, 0);  // serve the error callback
-    if (n < 0) return Status::retriable("consume from " + where + " failed: " + err_text(rd_kafka_last_error()));
+    size_t want = static_cast<size_t>(std::min<int64_t>(kConsumeBatch, c.range.end - c.next));
+    ssize_t n = rd_kafka_consume_batch_queue(c.queue, 0, msgs, want);
+    if (n < 0) return Status::retriable("consume from " + c.where + " failed: " + err_text(rd_kafka_last_error()));
+    if (n == 0) return Status::success();
+    got_any = true;
+    c.last_progress = std::chrono::steady_clock::now();
     Status failure;
     for (ssize_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];
@@ -212,41 +285,35 @@ Status KafkaSource::read_partition(const PartitionRange& range,
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           // Offsets below the high watermark that never arrive are transaction markers or
           // compacted away: the range is complete when the partition says it has no more.
-          if (m->offset >= range.end) next = range.end;
+          if (m->offset >= c.range.end) c.next = c.range.end;
         } else if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
                    m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-          failure = Status::fatal("offsets " + std::to_string(next) + ".." + std::to_string(range.end) + " of " +
-                                  where + " are no longer in Kafka (deleted by retention?): " +
+          failure = Status::fatal("offsets " + std::to_string(c.next) + ".." + std::to_string(c.range.end) + " of " +
+                                  c.where + " are no longer in Kafka (deleted by retention?): " +
                                   rd_kafka_message_errstr(m));
         } else if (m->err) {
-          failure = Status::retriable("reading " + where + ": " + rd_kafka_message_errstr(m));
-        } else if (m->offset >= next && m->offset < range.end) {
+          failure = Status::retriable("reading " + c.where + ": " + rd_kafka_message_errstr(m));
+        } else if (m->offset >= c.next && m->offset < c.range.end) {
           RawRecord rec;
           rec.payload = std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
-          rec.partition = range.partition;
+          rec.partition = c.range.partition;
           rec.offset = m->offset;
           rd_kafka_timestamp_type_t tstype;
           rec.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
           on_record(rec);
-          next = m->offset + 1;
+          c.next = m->offset + 1;
         }
       }
       rd_kafka_message_destroy(m);
     }
     if (!failure.ok()) return failure;
-    auto now = std::chrono::steady_clock::now();
-    if (n > 0) {
-      last_progress = now;
-    } else if (now - last_progress > options_.stall_timeout) {
-      std::string detail = last_client_error();
-      return Status::retriable("no data from " + where + " for " +
-                               std::to_string(options_.stall_timeout.count() / 1000) + " s while reading offsets " +
-                               std::to_string(next) + ".." + std::to_string(range.end) +
-                               (detail.empty() ? "" : " (" + detail + ")"));
-    }
   }
-  position_[range.partition] = next;
   return Status::success();
+}
+
+void KafkaSource::wait_for_messages(std::chrono::milliseconds timeout) {
+  pollfd pfd{wake_[0], POLLIN, 0};
+  (void)::poll(&pfd, 1, static_cast<int>(timeout.count()));
 }
 
 }  // namespace kpipe

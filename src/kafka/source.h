@@ -59,11 +59,14 @@ class KafkaSource {
   Result<std::vector<int32_t>> partitions();
   Result<Watermarks> watermarks(int32_t partition);
 
-  // Reads every message of every range, partition by partition in the order given, offsets
-  // ascending, and calls `on_record` for each. Fails with a retriable error when no message
-  // arrives for stall_timeout, and with a fatal error when the broker no longer has an offset
-  // (deleted by retention; the caller decides with FAIL_ON_DATA_LOSS). `stop` abandons the read
-  // (kReplay) so that shutdown never waits on a dead broker.
+  // Reads every message of every range and calls `on_record` for each: offsets ascending within
+  // a partition, partitions interleaved. All partitions are read at once, so librdkafka keeps
+  // fetching every one of them (a partition queue left full stops its fetches for up to a
+  // second); a caller that needs the rows in partition order keeps them apart by
+  // RawRecord::partition. Fails with a retriable error when a partition delivers nothing for
+  // stall_timeout, and with a fatal error when the broker no longer has an offset (deleted by
+  // retention; the caller decides with FAIL_ON_DATA_LOSS). `stop` abandons the read (kReplay)
+  // so that shutdown never waits on a dead broker.
   Status read(const std::vector<PartitionRange>& ranges,
               const std::function<void(const RawRecord&)>& on_record,
               const std::atomic<bool>& stop);
@@ -79,8 +82,11 @@ class KafkaSource {
  private:
   explicit KafkaSource(SourceOptions options);
   Status assign(const std::vector<PartitionRange>& ranges);
-  Status read_partition(const PartitionRange& range, const std::function<void(const RawRecord&)>& on_record,
-                        const std::atomic<bool>& stop);
+  struct Cursor;
+  // Pops what `cursor`'s queue holds of its range, without waiting; false once it failed.
+  Status consume_available(Cursor& cursor, const std::function<void(const RawRecord&)>& on_record, bool& got_any);
+  // Blocks until a partition queue that was empty gets a message, or `timeout` passes.
+  void wait_for_messages(std::chrono::milliseconds timeout);
 
   SourceOptions options_;
   rd_kafka_t* rk_ = nullptr;
@@ -88,6 +94,9 @@ class KafkaSource {
   // previous one ended keep the prefetched data.
   std::map<int32_t, int64_t> position_;
   std::map<int32_t, rd_kafka_queue_t*> queues_;
+  // librdkafka writes a byte to wake_[1] when a partition queue goes from empty to not empty,
+  // so a read waits on all of its partitions at once (rd_kafka_queue_io_event_enable).
+  int wake_[2] = {-1, -1};
   std::shared_ptr<ErrorState> errors_;
 };
 
