@@ -85,6 +85,10 @@ KafkaErrorLog::KafkaErrorLog(std::string component, std::chrono::milliseconds re
 void KafkaErrorLog::on_error(int err, const char* reason) {
   // "1/1 brokers are down" follows every failed connect, which was reported with its address.
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_error_code_ = err;
+  }
   report(describe_kafka_error(err, reason), true);
 }
 
@@ -99,6 +103,11 @@ void KafkaErrorLog::on_log(int level, const char* facility, const char* message)
 std::string KafkaErrorLog::last_error() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_error_;
+}
+
+bool KafkaErrorLog::last_error_is_authentication() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_error_code_ == RD_KAFKA_RESP_ERR__AUTHENTICATION;
 }
 
 void KafkaErrorLog::report(std::string text, bool is_error) {

@@ -52,6 +52,9 @@ class KafkaErrorLog {
 
   // The last described error, "" if none.
   std::string last_error() const;
+  // True when the last error was an authentication failure (wrong SASL credentials, SSL
+  // handshake refused): retrying with the same settings cannot succeed.
+  bool last_error_is_authentication() const;
 
  private:
   void report(std::string text, bool is_error);
@@ -60,6 +63,7 @@ class KafkaErrorLog {
   std::chrono::milliseconds repeat_every_;
   mutable std::mutex mu_;
   std::string last_error_;
+  int last_error_code_ = 0;
   std::map<std::string, std::chrono::steady_clock::time_point> last_printed_;
 };
 

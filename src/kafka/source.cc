@@ -121,6 +121,13 @@ Result<std::vector<int32_t>> KafkaSource::partitions() {
   Status status;
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];
+    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      // Retriable: the topic may be created later. A re-created topic that is behind the
+      // checkpoint's offsets is refused by the planner.
+      status = Status::retriable("topic '" + options_.topic + "' does not exist on " + options_.bootstrap_servers +
+                                 " (not created yet, or deleted)");
+      break;
+    }
     if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       status = Status::retriable("topic '" + options_.topic + "' is not available on " +
                                  options_.bootstrap_servers + ": " + err_text(t.err));

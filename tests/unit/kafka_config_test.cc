@@ -68,6 +68,23 @@ TEST(KafkaErrorLog, RemembersTheLastError) {
   EXPECT_EQ(log.last_error(), "cannot reach h:1 (Connection refused); retrying");
 }
 
+// Regression: `kpipe stream` with a wrong SASL password retried forever, saying only "Broker
+// transport failure". The source now fails fatally when the last error was an authentication one.
+TEST(KafkaErrorLog, StreamRetriedForeverOnWrongCredentials) {
+  KafkaErrorLog log("kafka-test", std::chrono::hours(1));
+  EXPECT_FALSE(log.last_error_is_authentication());
+  log.on_error(RD_KAFKA_RESP_ERR__AUTHENTICATION,
+               "sasl_plaintext://h:1/bootstrap: SASL authentication error: Authentication failed: Invalid "
+               "username or password (after 3ms in state AUTH_REQ)");
+  EXPECT_TRUE(log.last_error_is_authentication());
+  EXPECT_EQ(log.last_error(),
+            "authentication failed: sasl_plaintext://h:1/bootstrap: SASL authentication error: Authentication "
+            "failed: Invalid username or password");
+  // A later, different error (the broker went away) is what counts.
+  log.on_error(RD_KAFKA_RESP_ERR__TRANSPORT, "h:1/bootstrap: Connect to ipv4#h:1 failed: Connection refused");
+  EXPECT_FALSE(log.last_error_is_authentication());
+}
+
 TEST(LibrdkafkaVersion, IsTheLinkedOne) { EXPECT_EQ(librdkafka_version(), rd_kafka_version_str()); }
 
 }  // namespace
