@@ -390,7 +390,12 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
     Status s = f.get();
     if (write_status.ok() && !s.ok()) write_status = s;
   }
-  if (!write_status.ok()) return write_status.with_context("writing batch " + std::to_string(entry.batch_id));
+  if (!write_status.ok()) {
+    // A full disk stays full while the partial temp files hold what was left: remove them so
+    // the space is back before the retry (best effort; start-up cleanup catches the rest).
+    for (const auto& t : tasks) (void)fs->remove(t.dir + "/" + temp_file_name(t.final_name));
+    return write_status.with_context("writing batch " + std::to_string(entry.batch_id));
+  }
   crash_point("after_temp_files", entry.batch_id);
   const int64_t ms_write = ms_since(t_write);
 
