@@ -218,7 +218,8 @@ Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
   // Keep every partition assigned that was assigned, so prefetching goes on across batches.
   std::vector<PartitionRange> wanted = todo;
   for (const auto& [p, pos] : position_) {
-    bool listed = std::any_of(todo.begin(), todo.end(), [&](const auto& r) { return r.partition == p; });
+    const int32_t partition = p;  // clang before 16 cannot capture a structured binding (make lint)
+    bool listed = std::any_of(todo.begin(), todo.end(), [&](const auto& r) { return r.partition == partition; });
     if (!listed) wanted.push_back(PartitionRange{p, pos, pos});
   }
   KPIPE_RETURN_IF_ERROR(assign(wanted));
