@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <thread>
 
+#include "config/stream_options.h"
 #include "status/prometheus.h"
 #include "status_prometheus_check.h"
 
@@ -401,6 +403,79 @@ TEST(StatusServerMetricsOnly, ServesTheProducersMetricsAndNothingElse) {
                                                [] { return std::string(); }, info);
   ASSERT_FALSE(busy.ok());
   EXPECT_NE(busy.status().message().find("PRODUCER_STATUS_ADDR="), std::string::npos);
+}
+
+// The status page shows the job's settings: by default only this machine may see it.
+TEST(StatusServerSecurity, DefaultAddressIsLoopbackOnly) {
+  std::string default_addr;
+  for (const SettingSpec& spec : stream_setting_specs()) {
+    if (spec.name == "STATUS_ADDR") default_addr = spec.default_value;
+  }
+  ASSERT_FALSE(default_addr.empty());
+  auto addr = parse_listen_address(default_addr, "STATUS_ADDR");
+  ASSERT_TRUE(addr.ok()) << addr.status().message();
+  EXPECT_EQ(addr->host, "127.0.0.1");
+
+  // Started on the default host, the server answers on loopback and refuses every other
+  // address of this machine.
+  auto status = std::make_shared<JobStatus>();
+  auto server = StatusServer::start(addr->host + ":0", status, StatusInfo{});
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  const int port = (*server)->port();
+  httplib::Client local("127.0.0.1", port);
+  ASSERT_TRUE(local.Get("/healthz"));
+  ifaddrs* list = nullptr;
+  ASSERT_EQ(getifaddrs(&list), 0);
+  int others = 0;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    sockaddr_in target = *reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(target.sin_addr.s_addr) >> 24) == 127) continue;
+    target.sin_port = htons(static_cast<uint16_t>(port));
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target), 0)
+        << "reachable on " << inet_ntoa(target.sin_addr);
+    ::close(fd);
+    ++others;
+  }
+  freeifaddrs(list);
+  if (others == 0) GTEST_SKIP() << "no non-loopback IPv4 address on this machine to try";
+}
+
+// Only the routes in status_server.h answer: every other path, method and shape of request
+// gets a short error, never a file, a crash or a hang.
+TEST_F(StatusServerTest, HostileRequestsGetErrorsNotFilesOrCrashes) {
+  for (const char* path : {"/static/../../../../etc/passwd", "/static/.%2e/.%2e/etc/passwd", "/static/%00",
+                           "/static/app.js%00.png", "/api/status/../../etc/passwd", "/.env", "/.git/config",
+                           "/metrics%2f..", "/healthz/..", "/server-status", "/favicon.ico"}) {
+    httplib::Client raw("127.0.0.1", server_->port());
+    raw.set_url_encode(false);
+    auto res = raw.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 404) << path;
+    EXPECT_EQ(res->body, "404 not found\n") << path;
+    EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff") << path;
+  }
+  auto head = client_->Head("/no/such/path");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 404);
+  // A query string does not open other routes, and a bad one is refused, not crashed on.
+  EXPECT_EQ(get("/nope?x=/etc/passwd")->status, 404);
+  EXPECT_EQ(get("/api/progress?last=99999999999999999999")->status, 400);
+  EXPECT_EQ(get("/api/progress?last=-1")->status, 400);
+  // A long path and a large body are refused within the server's limits.
+  auto long_path = get("/" + std::string(20000, 'a'));
+  ASSERT_TRUE(long_path);
+  EXPECT_GE(long_path->status, 400);
+  auto big = client_->Post("/api/status", std::string(1 << 20, 'x'), "text/plain");
+  if (big) {
+    EXPECT_GE(big->status, 400);
+  }
+  // Still serving afterwards.
+  auto ok = get("/healthz");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
 }
 
 }  // namespace
