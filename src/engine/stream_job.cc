@@ -178,6 +178,8 @@ Status StreamJob::Impl::start() {
   so.bootstrap_servers = opt.bootstrap_servers;
   so.topic = opt.topic;
   so.kafka_props = opt.kafka_props;
+  // Fetch at most about one batch ahead: MAX_BATCH_RECORDS bounds memory for both.
+  so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records, 32'768, 2'097'152) * 128);
   KPIPE_ASSIGN_OR_RETURN(source, KafkaSource::open(so));
   return Status::success();
 }

@@ -16,11 +16,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/record.h"
 #include "common/status.h"
+#include "kafka/prefetch_buffer.h"
 
 typedef struct rd_kafka_s rd_kafka_t;
 typedef struct rd_kafka_queue_s rd_kafka_queue_t;
@@ -34,6 +36,10 @@ struct SourceOptions {
   std::string client_id = "kpipe-stream";
   std::chrono::milliseconds request_timeout{10000};       // metadata and watermark queries
   std::chrono::milliseconds stall_timeout{60000};         // a read making no progress this long fails (retriable)
+  // Bytes fetched ahead (payloads plus 32 bytes a message), shared by the assigned partitions,
+  // so reading goes on while the engine writes. 128 MiB holds about 900,000 events of the
+  // seed's size: most of the next million-row batch.
+  size_t prefetch_bytes = 128u << 20;
 };
 
 struct PartitionRange {
@@ -60,10 +66,10 @@ class KafkaSource {
   Result<Watermarks> watermarks(int32_t partition);
 
   // Reads every message of every range and calls `on_record` for each: offsets ascending within
-  // a partition, partitions interleaved. All partitions are read at once, so librdkafka keeps
-  // fetching every one of them (a partition queue left full stops its fetches for up to a
-  // second); a caller that needs the rows in partition order keeps them apart by
-  // RawRecord::partition. Fails with a retriable error when a partition delivers nothing for
+  // a partition, partitions interleaved. A prefetch thread copies messages out of librdkafka's
+  // partition queues as they arrive (see PrefetchBuffer), between batches too, so librdkafka
+  // keeps fetching every partition; a caller that needs the rows in partition order keeps them
+  // apart by RawRecord::partition. Fails with a retriable error when a partition delivers nothing for
   // stall_timeout, and with a fatal error when the broker no longer has an offset (deleted by
   // retention; the caller decides with FAIL_ON_DATA_LOSS). `stop` abandons the read (kReplay)
   // so that shutdown never waits on a dead broker.
@@ -83,10 +89,13 @@ class KafkaSource {
   explicit KafkaSource(SourceOptions options);
   Status assign(const std::vector<PartitionRange>& ranges);
   struct Cursor;
-  // Pops what `cursor`'s queue holds of its range, without waiting; false once it failed.
+  // Hands `cursor` what the prefetch buffer holds of its range, without waiting.
   Status consume_available(Cursor& cursor, const std::function<void(const RawRecord&)>& on_record, bool& got_any);
-  // Blocks until a partition queue that was empty gets a message, or `timeout` passes.
-  void wait_for_messages(std::chrono::milliseconds timeout);
+  // The prefetch thread: moves messages from the partition queues into buffer_ while the
+  // partitions' budgets allow. Runs between assign() calls; queues_ does not change meanwhile.
+  void prefetch_loop();
+  void start_prefetch();
+  void stop_prefetch();
 
   SourceOptions options_;
   rd_kafka_t* rk_ = nullptr;
@@ -94,9 +103,13 @@ class KafkaSource {
   // previous one ended keep the prefetched data.
   std::map<int32_t, int64_t> position_;
   std::map<int32_t, rd_kafka_queue_t*> queues_;
-  // librdkafka writes a byte to wake_[1] when a partition queue goes from empty to not empty,
-  // so a read waits on all of its partitions at once (rd_kafka_queue_io_event_enable).
+  // librdkafka writes a byte to wake_[1] when a partition queue goes from empty to not empty
+  // (rd_kafka_queue_io_event_enable), and so does the reader when it frees room in a full
+  // partition: the prefetch thread sleeps on wake_[0].
   int wake_[2] = {-1, -1};
+  std::unique_ptr<PrefetchBuffer> buffer_;
+  std::thread prefetcher_;
+  std::atomic<bool> prefetch_quit_{false};
   std::shared_ptr<ErrorState> errors_;
 };
 

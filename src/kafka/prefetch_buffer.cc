@@ -1,0 +1,119 @@
+#include "kafka/prefetch_buffer.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kpipe {
+namespace {
+
+// A chunk holds this much payload (more for one larger message) and this many entries: about
+// 8,000 events of the seed's size, one allocation of each kind per chunk.
+constexpr size_t kChunkDataBytes = 1 << 20;
+constexpr size_t kChunkEntries = 8192;
+
+}  // namespace
+
+
+PrefetchBuffer::Chunk& PrefetchBuffer::tail_for(Partition& part, size_t payload_bytes) {
+  if (!part.chunks.empty()) {
+    Chunk& tail = part.chunks.back();
+    if (tail.count < tail.entry_capacity && tail.data_capacity - tail.data_used >= payload_bytes) return tail;
+  }
+  Chunk& c = part.chunks.emplace_back();
+  c.data_capacity = std::max(kChunkDataBytes, payload_bytes);
+  c.data.reset(new char[c.data_capacity]);
+  c.entry_capacity = kChunkEntries;
+  c.entries.reset(new Entry[c.entry_capacity]);
+  part.bytes += c.bytes();
+  bytes_ += c.bytes();
+  return c;
+}
+
+void PrefetchBuffer::append(int32_t partition, const std::vector<Item>& items) {
+  if (items.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Partition& part = parts_[partition];
+    for (const Item& it : items) {
+      Chunk& c = tail_for(part, it.payload.size());
+      if (!it.payload.empty()) std::memcpy(c.data.get() + c.data_used, it.payload.data(), it.payload.size());
+      c.entries[c.count] = Entry{it.offset, it.timestamp_ms, static_cast<uint32_t>(c.data_used),
+                                 static_cast<uint32_t>(it.payload.size()), it.kind};
+      c.data_used += it.payload.size();
+      ++c.count;
+    }
+    ++appended_;
+  }
+  data_cv_.notify_all();
+}
+
+bool PrefetchBuffer::full(int32_t partition) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = parts_.find(partition);
+  return it != parts_.end() && it->second.bytes >= per_partition_bytes_;
+}
+
+bool PrefetchBuffer::consume(int32_t partition, const std::function<bool(const Item&)>& take) {
+  bool freed_full = false;
+  for (;;) {
+    Chunk* chunk = nullptr;
+    size_t start = 0, count = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto pit = parts_.find(partition);
+      if (pit == parts_.end() || pit->second.chunks.empty()) return freed_full;
+      Partition& part = pit->second;
+      chunk = &part.chunks.front();
+      start = part.read;
+      count = chunk->count;
+      if (start == count) {
+        // Fully read: drop it unless the producer may still append to it.
+        if (part.chunks.size() == 1) return freed_full;
+        freed_full |= part.bytes >= per_partition_bytes_;
+        part.bytes -= chunk->bytes();
+        bytes_ -= chunk->bytes();
+        part.chunks.pop_front();
+        part.read = 0;
+        continue;
+      }
+    }
+    size_t i = start;
+    for (; i < count; ++i) {
+      const Entry& e = chunk->entries[i];
+      if (!take(Item{e.kind, e.offset, e.timestamp_ms, std::string_view(chunk->data.get() + e.pos, e.len)})) break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      parts_[partition].read = i;
+    }
+    if (i < count) return freed_full;
+  }
+}
+
+void PrefetchBuffer::wait_for_data(uint64_t seen, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  data_cv_.wait_for(lock, timeout, [&] { return appended_ != seen; });
+}
+
+uint64_t PrefetchBuffer::appended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return appended_;
+}
+
+void PrefetchBuffer::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  parts_.clear();
+  bytes_ = 0;
+}
+
+void PrefetchBuffer::set_budget(size_t per_partition_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  per_partition_bytes_ = per_partition_bytes;
+}
+
+size_t PrefetchBuffer::bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+}  // namespace kpipe

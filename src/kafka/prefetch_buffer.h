@@ -1,0 +1,103 @@
+// Messages fetched ahead of the batch that reads them, per partition, copied out of librdkafka.
+//
+// Why: librdkafka (2.0.x) stops fetching a partition whose queue holds queued.min.messages and
+// picks it up again only when its broker thread next wakes, up to a second after the queue was
+// drained; and it holds about half a KiB per queued message. KafkaSource's prefetch thread keeps
+// librdkafka's queues empty by copying each message here (payload plus 32 bytes) and destroying
+// it, so fetching goes on while the engine writes files, at a quarter of the memory.
+//
+// One producer thread appends; one consumer thread consumes; clear() only while the producer is
+// stopped. Each partition has its own byte budget, so data of one partition that a later batch
+// will read can never keep out the data of another that this batch waits for.
+//
+// Lifetimes: an Item's payload points into the buffer and stays valid until the consume() call
+// that passed it returns.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+namespace kpipe {
+
+class PrefetchBuffer {
+ public:
+  enum class Kind : uint8_t {
+    kRecord,      // a message: offset, timestamp_ms, payload
+    kEnd,         // end of partition at `offset` (enable.partition.eof)
+    kOffsetLost,  // the broker no longer has the offset; payload = librdkafka's text
+    kError,       // another consume error; payload = librdkafka's text
+  };
+  struct Item {
+    Kind kind = Kind::kRecord;
+    int64_t offset = 0;
+    int64_t timestamp_ms = -1;
+    std::string_view payload;
+  };
+
+  PrefetchBuffer() = default;
+  PrefetchBuffer(const PrefetchBuffer&) = delete;
+  PrefetchBuffer& operator=(const PrefetchBuffer&) = delete;
+
+  // Producer: appends copies of `items` to `partition`, in order, under one lock, and wakes a
+  // consumer waiting in wait_for_data(). May overshoot the budget by one call's items.
+  void append(int32_t partition, const std::vector<Item>& items);
+  bool full(int32_t partition) const;
+
+  // Consumer: calls `take` with the partition's items in order for as long as it returns true;
+  // an item it returns false for stays first in line. Returns true when it freed room in a
+  // partition that was full (the producer may want waking).
+  bool consume(int32_t partition, const std::function<bool(const Item&)>& take);
+  // Waits until something was appended since `seen` (a value of appended()) or `timeout`.
+  void wait_for_data(uint64_t seen, std::chrono::milliseconds timeout);
+  uint64_t appended() const;
+
+  void clear();
+  // A partition whose buffered items take this many bytes is full until the consumer frees some.
+  void set_budget(size_t per_partition_bytes);
+  size_t bytes() const;  // buffered, all partitions
+
+ private:
+  struct Entry {
+    int64_t offset;
+    int64_t timestamp_ms;
+    uint32_t pos;  // into the chunk's data
+    uint32_t len;
+    Kind kind;
+  };
+  // Fixed capacity, allocated once: the consumer reads entries [read, count) without the lock
+  // while the producer appends behind them, so nothing may move.
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    size_t data_capacity = 0;
+    size_t data_used = 0;
+    std::unique_ptr<Entry[]> entries;
+    size_t entry_capacity = 0;
+    size_t count = 0;  // published entries; written and read under mu_
+    size_t bytes() const { return data_capacity + entry_capacity * sizeof(Entry); }
+  };
+  struct Partition {
+    std::deque<Chunk> chunks;  // push_back keeps references to the others valid
+    size_t read = 0;           // next entry of chunks.front()
+    size_t bytes = 0;
+  };
+
+  Chunk& tail_for(Partition& part, size_t payload_bytes);
+
+  size_t per_partition_bytes_ = 16u << 20;
+  mutable std::mutex mu_;
+  std::condition_variable data_cv_;
+  std::map<int32_t, Partition> parts_;
+  size_t bytes_ = 0;
+  uint64_t appended_ = 0;
+};
+
+}  // namespace kpipe
