@@ -71,7 +71,9 @@ void check_commit(std::string_view text) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] & 1) check_commit(text);
-  else check_offsets(text);
+  if (data[0] & 1)
+    check_commit(text);
+  else
+    check_offsets(text);
   return 0;
 }

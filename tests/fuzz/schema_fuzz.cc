@@ -58,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   kpipe::Result<kpipe::Schema> schema = kpipe::parse_ddl(input);
   if (!schema.ok()) {
     if (schema.status().kind() != kpipe::ErrorKind::kFatal) fail("DDL error is not fatal");
-    if (schema.status().message().rfind("SCHEMA: ", 0) != 0) fail("DDL error without SCHEMA prefix:", schema.status().message());
+    if (schema.status().message().rfind("SCHEMA: ", 0) != 0)
+      fail("DDL error without SCHEMA prefix:", schema.status().message());
     return 0;
   }
   const auto& columns = schema->columns;
