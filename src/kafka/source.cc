@@ -75,16 +75,17 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& opti
       // An offset the broker no longer has must surface as an error, not be skipped silently.
       {"auto.offset.reset", "error"},
       {"fetch.wait.max.ms", "100"},
-      // The prefetch thread keeps librdkafka's queues nearly empty; these bound what librdkafka
-      // holds (about 0.7 KiB a message) when the prefetch buffer is full. queued.min.messages
-      // stays well above one fetch's messages (about 9,000 of the seed's events a partition),
-      // or a partition would stop fetching for up to a second. Larger fetches are no faster
-      // here and cost librdkafka memory for every message of a response at once (measured:
-      // 8 MiB fetches, 930 MB peak RSS; 1 MiB, 450 MB; 5M events in 5.1 s and 6.5 s).
-      {"queued.min.messages", "30000"},
-      {"queued.max.messages.kbytes", "8192"},
+      // The prefetch thread keeps librdkafka's queues nearly empty, so these bound what
+      // librdkafka holds (about 0.7 KiB a message) only while the prefetch buffer is full.
+      // queued.min.messages stays above one fetch's messages (about 70,000 of the seed's events
+      // a partition at 8 MiB), or a partition would stop fetching for up to a second. Large
+      // fetches are the fast ones, and librdkafka allocates every message of a response at
+      // once: measured on 5M events, 8 MiB fetches 5.9-6.6 s and 860 MB peak RSS, 1 MiB ones
+      // 7.2-9.8 s and 440 MB (--kafka-prop max.partition.fetch.bytes=1048576 for the lean one).
+      {"queued.min.messages", "100000"},
+      {"queued.max.messages.kbytes", "65536"},
       {"fetch.max.bytes", "52428800"},
-      {"max.partition.fetch.bytes", "1048576"},
+      {"max.partition.fetch.bytes", "8388608"},
       {"socket.keepalive.enable", "true"},
   };
   Status st = apply_kafka_properties(conf, settings);
