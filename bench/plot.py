@@ -17,7 +17,7 @@ LABELS = {
     "kcat": "kcat -C -e\n(raw ceiling)",
     "kpipe": "kpipe stream\nParquet+CSV",
     "kpipe-parquet": "kpipe stream\nParquet",
-    "kpipe-lean": "kpipe stream P+C\n1 MiB fetches",
+    "kpipe-lean": "kpipe, P+CSV\n1 MiB fetches",
     "spark": "Spark 3.5\nParquet+CSV",
 }
 COLORS = {"produce": "#8c8c8c", "kcat": "#4c72b0", "kpipe": "#dd8452", "kpipe-parquet": "#f0b27a", "kpipe-lean": "#c44e52", "spark": "#55a868"}
@@ -28,11 +28,11 @@ def main(results_path, png_path):
     steps = [s for s in LABELS if res["steps"].get(s)]
     med = {s: {k: statistics.median(r[k] for r in res["steps"][s]) for k in ("events_per_s", "peak_rss_mb")}
            for s in steps}
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [5, 4]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [6, 5]})
     x = range(len(steps))
     bars = ax1.bar(x, [med[s]["events_per_s"] for s in steps], color=[COLORS[s] for s in steps])
     ax1.set_yscale("log")
-    ax1.set_xticks(list(x), [LABELS[s] for s in steps], fontsize=9)
+    ax1.set_xticks(list(x), [LABELS[s] for s in steps], fontsize=8)
     ax1.set_ylabel("events per second (log)")
     ax1.set_title(f"Throughput, {res['events']:,} events, medians")
     for b, s in zip(bars, steps):
@@ -42,7 +42,7 @@ def main(results_path, png_path):
     x2 = range(len(mem_steps))
     bars = ax2.bar(x2, [med[s]["peak_rss_mb"] for s in mem_steps], color=[COLORS[s] for s in mem_steps])
     ax2.set_yscale("log")
-    ax2.set_xticks(list(x2), [LABELS[s] for s in mem_steps], fontsize=9)
+    ax2.set_xticks(list(x2), [LABELS[s] for s in mem_steps], fontsize=8)
     ax2.set_ylabel("peak RSS, MB (log)")
     ax2.set_title("Memory")
     for b, s in zip(bars, mem_steps):
