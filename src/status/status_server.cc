@@ -123,7 +123,11 @@ class StatusServer::Impl {
                            "=off");
     }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    if (status_) sampler_ = std::thread([this] { sample_lag(); });
+    if (status_) {
+      // The first sample is taken before start() returns, so a request right after it sees one.
+      take_lag_sample();
+      sampler_ = std::thread([this] { sample_lag(); });
+    }
     // stop() only reaches a server that is running: wait for the accept loop before returning.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) {
@@ -252,17 +256,20 @@ class StatusServer::Impl {
     });
   }
 
+  void take_lag_sample() {
+    LagSample sample{now_ms(), status_->snapshot().lag};
+    if (sample.lag.empty()) return;
+    std::lock_guard<std::mutex> lock(lag_mu_);
+    lag_samples_.push_back(std::move(sample));
+    if (lag_samples_.size() > kLagSamples) lag_samples_.pop_front();
+  }
+
   void sample_lag() {
     std::unique_lock<std::mutex> lock(lag_mu_);
-    while (!stopping_) {
+    while (!lag_cv_.wait_for(lock, kLagSampleEvery, [this] { return stopping_; })) {
       lock.unlock();
-      LagSample sample{now_ms(), status_->snapshot().lag};
+      take_lag_sample();
       lock.lock();
-      if (!sample.lag.empty()) {
-        lag_samples_.push_back(std::move(sample));
-        if (lag_samples_.size() > kLagSamples) lag_samples_.pop_front();
-      }
-      lag_cv_.wait_for(lock, kLagSampleEvery, [this] { return stopping_; });
     }
   }
 
