@@ -7,7 +7,8 @@
 //     is a date in years 0001..9999;
 //   - accepted timestamps are in range and their dates round-trip through format_date.
 //
-// Not built by CMake. With clang installed, from the repository root:
+// Built and run by tests/fuzz/run (make fuzz), like the other targets. By hand, from the
+// repository root:
 //
 //   A=$PWD/.venv/lib/python3.11/site-packages/pyarrow
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
