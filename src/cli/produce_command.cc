@@ -5,19 +5,17 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <mutex>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
 
-#include "status/prometheus.h"
-#include "status/status_server.h"
 #include "cli/line_reader.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -26,6 +24,8 @@
 #include "config/settings.h"
 #include "kafka/event_generator.h"
 #include "kafka/producer.h"
+#include "status/prometheus.h"
+#include "status/status_server.h"
 
 namespace kpipe {
 namespace {
@@ -139,8 +139,7 @@ class ProduceRun {
   std::string input_name() const { return options_.input_path == "-" ? "stdin" : options_.input_path; }
 
   bool out_of_time(Steady::time_point now) const {
-    return options_.duration_seconds > 0 &&
-           now - start_ >= std::chrono::duration<double>(options_.duration_seconds);
+    return options_.duration_seconds > 0 && now - start_ >= std::chrono::duration<double>(options_.duration_seconds);
   }
 
   // How many more messages may be sent in this step: the rate, --count and --duration agree.
@@ -260,8 +259,7 @@ class ProduceRun {
         log_info(kComponent, "sent " + std::to_string(producer_.sent()) + ", delivered " + std::to_string(delivered) +
                                  ", failed " + std::to_string(producer_.failed()) + ", in flight " +
                                  std::to_string(producer_.in_flight()) + ", " +
-                                 format_rate(static_cast<double>(delivered - delivered_at_report) / secs) +
-                                 " msgs/s");
+                                 format_rate(static_cast<double>(delivered - delivered_at_report) / secs) + " msgs/s");
         delivered_at_report = delivered;
         last_report = now;
         next_report = now + kProgressEvery;
@@ -277,8 +275,8 @@ class ProduceRun {
     const int64_t failed = producer_.failed() + producer_.in_flight();
     std::string summary = "done: sent " + std::to_string(sent) + ", delivered " + std::to_string(delivered) +
                           ", failed " + std::to_string(failed) + " in " + format_seconds(secs) + " s (" +
-                          format_rate(secs > 0 ? static_cast<double>(delivered) / secs : 0) + " msgs/s delivered) to '" +
-                          options_.topic + "' at " + options_.bootstrap_servers;
+                          format_rate(secs > 0 ? static_cast<double>(delivered) / secs : 0) +
+                          " msgs/s delivered) to '" + options_.topic + "' at " + options_.bootstrap_servers;
     if (input != nullptr && input->skipped_empty() > 0) {
       summary += "; skipped " + std::to_string(input->skipped_empty()) + " empty lines";
     }
@@ -288,8 +286,7 @@ class ProduceRun {
         break;
       case Stop::kWatchdog:
       case Stop::kFatal:
-      case Stop::kNone:
-        break;
+      case Stop::kNone: break;
     }
     log_info(kComponent, summary);
 
@@ -355,10 +352,9 @@ int run_produce(const std::vector<std::string>& args) {
   } else if (!o.input_path.empty()) {
     input_fd = ::open(o.input_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (input_fd < 0) {
-      std::fprintf(stderr, "kpipe produce: %s\n",
-                   settings->invalid("INPUT", std::string("cannot open the file: ") + std::strerror(errno))
-                       .message()
-                       .c_str());
+      std::fprintf(
+          stderr, "kpipe produce: %s\n",
+          settings->invalid("INPUT", std::string("cannot open the file: ") + std::strerror(errno)).message().c_str());
       return 2;
     }
   }
@@ -385,8 +381,8 @@ int run_produce(const std::vector<std::string>& args) {
     info.config = o.effective;
     info.address_setting = "--status-addr";
     Producer* p = producer->get();
-    const int64_t started_ms = std::chrono::duration_cast<milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch()).count();
+    const int64_t started_ms =
+        std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto last = std::make_shared<std::pair<std::chrono::steady_clock::time_point, int64_t>>(
         std::chrono::steady_clock::now(), 0);
     auto last_mu = std::make_shared<std::mutex>();
@@ -412,8 +408,9 @@ int run_produce(const std::vector<std::string>& args) {
     status_server = std::move(server).value();
     log_info(kComponent, "metrics at " + status_server->url() + "metrics");
   }
-  log_info(kComponent, "sending " + std::string(input ? "lines of " + (o.input_path == "-" ? std::string("stdin") : o.input_path)
-                                                      : std::string("random events")) +
+  log_info(kComponent, "sending " +
+                           std::string(input ? "lines of " + (o.input_path == "-" ? std::string("stdin") : o.input_path)
+                                             : std::string("random events")) +
                            " to '" + o.topic + "' at " + o.bootstrap_servers + ": " + describe_limits(o));
 
   SignalScope signals;

@@ -56,7 +56,9 @@ int run_stream(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   const StreamOptions& o = *options;
-  log_info("stream", "reading " + o.topic + " from " + o.bootstrap_servers + " every " + format_seconds(o.trigger_seconds) + " s into " + (o.sink_parquet ? o.output_path + " (parquet) " : "") +
+  log_info("stream", "reading " + o.topic + " from " + o.bootstrap_servers + " every " +
+                         format_seconds(o.trigger_seconds) + " s into " +
+                         (o.sink_parquet ? o.output_path + " (parquet) " : "") +
                          (o.sink_csv ? o.csv_output_path + " (csv) " : "") + (o.sink_console ? "console" : ""));
   auto status = std::make_shared<JobStatus>();
   std::unique_ptr<StatusServer> status_server;

@@ -36,10 +36,8 @@ bool is_transient(int err) {
     case EMFILE:
     case ENFILE:
     case EBUSY:
-    case ETIMEDOUT:
-      return true;
-    default:
-      return false;
+    case ETIMEDOUT: return true;
+    default: return false;
   }
 }
 
@@ -205,8 +203,7 @@ std::shared_ptr<FileSystem> local_file_system() {
   return instance;
 }
 
-Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
-                        std::string_view bytes) {
+Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes) {
   const std::string tmp = dir + "/." + name + ".tmp";
   Status st = fs.write_file(tmp, bytes);
   if (st.ok()) st = fs.rename(tmp, dir + "/" + name);

@@ -56,8 +56,7 @@ std::shared_ptr<FileSystem> local_file_system();
 // `dir`: afterwards the file is complete and durable, before it no reader sees a partial one.
 // For small metadata files (checkpoint entries). On failure the temp file is removed when
 // possible; a crash may still leave one, which is_temp_file_name-style start-up cleanup removes.
-Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
-                        std::string_view bytes);
+Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes);
 
 // A FileSystem for tests: forwards to `inner` and fails chosen calls with a chosen Status.
 //
@@ -113,8 +112,8 @@ class FaultyFileSystem : public FileSystem {
  private:
   struct CountRule {
     Op op;
-    int first_call;      // absolute call number of `op` that fails first
-    bool sticky;         // and every later one
+    int first_call;  // absolute call number of `op` that fails first
+    bool sticky;     // and every later one
     Status status;
   };
   struct PathRule {

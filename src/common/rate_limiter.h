@@ -18,8 +18,7 @@ namespace kpipe {
 class RateLimiter {
  public:
   // rate: messages per second; 0 = unlimited (take_due always grants everything asked for).
-  explicit RateLimiter(double rate, const Clock& clock,
-                       std::chrono::nanoseconds max_lag = std::chrono::seconds(1));
+  explicit RateLimiter(double rate, const Clock& clock, std::chrono::nanoseconds max_lag = std::chrono::seconds(1));
 
   // Grants up to `max` messages that are due by now (0 when the next one is not due yet).
   int64_t take_due(int64_t max);

@@ -56,7 +56,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -82,10 +82,10 @@ class [[nodiscard]] Result {
 #define KPIPE_CONCAT(a, b) KPIPE_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function when it is not ok.
-#define KPIPE_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::kpipe::Status _kpipe_st = (expr);          \
-    if (!_kpipe_st.ok()) return _kpipe_st;       \
+#define KPIPE_RETURN_IF_ERROR(expr)        \
+  do {                                     \
+    ::kpipe::Status _kpipe_st = (expr);    \
+    if (!_kpipe_st.ok()) return _kpipe_st; \
   } while (0)
 
 #define KPIPE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
@@ -94,5 +94,4 @@ class [[nodiscard]] Result {
   lhs = std::move(tmp).value()
 
 // KPIPE_ASSIGN_OR_RETURN(auto x, Compute());
-#define KPIPE_ASSIGN_OR_RETURN(lhs, expr) \
-  KPIPE_ASSIGN_OR_RETURN_IMPL(KPIPE_CONCAT(_kpipe_res_, __LINE__), lhs, expr)
+#define KPIPE_ASSIGN_OR_RETURN(lhs, expr) KPIPE_ASSIGN_OR_RETURN_IMPL(KPIPE_CONCAT(_kpipe_res_, __LINE__), lhs, expr)

@@ -64,7 +64,8 @@ class EnvParser {
       auto value = quote == '\'' ? read_single_quoted() : read_double_quoted();
       if (!value) {
         line_ = opened_on;
-        return error(std::string("the ") + (quote == '\'' ? "single" : "double") + " quote opened here is never closed");
+        return error(std::string("the ") + (quote == '\'' ? "single" : "double") +
+                     " quote opened here is never closed");
       }
       e.value = std::move(*value);
       skip_blanks();

@@ -26,8 +26,8 @@ namespace kpipe {
 
 // KEY → VALUE pairs in file order; a key that appears twice appears twice (the later one wins
 // when the caller builds a map).
-Result<std::vector<std::pair<std::string, std::string>>> parse_env_file(
-    std::string_view text, std::string_view file_name_for_errors);
+Result<std::vector<std::pair<std::string, std::string>>> parse_env_file(std::string_view text,
+                                                                        std::string_view file_name_for_errors);
 
 // One entry with the line it starts on, for messages such as "(from .env:3)".
 struct EnvEntry {

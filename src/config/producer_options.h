@@ -17,16 +17,16 @@ namespace kpipe {
 struct ProducerOptions {
   std::string bootstrap_servers = "localhost:9092";  // KAFKA_BOOTSTRAP_SERVERS, --bootstrap-servers: host:port,...
   std::string topic = "events";                      // KAFKA_TOPIC, --topic
-  double rate = 5;                 // MSGS_PER_SEC, --rate: messages per second, spread evenly; 0 = as fast as possible
-  int64_t count = 0;               // --count: stop after this many messages; 0 = no limit
-  double duration_seconds = 0;     // --duration: stop sending after this many seconds; 0 = no limit
-  std::string input_path;          // --input: JSON-lines file to send line by line, "-" = stdin, "" = generate events
+  double rate = 5;              // MSGS_PER_SEC, --rate: messages per second, spread evenly; 0 = as fast as possible
+  int64_t count = 0;            // --count: stop after this many messages; 0 = no limit
+  double duration_seconds = 0;  // --duration: stop sending after this many seconds; 0 = no limit
+  std::string input_path;       // --input: JSON-lines file to send line by line, "-" = stdin, "" = generate events
   std::string source = "kpipe-producer";  // --source: the "source" field of generated events
-  double timeout_seconds = 30;     // --timeout: give up after this many seconds without a delivery while messages
-                                   //   wait (also librdkafka's message.timeout.ms); > 0
-  std::string status_addr;         // --status-addr: host:port for a status endpoint, "" = off (not served yet)
+  double timeout_seconds = 30;  // --timeout: give up after this many seconds without a delivery while messages
+                                //   wait (also librdkafka's message.timeout.ms); > 0
+  std::string status_addr;      // --status-addr: host:port for a status endpoint, "" = off (not served yet)
   std::vector<std::pair<std::string, std::string>> kafka_props;  // --kafka-prop key=value, repeatable, applied last
-  std::vector<std::pair<std::string, std::string>> effective;     // every setting as resolved, secrets masked
+  std::vector<std::pair<std::string, std::string>> effective;    // every setting as resolved, secrets masked
 };
 
 const std::vector<SettingSpec>& producer_setting_specs();

@@ -34,7 +34,7 @@ std::string_view trim(std::string_view s) {
 std::string number_text(double v) {
   char buf[64];
   auto r = std::abs(v) < 1e15 && v == std::floor(v) ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
-                                                     : std::to_chars(buf, buf + sizeof buf, v);
+                                                    : std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 
@@ -133,8 +133,8 @@ Result<Settings> Settings::load(std::string_view command, const std::vector<Sett
     auto it = by_flag.find(flag);
     if (it == by_flag.end()) return Status::fatal("unknown flag '" + flag + "'" + see_help);
     const SettingSpec& spec = s.entries_[it->second].spec;
-    std::optional<std::string> value = spec.is_switch ? std::optional<std::string>(inline_value.value_or("true"))
-                                                      : value_of_next();
+    std::optional<std::string> value =
+        spec.is_switch ? std::optional<std::string>(inline_value.value_or("true")) : value_of_next();
     if (!value) return Status::fatal("flag '" + flag + "' needs a value" + see_help);
     uses.push_back({it->second, flag, std::move(*value)});
   }
@@ -281,8 +281,9 @@ std::vector<std::pair<std::string, std::string>> Settings::effective() const {
 
 std::string Settings::help_text(std::string_view usage_line, const std::vector<SettingSpec>& specs) {
   std::string out(usage_line);
-  out += "\n\nSettings (flags > environment > .env file > defaults; every setting also has a flag named\n"
-         "after it, e.g. KAFKA_TOPIC → --kafka-topic):\n";
+  out +=
+      "\n\nSettings (flags > environment > .env file > defaults; every setting also has a flag named\n"
+      "after it, e.g. KAFKA_TOPIC → --kafka-topic):\n";
   for (const auto& spec : specs) {
     std::string flags;
     for (const auto& f : spec.flags.empty() ? std::vector<std::string>{flag_for_name(spec.name)} : spec.flags) {

@@ -27,29 +27,50 @@ std::string lower(std::string s) {
 
 const std::vector<SettingSpec>& stream_setting_specs() {
   static const std::vector<SettingSpec> specs = {
-      {"KAFKA_BOOTSTRAP_SERVERS", "localhost:9092", "Kafka brokers to read from (host:port,...)", {"--bootstrap-servers"}},
+      {"KAFKA_BOOTSTRAP_SERVERS",
+       "localhost:9092",
+       "Kafka brokers to read from (host:port,...)",
+       {"--bootstrap-servers"}},
       {"KAFKA_TOPIC", "events", "topic to read", {"--topic"}},
-      {"OUTPUT_PATH", "data/output/parquet", "root folder of the Parquet output (dt=YYYY-MM-DD/ below it)", {"--output"}},
+      {"OUTPUT_PATH",
+       "data/output/parquet",
+       "root folder of the Parquet output (dt=YYYY-MM-DD/ below it)",
+       {"--output"}},
       {"CSV_OUTPUT_PATH", "", "root folder of the CSV output (default: csv beside OUTPUT_PATH)", {"--csv-output"}},
       {"CHECKPOINT_PATH", "data/output/_checkpoint", "checkpoint folder: offsets and commit logs", {"--checkpoint"}},
-      {"DEAD_LETTER_PATH", "data/output/_dead_letter", "folder for records that do not fit the schema", {"--dead-letter"}},
+      {"DEAD_LETTER_PATH",
+       "data/output/_dead_letter",
+       "folder for records that do not fit the schema",
+       {"--dead-letter"}},
       {"TRIGGER_SECONDS", "30", "seconds between micro-batch starts", {"--trigger"}},
       {"MAX_RECORDS_PER_FILE", "5000", "rows per output file at most", {}},
       {"FILES_PER_PARTITION", "1", "files per dt partition per batch and sink (fewer when fewer rows)", {}},
       {"SINKS", "parquet,csv,console", "comma list of parquet, csv, console", {"--sinks"}},
       {"STARTING_OFFSETS", "earliest", "earliest|latest: where a new checkpoint starts", {}},
       {"MAX_OFFSETS_PER_TRIGGER", "0", "offsets per batch at most, over all partitions (0 = no cap)", {}},
-      {"MAX_BATCH_RECORDS", "1000000", "records one batch holds in memory at most; a larger backlog is read in several batches, back to back", {}},
+      {"MAX_BATCH_RECORDS",
+       "1000000",
+       "records one batch holds in memory at most; a larger backlog is read in several batches, back to back",
+       {}},
       {"FAIL_ON_DATA_LOSS", "true", "stop when offsets were deleted before being read (false: skip and report)", {}},
       {"PARQUET_COMPRESSION", "snappy", "snappy|zstd|none", {"--compression"}},
       {"ON_BAD_RECORD", "dlq", "dlq (dead-letter output) | skip (count only) | fail (stop the job)", {}},
-      {"SCHEMA", "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING", "event schema as a Spark DDL string", {"--schema"}},
+      {"SCHEMA",
+       "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING",
+       "event schema as a Spark DDL string",
+       {"--schema"}},
       {"PARTITION_FROM", "ts", "TIMESTAMP or DATE column whose UTC date is dt", {}},
       {"MAX_RECORD_BYTES", "1048576", "messages larger than this go to the dead-letter output", {}},
       {"MAX_STRING_BYTES", "65536", "string values longer than this send their record to the dead-letter output", {}},
       {"STATUS_ADDR", "127.0.0.1:8080", "host:port of the status page and /metrics, or off", {"--status-addr"}},
       {"ONCE", "false", "process everything available at start, in batches, then exit", {"--once"}, true, false, false},
-      {"KAFKA_PROP", "", "librdkafka property key=value (repeatable), e.g. security.protocol=SASL_SSL", {"--kafka-prop"}, false, true, false},
+      {"KAFKA_PROP",
+       "",
+       "librdkafka property key=value (repeatable), e.g. security.protocol=SASL_SSL",
+       {"--kafka-prop"},
+       false,
+       true,
+       false},
   };
   return specs;
 }
@@ -74,9 +95,12 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   auto sinks = split_list(s.get("SINKS"));
   for (const auto& name : sinks) {
     std::string n = lower(name);
-    if (n == "parquet") o.sink_parquet = true;
-    else if (n == "csv") o.sink_csv = true;
-    else if (n == "console") o.sink_console = true;
+    if (n == "parquet")
+      o.sink_parquet = true;
+    else if (n == "csv")
+      o.sink_csv = true;
+    else if (n == "console")
+      o.sink_console = true;
     else {
       return s.invalid("SINKS", "unknown sink '" + name + "' (expected a comma list of parquet, csv, console)");
     }
@@ -89,7 +113,8 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(o.max_offsets_per_trigger, s.get_int("MAX_OFFSETS_PER_TRIGGER", 0, INT64_MAX));
   KPIPE_ASSIGN_OR_RETURN(o.max_batch_records, s.get_int("MAX_BATCH_RECORDS", 1000, int64_t{1} << 40));
   KPIPE_ASSIGN_OR_RETURN(o.fail_on_data_loss, s.get_bool("FAIL_ON_DATA_LOSS"));
-  KPIPE_ASSIGN_OR_RETURN(o.parquet_compression, s.get_choice("PARQUET_COMPRESSION", {"snappy", "zstd", "none", "uncompressed"}));
+  KPIPE_ASSIGN_OR_RETURN(o.parquet_compression,
+                         s.get_choice("PARQUET_COMPRESSION", {"snappy", "zstd", "none", "uncompressed"}));
   if (o.parquet_compression == "uncompressed") o.parquet_compression = "none";
   KPIPE_ASSIGN_OR_RETURN(o.on_bad_record, s.get_choice("ON_BAD_RECORD", {"dlq", "skip", "fail"}));
   KPIPE_ASSIGN_OR_RETURN(o.schema, s.get_non_empty("SCHEMA"));

@@ -13,32 +13,32 @@
 namespace kpipe {
 
 struct StreamOptions {
-  std::string bootstrap_servers = "localhost:9092";  // KAFKA_BOOTSTRAP_SERVERS
-  std::string topic = "events";                      // KAFKA_TOPIC
-  std::string output_path = "data/output/parquet";   // OUTPUT_PATH: root of the Parquet dt=… folders
-  std::string csv_output_path;                       // CSV_OUTPUT_PATH: default `csv` beside OUTPUT_PATH
+  std::string bootstrap_servers = "localhost:9092";           // KAFKA_BOOTSTRAP_SERVERS
+  std::string topic = "events";                               // KAFKA_TOPIC
+  std::string output_path = "data/output/parquet";            // OUTPUT_PATH: root of the Parquet dt=… folders
+  std::string csv_output_path;                                // CSV_OUTPUT_PATH: default `csv` beside OUTPUT_PATH
   std::string checkpoint_path = "data/output/_checkpoint";    // CHECKPOINT_PATH
   std::string dead_letter_path = "data/output/_dead_letter";  // DEAD_LETTER_PATH
-  double trigger_seconds = 30;          // TRIGGER_SECONDS: time between batch starts, > 0
-  int64_t max_records_per_file = 5000;  // MAX_RECORDS_PER_FILE: rows per output file at most
-  int64_t files_per_partition = 1;      // FILES_PER_PARTITION: files per dt partition per batch (fewer if fewer rows)
-  bool sink_parquet = true;             // SINKS: comma list of parquet, csv, console
+  double trigger_seconds = 30;                                // TRIGGER_SECONDS: time between batch starts, > 0
+  int64_t max_records_per_file = 5000;                        // MAX_RECORDS_PER_FILE: rows per output file at most
+  int64_t files_per_partition = 1;  // FILES_PER_PARTITION: files per dt partition per batch (fewer if fewer rows)
+  bool sink_parquet = true;         // SINKS: comma list of parquet, csv, console
   bool sink_csv = true;
   bool sink_console = true;
-  bool starting_earliest = true;        // STARTING_OFFSETS: earliest|latest, only for a new checkpoint
-  int64_t max_offsets_per_trigger = 0;  // MAX_OFFSETS_PER_TRIGGER: offsets per batch at most, 0 = no cap
-  int64_t max_batch_records = 1000000;  // MAX_BATCH_RECORDS: records one batch holds in memory at most
-  bool fail_on_data_loss = true;        // FAIL_ON_DATA_LOSS
+  bool starting_earliest = true;               // STARTING_OFFSETS: earliest|latest, only for a new checkpoint
+  int64_t max_offsets_per_trigger = 0;         // MAX_OFFSETS_PER_TRIGGER: offsets per batch at most, 0 = no cap
+  int64_t max_batch_records = 1000000;         // MAX_BATCH_RECORDS: records one batch holds in memory at most
+  bool fail_on_data_loss = true;               // FAIL_ON_DATA_LOSS
   std::string parquet_compression = "snappy";  // PARQUET_COMPRESSION: snappy|zstd|none
-  std::string on_bad_record = "dlq";    // ON_BAD_RECORD: dlq|skip|fail
+  std::string on_bad_record = "dlq";           // ON_BAD_RECORD: dlq|skip|fail
   std::string schema = "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING";  // SCHEMA (Spark DDL)
-  std::string partition_from = "ts";    // PARTITION_FROM: TIMESTAMP or DATE column giving dt
-  int64_t max_record_bytes = 1 << 20;   // MAX_RECORD_BYTES: larger messages are dead-lettered
-  int64_t max_string_bytes = 65536;     // MAX_STRING_BYTES: longer string values are dead-lettered
+  std::string partition_from = "ts";           // PARTITION_FROM: TIMESTAMP or DATE column giving dt
+  int64_t max_record_bytes = 1 << 20;          // MAX_RECORD_BYTES: larger messages are dead-lettered
+  int64_t max_string_bytes = 65536;            // MAX_STRING_BYTES: longer string values are dead-lettered
   std::string status_addr = "127.0.0.1:8080";  // STATUS_ADDR: host:port of the status page, or off
-  bool once = false;                    // --once: process what is there at start, then exit
+  bool once = false;                           // --once: process what is there at start, then exit
   std::vector<std::pair<std::string, std::string>> kafka_props;  // --kafka-prop key=value, repeatable
-  std::vector<std::pair<std::string, std::string>> effective;     // every setting as resolved, for the status page
+  std::vector<std::pair<std::string, std::string>> effective;    // every setting as resolved, for the status page
 };
 
 const std::vector<SettingSpec>& stream_setting_specs();

@@ -30,8 +30,7 @@ std::unique_ptr<arrow::ArrayBuilder> make_builder(ColumnType type, arrow::Memory
     case ColumnType::kFloat: return std::make_unique<arrow::FloatBuilder>(pool);
     case ColumnType::kBoolean: return std::make_unique<arrow::BooleanBuilder>(pool);
     case ColumnType::kTimestamp:
-      return std::make_unique<arrow::TimestampBuilder>(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"),
-                                                       pool);
+      return std::make_unique<arrow::TimestampBuilder>(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), pool);
     case ColumnType::kDate: return std::make_unique<arrow::Date32Builder>(pool);
   }
   throw std::invalid_argument("RecordDecoder: unknown column type");
@@ -46,8 +45,7 @@ size_t checked_partition_column(const Schema& schema, int partition_column) {
   if (type != ColumnType::kTimestamp && type != ColumnType::kDate) {
     throw std::invalid_argument("RecordDecoder: partition column must be TIMESTAMP or DATE");
   }
-  if (!schema.arrow_schema ||
-      static_cast<size_t>(schema.arrow_schema->num_fields()) != schema.columns.size()) {
+  if (!schema.arrow_schema || static_cast<size_t>(schema.arrow_schema->num_fields()) != schema.columns.size()) {
     throw std::invalid_argument("RecordDecoder: schema.arrow_schema does not match the columns");
   }
   return static_cast<size_t>(partition_column);
@@ -77,8 +75,7 @@ class RecordDecoder::Impl {
     if (payload.empty()) return reject(record, "empty message");
     if (payload.size() > limits_.max_record_bytes) {
       return reject(record, "record is " + std::to_string(payload.size()) +
-                                " bytes, over MAX_RECORD_BYTES=" +
-                                std::to_string(limits_.max_record_bytes));
+                                " bytes, over MAX_RECORD_BYTES=" + std::to_string(limits_.max_record_bytes));
     }
     if (!parser_.parse(payload)) return reject(record, std::move(parser_.reason()));
     append_row(parser_.slots());
@@ -115,13 +112,11 @@ class RecordDecoder::Impl {
       const arrow::Status st = builders_[i]->Finish(&arrays[i]);
       if (!st.ok()) {
         reset();
-        return Status::fatal("decoding batch: finishing column '" + schema_.columns[i].name +
-                             "': " + st.ToString());
+        return Status::fatal("decoding batch: finishing column '" + schema_.columns[i].name + "': " + st.ToString());
       }
     }
     DecodedBatch batch;
-    batch.rows = arrow::RecordBatch::Make(schema_.arrow_schema, static_cast<int64_t>(good_rows_),
-                                          std::move(arrays));
+    batch.rows = arrow::RecordBatch::Make(schema_.arrow_schema, static_cast<int64_t>(good_rows_), std::move(arrays));
     batch.dt_days = std::move(dt_days_);
     batch.bad = std::move(bad_);
     last_rows_ = static_cast<int64_t>(good_rows_);
@@ -146,12 +141,10 @@ class RecordDecoder::Impl {
       const Slot& slot = slots[column];
       auto* builder = static_cast<arrow::StringBuilder*>(builders_[column].get());
       if (slot.state == SlotState::kValue &&
-          builder->value_data_length() + static_cast<int64_t>(slot.string_value.size()) >
-              kMaxStringColumnBytes) {
-        builder_error_ = Status::fatal(
-            "decoding batch: column '" + schema_.columns[column].name +
-            "' holds over 2 GiB of string data, Arrow's limit for one batch; lower "
-            "MAX_OFFSETS_PER_TRIGGER");
+          builder->value_data_length() + static_cast<int64_t>(slot.string_value.size()) > kMaxStringColumnBytes) {
+        builder_error_ = Status::fatal("decoding batch: column '" + schema_.columns[column].name +
+                                       "' holds over 2 GiB of string data, Arrow's limit for one batch; lower "
+                                       "MAX_OFFSETS_PER_TRIGGER");
         return;
       }
     }
@@ -164,27 +157,19 @@ class RecordDecoder::Impl {
         continue;
       }
       switch (schema_.columns[column].type) {
-        case ColumnType::kString:
-          st = static_cast<arrow::StringBuilder*>(builder)->Append(slot.string_value);
-          break;
-        case ColumnType::kInt64:
-          st = static_cast<arrow::Int64Builder*>(builder)->Append(slot.int_value);
-          break;
+        case ColumnType::kString: st = static_cast<arrow::StringBuilder*>(builder)->Append(slot.string_value); break;
+        case ColumnType::kInt64: st = static_cast<arrow::Int64Builder*>(builder)->Append(slot.int_value); break;
         case ColumnType::kInt32:
           st = static_cast<arrow::Int32Builder*>(builder)->Append(static_cast<int32_t>(slot.int_value));
           break;
-        case ColumnType::kDouble:
-          st = static_cast<arrow::DoubleBuilder*>(builder)->Append(slot.double_value);
-          break;
+        case ColumnType::kDouble: st = static_cast<arrow::DoubleBuilder*>(builder)->Append(slot.double_value); break;
         case ColumnType::kFloat:
           st = static_cast<arrow::FloatBuilder*>(builder)->Append(static_cast<float>(slot.double_value));
           break;
         case ColumnType::kBoolean:
           st = static_cast<arrow::BooleanBuilder*>(builder)->Append(slot.int_value != 0);
           break;
-        case ColumnType::kTimestamp:
-          st = static_cast<arrow::TimestampBuilder*>(builder)->Append(slot.int_value);
-          break;
+        case ColumnType::kTimestamp: st = static_cast<arrow::TimestampBuilder*>(builder)->Append(slot.int_value); break;
         case ColumnType::kDate:
           st = static_cast<arrow::Date32Builder*>(builder)->Append(static_cast<int32_t>(slot.int_value));
           break;
@@ -195,9 +180,8 @@ class RecordDecoder::Impl {
       return;
     }
     const int64_t partition_value = slots[partition_column_].int_value;
-    dt_days_.push_back(partition_type_ == ColumnType::kTimestamp
-                           ? days_from_micros(partition_value)
-                           : static_cast<int32_t>(partition_value));
+    dt_days_.push_back(partition_type_ == ColumnType::kTimestamp ? days_from_micros(partition_value)
+                                                                 : static_cast<int32_t>(partition_value));
     ++good_rows_;
   }
 
@@ -236,13 +220,12 @@ class RecordDecoder::Impl {
   std::vector<int32_t> dt_days_;
   std::vector<BadRecord> bad_;
   size_t good_rows_ = 0;
-  int64_t last_rows_ = 0;                 // rows of the previous batch: the next one's capacity hint
+  int64_t last_rows_ = 0;                   // rows of the previous batch: the next one's capacity hint
   std::vector<int64_t> last_string_bytes_;  // per column, the same for string data
-  Status builder_error_;  // a builder failed: the batch is lost, finish() says why
+  Status builder_error_;                    // a builder failed: the batch is lost, finish() says why
 };
 
-RecordDecoder::RecordDecoder(Schema schema, int partition_column, DecodeLimits limits,
-                             arrow::MemoryPool* pool)
+RecordDecoder::RecordDecoder(Schema schema, int partition_column, DecodeLimits limits, arrow::MemoryPool* pool)
     : impl_(std::make_unique<Impl>(std::move(schema), partition_column, limits, pool)) {}
 RecordDecoder::~RecordDecoder() = default;
 RecordDecoder::RecordDecoder(RecordDecoder&&) noexcept = default;

@@ -39,8 +39,8 @@ std::string_view json_type_name(od::json_type type) {
 }
 
 std::string_view trim_right(std::string_view token) {
-  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' ||
-                            token.back() == '\r')) {
+  while (!token.empty() &&
+         (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' || token.back() == '\r')) {
     token.remove_suffix(1);
   }
   return token;
@@ -104,8 +104,7 @@ std::string quoted(std::string_view value) {
   if (value.size() <= kMaxQuotedBytes) return "'" + std::string(value) + "'";
   size_t cut = kMaxQuotedBytes;
   while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
-  return "'" + std::string(value.substr(0, cut)) + "...' (" + std::to_string(value.size()) +
-         " bytes)";
+  return "'" + std::string(value.substr(0, cut)) + "...' (" + std::to_string(value.size()) + " bytes)";
 }
 
 std::string document_error(simdjson::error_code error) {
@@ -118,8 +117,7 @@ std::string document_error(simdjson::error_code error) {
 
 }  // namespace
 
-RecordParser::RecordParser(const std::vector<ColumnSpec>& columns, size_t partition_column,
-                           size_t max_string_bytes)
+RecordParser::RecordParser(const std::vector<ColumnSpec>& columns, size_t partition_column, size_t max_string_bytes)
     : partition_column_(partition_column), max_string_bytes_(max_string_bytes) {
   for (size_t i = 0; i < columns.size(); ++i) {
     const ColumnSpec& spec = columns[i];
@@ -153,9 +151,7 @@ bool RecordParser::fail(std::string reason) {
   return false;
 }
 
-std::string RecordParser::field_prefix(size_t column) const {
-  return "field '" + columns_[column].name + "': ";
-}
+std::string RecordParser::field_prefix(size_t column) const { return "field '" + columns_[column].name + "': "; }
 
 bool RecordParser::parse(std::string_view payload) {
   if (payload.size() + simdjson::SIMDJSON_PADDING > buffer_capacity_) grow_buffer(payload.size());
@@ -244,8 +240,7 @@ std::string RecordParser::not_an_object(od::document& doc, od::json_type type) {
 
 RecordParser::KeyMatch RecordParser::match_key(od::field& field, size_t expected, size_t& column) {
   const od::raw_json_string raw = field.key();
-  if (expected < columns_.size() && columns_[expected].plain_name &&
-      raw.unsafe_is_equal(columns_[expected].name)) {
+  if (expected < columns_.size() && columns_[expected].plain_name && raw.unsafe_is_equal(columns_[expected].name)) {
     column = expected;
     return KeyMatch::kColumn;
   }
@@ -292,8 +287,7 @@ bool RecordParser::validate_ignored(od::value value, int depth) {
       for (auto field_result : object) {
         od::field field;
         std::string_view key;
-        if ((error = std::move(field_result).get(field)) ||
-            (error = field.unescaped_key().get(key))) {
+        if ((error = std::move(field_result).get(field)) || (error = field.unescaped_key().get(key))) {
           return fail(document_error(error));
         }
         if (!validate_ignored(field.value(), depth + 1)) return false;
@@ -340,16 +334,15 @@ bool RecordParser::validate_ignored(od::value value, int depth) {
 }
 
 bool RecordParser::wrong_type(size_t column, od::json_type got, std::string_view detail) {
-  std::string reason = field_prefix(column) + "expected " +
-                       std::string(column_type_name(columns_[column].type)) + ", got " +
-                       std::string(json_type_name(got));
+  std::string reason = field_prefix(column) + "expected " + std::string(column_type_name(columns_[column].type)) +
+                       ", got " + std::string(json_type_name(got));
   if (!detail.empty()) reason += " " + std::string(detail);
   return fail(std::move(reason));
 }
 
 bool RecordParser::malformed_value(size_t column, std::string_view token, simdjson::error_code error) {
-  return fail("malformed JSON in field '" + columns_[column].name + "': " +
-              quoted(trim_right(token)) + ": " + simdjson::error_message(error));
+  return fail("malformed JSON in field '" + columns_[column].name + "': " + quoted(trim_right(token)) + ": " +
+              simdjson::error_message(error));
 }
 
 bool RecordParser::read_string(size_t column, od::value& value, std::string_view& text) {
@@ -423,8 +416,7 @@ bool RecordParser::read_value(size_t column, od::value value) {
       if (!read_string(column, value, text)) return false;
       const std::optional<int32_t> days = parse_date_days(text);
       if (!days) {
-        return fail(field_prefix(column) + quoted(text) +
-                    " is not a valid DATE (YYYY-MM-DD, years 0001-9999)");
+        return fail(field_prefix(column) + quoted(text) + " is not a valid DATE (YYYY-MM-DD, years 0001-9999)");
       }
       slot.int_value = *days;
       break;
@@ -457,8 +449,7 @@ bool RecordParser::read_string_column(size_t column, od::value& value, od::json_
       }
       break;
     }
-    default:
-      return wrong_type(column, type);
+    default: return wrong_type(column, type);
   }
   if (text.size() > max_string_bytes_) {
     return fail(field_prefix(column) + "string is " + std::to_string(text.size()) +
@@ -474,11 +465,9 @@ bool RecordParser::read_floating(size_t column, od::value& value, od::json_type 
   if (read_double(value, token, slot.double_value) != simdjson::SUCCESS) {
     // Numbers that overflow a double (1e400) are refused as well as malformed ones.
     return fail(field_prefix(column) + quoted(token) + " is not a valid " +
-                std::string(column_type_name(columns_[column].type)) +
-                " (malformed or out of range)");
+                std::string(column_type_name(columns_[column].type)) + " (malformed or out of range)");
   }
-  if (columns_[column].type == ColumnType::kFloat &&
-      (slot.double_value > FLT_MAX || slot.double_value < -FLT_MAX)) {
+  if (columns_[column].type == ColumnType::kFloat && (slot.double_value > FLT_MAX || slot.double_value < -FLT_MAX)) {
     return fail(field_prefix(column) + quoted(token) + " is out of FLOAT range");
   }
   return true;

@@ -65,19 +65,17 @@ class RecordParser {
   bool read_value(size_t column, simdjson::ondemand::value value);
   bool read_string(size_t column, simdjson::ondemand::value& value, std::string_view& text);
   bool read_int64(size_t column, simdjson::ondemand::value& value, int64_t& number);
-  bool read_string_column(size_t column, simdjson::ondemand::value& value,
-                          simdjson::ondemand::json_type type, Slot& slot);
-  bool read_floating(size_t column, simdjson::ondemand::value& value,
-                     simdjson::ondemand::json_type type, Slot& slot);
-  bool read_timestamp(size_t column, simdjson::ondemand::value& value,
-                      simdjson::ondemand::json_type type, Slot& slot);
+  bool read_string_column(size_t column, simdjson::ondemand::value& value, simdjson::ondemand::json_type type,
+                          Slot& slot);
+  bool read_floating(size_t column, simdjson::ondemand::value& value, simdjson::ondemand::json_type type, Slot& slot);
+  bool read_timestamp(size_t column, simdjson::ondemand::value& value, simdjson::ondemand::json_type type, Slot& slot);
   bool wrong_type(size_t column, simdjson::ondemand::json_type got, std::string_view detail = {});
   bool malformed_value(size_t column, std::string_view token, simdjson::error_code error);
 
   std::vector<Column> columns_;
   size_t partition_column_;
   size_t max_string_bytes_;
-  std::vector<size_t> required_;  // the partition column and NOT NULL columns
+  std::vector<size_t> required_;                                // the partition column and NOT NULL columns
   std::unordered_map<std::string_view, size_t> index_by_name_;  // only for wide schemas
   std::vector<Slot> slots_;
   std::string reason_;

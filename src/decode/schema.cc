@@ -34,7 +34,7 @@ constexpr std::array<TypeAlias, 11> kTypeAliases = {{
 // Spark types a user may reasonably write that we recognise but do not decode; naming them
 // "unsupported" rather than "unknown" tells the user the spelling is fine.
 constexpr std::array<std::string_view, 14> kUnsupportedSparkTypes = {
-    "TINYINT", "BYTE",  "SMALLINT", "SHORT", "DECIMAL", "DEC",           "NUMERIC",
+    "TINYINT", "BYTE",  "SMALLINT", "SHORT",  "DECIMAL", "DEC",           "NUMERIC",
     "BINARY",  "ARRAY", "MAP",      "STRUCT", "VARCHAR", "TIMESTAMP_NTZ", "INTERVAL",
 };
 
@@ -88,17 +88,15 @@ class DdlParser {
       KPIPE_ASSIGN_OR_RETURN(ColumnSpec column, parse_column());
       for (const ColumnSpec& existing : schema.columns) {
         if (iequals(existing.name, column.name)) {
-          return schema_error("duplicate column '" + column.name +
-                              "' (column names are case-insensitive)");
+          return schema_error("duplicate column '" + column.name + "' (column names are case-insensitive)");
         }
       }
       schema.columns.push_back(std::move(column));
       skip_space();
       if (at_end()) break;
       if (text_[pos_] != ',') {
-        return schema_error("expected ',' or the end after column '" + schema.columns.back().name +
-                            "' at position " + position() + ", got '" + std::string(next_word()) +
-                            "'");
+        return schema_error("expected ',' or the end after column '" + schema.columns.back().name + "' at position " +
+                            position() + ", got '" + std::string(next_word()) + "'");
       }
       ++pos_;
       skip_space();
@@ -124,9 +122,8 @@ class DdlParser {
     const std::string_view type_text = read_type();
     if (type_text.empty()) {
       if (at_end() || text_[pos_] == ',') return schema_error("column '" + name + "' has no type");
-      return schema_error("expected a type for column '" + name + "' at position " +
-                          std::to_string(type_start + 1) + ", got '" + std::string(next_word()) +
-                          "'");
+      return schema_error("expected a type for column '" + name + "' at position " + std::to_string(type_start + 1) +
+                          ", got '" + std::string(next_word()) + "'");
     }
     ColumnSpec column{std::move(name), ColumnType::kString, true};
     KPIPE_ASSIGN_OR_RETURN(column.type, resolve_type(type_text, column.name));
@@ -135,8 +132,7 @@ class DdlParser {
     if (match_keyword("NOT")) {
       skip_space();
       if (!match_keyword("NULL")) {
-        return schema_error("expected NULL after NOT for column '" + column.name + "' at position " +
-                            position());
+        return schema_error("expected NULL after NOT for column '" + column.name + "' at position " + position());
       }
       column.nullable = false;
       skip_space();
@@ -154,8 +150,7 @@ class DdlParser {
       std::string name;
       while (true) {
         if (at_end()) {
-          return schema_error("unterminated backquoted column name starting at position " +
-                              std::to_string(start + 1));
+          return schema_error("unterminated backquoted column name starting at position " + std::to_string(start + 1));
         }
         const char c = text_[pos_++];
         if (c != '`') {
@@ -175,8 +170,7 @@ class DdlParser {
     const size_t start = pos_;
     while (!at_end() && is_identifier_char(text_[pos_])) ++pos_;
     if (pos_ == start) {
-      return schema_error("expected a column name at position " + position() + ", got '" +
-                          std::string(next_word()) +
+      return schema_error("expected a column name at position " + position() + ", got '" + std::string(next_word()) +
                           "' (quote unusual names with backquotes: `my col`)");
     }
     return std::string(text_.substr(start, pos_ - start));
@@ -214,18 +208,18 @@ class DdlParser {
     const std::string_view base = type_text.substr(0, base_len);
     for (std::string_view unsupported : kUnsupportedSparkTypes) {
       if (iequals(unsupported, base)) {
-        return schema_error("unsupported type '" + std::string(type_text) + "' for column '" +
-                            column + "' (expected " + std::string(kExpectedTypes) + ")");
+        return schema_error("unsupported type '" + std::string(type_text) + "' for column '" + column + "' (expected " +
+                            std::string(kExpectedTypes) + ")");
       }
     }
-    return schema_error("unknown type '" + std::string(type_text) + "' for column '" + column +
-                        "' (expected " + std::string(kExpectedTypes) + ")");
+    return schema_error("unknown type '" + std::string(type_text) + "' for column '" + column + "' (expected " +
+                        std::string(kExpectedTypes) + ")");
   }
 
   Status skip_quoted(const std::string& column) {
     if (at_end() || (text_[pos_] != '\'' && text_[pos_] != '"')) {
-      return schema_error("expected a quoted comment after COMMENT for column '" + column +
-                          "' at position " + position());
+      return schema_error("expected a quoted comment after COMMENT for column '" + column + "' at position " +
+                          position());
     }
     const size_t start = pos_;
     const char quote = text_[pos_++];
@@ -302,8 +296,8 @@ Result<int> find_partition_column(const Schema& schema, std::string_view name) {
       if (!names.empty()) names += ", ";
       names += column.name;
     }
-    return Status::fatal("PARTITION_FROM: column '" + std::string(name) +
-                         "' is not in SCHEMA (columns: " + names + ")");
+    return Status::fatal("PARTITION_FROM: column '" + std::string(name) + "' is not in SCHEMA (columns: " + names +
+                         ")");
   }
   const ColumnSpec& column = schema.columns[static_cast<size_t>(index)];
   if (column.type != ColumnType::kTimestamp && column.type != ColumnType::kDate) {

@@ -31,8 +31,8 @@ unsigned days_in_month(int year, unsigned month) {
 // "YYYY-MM-DD" at the start of `text` (which is at least 10 chars) → days since the epoch.
 std::optional<int32_t> parse_date_prefix(std::string_view text) {
   int year = 0, month = 0, day = 0;
-  if (!read_digits(text, 0, 4, year) || text[4] != '-' || !read_digits(text, 5, 2, month) ||
-      text[7] != '-' || !read_digits(text, 8, 2, day)) {
+  if (!read_digits(text, 0, 4, year) || text[4] != '-' || !read_digits(text, 5, 2, month) || text[7] != '-' ||
+      !read_digits(text, 8, 2, day)) {
     return std::nullopt;
   }
   if (year < 1 || month < 1 || month > 12 || day < 1 ||
@@ -87,8 +87,7 @@ std::optional<int64_t> parse_timestamp_micros(std::string_view text) {
   const char separator = text[10];
   if (separator != 'T' && separator != 't' && separator != ' ') return std::nullopt;
   int hour = 0, minute = 0, second = 0;
-  if (text.size() < 16 || !read_digits(text, 11, 2, hour) || text[13] != ':' ||
-      !read_digits(text, 14, 2, minute)) {
+  if (text.size() < 16 || !read_digits(text, 11, 2, hour) || text[13] != ':' || !read_digits(text, 14, 2, minute)) {
     return std::nullopt;
   }
   size_t pos = 16;

@@ -17,13 +17,13 @@ enum class StartingOffsets { kEarliest, kLatest };
 
 struct PlanInput {
   std::string topic;
-  std::map<int32_t, Watermarks> partitions;         // every partition Kafka reports now
+  std::map<int32_t, Watermarks> partitions;             // every partition Kafka reports now
   std::optional<std::vector<PartitionRange>> previous;  // ranges of the last planned batch; none for a new checkpoint
   StartingOffsets starting = StartingOffsets::kLatest;  // only for a new checkpoint (STARTING_OFFSETS)
-  int64_t max_offsets_per_trigger = 0;              // 0 = no cap (MAX_OFFSETS_PER_TRIGGER)
-  int64_t max_batch_records = 0;                    // 0 = no cap (MAX_BATCH_RECORDS: memory bound)
-  bool fail_on_data_loss = true;                    // FAIL_ON_DATA_LOSS
-  std::map<int32_t, int64_t> stop_at;               // --once: never read past these offsets
+  int64_t max_offsets_per_trigger = 0;                  // 0 = no cap (MAX_OFFSETS_PER_TRIGGER)
+  int64_t max_batch_records = 0;                        // 0 = no cap (MAX_BATCH_RECORDS: memory bound)
+  bool fail_on_data_loss = true;                        // FAIL_ON_DATA_LOSS
+  std::map<int32_t, int64_t> stop_at;                   // --once: never read past these offsets
 };
 
 struct Plan {

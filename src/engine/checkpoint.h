@@ -27,7 +27,7 @@ namespace kpipe {
 inline constexpr int kCheckpointVersion = 1;
 
 struct FileLayout {
-  int64_t files_per_partition = 1;     // FILES_PER_PARTITION in force when the batch was planned
+  int64_t files_per_partition = 1;      // FILES_PER_PARTITION in force when the batch was planned
   int64_t max_records_per_file = 5000;  // MAX_RECORDS_PER_FILE in force when the batch was planned
   bool operator==(const FileLayout&) const = default;
 };
@@ -37,7 +37,7 @@ struct OffsetsEntry {
   int64_t planned_at_ms = 0;
   std::string topic;
   std::vector<PartitionRange> ranges;  // sorted by partition; a partition with no new data has start == end
-  FileLayout layout;                    // a re-run writes the same files even if the settings changed
+  FileLayout layout;                   // a re-run writes the same files even if the settings changed
   bool operator==(const OffsetsEntry&) const = default;
 };
 
@@ -67,8 +67,7 @@ class Checkpoint {
  public:
   // Opens the checkpoint in `dir`, creating it (with a new query id) when absent. A checkpoint
   // made for another topic is refused: its offsets mean nothing there.
-  static Result<std::unique_ptr<Checkpoint>> open(std::shared_ptr<FileSystem> fs, std::string dir,
-                                                  std::string topic);
+  static Result<std::unique_ptr<Checkpoint>> open(std::shared_ptr<FileSystem> fs, std::string dir, std::string topic);
 
   const std::string& query_id() const { return query_id_; }
   bool created_now() const { return created_now_; }

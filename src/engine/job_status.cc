@@ -31,7 +31,11 @@ std::string progress_json(const BatchProgress& p, std::string_view query_id) {
   w.end_object();
   w.key("sources").begin_array();
   for (const auto& r : p.ranges) {
-    w.begin_object().field("partition", r.partition).field("startOffset", r.start).field("endOffset", r.end).end_object();
+    w.begin_object()
+        .field("partition", r.partition)
+        .field("startOffset", r.start)
+        .field("endOffset", r.end)
+        .end_object();
   }
   w.end_array();
   w.key("sinks").begin_object();
@@ -51,8 +55,9 @@ void JobStatus::set_query_id(std::string id) {
   std::lock_guard<std::mutex> lock(mu_);
   s_.query_id = std::move(id);
   if (s_.started_at_ms == 0) {
-    s_.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
+    s_.started_at_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
   }
 }
 

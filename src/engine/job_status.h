@@ -38,8 +38,8 @@ struct BatchProgress {
   std::vector<PartitionRange> ranges;
   std::vector<SinkProgress> sinks;
   int64_t dead_lettered = 0;
-  int64_t skipped_bad = 0;                  // ON_BAD_RECORD=skip
-  std::vector<std::string> data_loss;       // FAIL_ON_DATA_LOSS=false: what was skipped
+  int64_t skipped_bad = 0;             // ON_BAD_RECORD=skip
+  std::vector<std::string> data_loss;  // FAIL_ON_DATA_LOSS=false: what was skipped
   struct DayOutput {
     std::string sink;
     int32_t day = 0;  // dt as days since 1970-01-01
@@ -89,7 +89,7 @@ class JobStatus {
 
   StatusSnapshot snapshot() const;
   std::vector<BatchProgress> last(size_t n) const;  // oldest first
-  bool healthy() const;  // false while retrying or failed
+  bool healthy() const;                             // false while retrying or failed
 
  private:
   mutable std::mutex mu_;

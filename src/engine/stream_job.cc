@@ -97,7 +97,7 @@ Result<RowsView> view_rows(const DayChunks& chunks, int64_t offset, int64_t leng
 
 // One output file of a batch, from plan to final name.
 struct FileTask {
-  std::string sink;                 // "parquet", "csv", "dead-letter"
+  std::string sink;                      // "parquet", "csv", "dead-letter"
   const FileEncoder* encoder = nullptr;  // null for dead-letter
   std::shared_ptr<const DayChunks> rows;
   FileSlice slice;
@@ -171,8 +171,8 @@ Status StreamJob::Impl::start() {
   KPIPE_ASSIGN_OR_RETURN(checkpoint, Checkpoint::open(fs, opt.checkpoint_path, opt.topic));
   query8 = checkpoint->query_id().substr(0, 8);
   status->set_query_id(checkpoint->query_id());
-  log_info("stream", std::string(checkpoint->created_now() ? "new checkpoint " : "checkpoint ") +
-                         opt.checkpoint_path + " (query " + checkpoint->query_id() + ")");
+  log_info("stream", std::string(checkpoint->created_now() ? "new checkpoint " : "checkpoint ") + opt.checkpoint_path +
+                         " (query " + checkpoint->query_id() + ")");
 
   SourceOptions so;
   so.bootstrap_servers = opt.bootstrap_servers;
@@ -227,8 +227,10 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
   PlanInput in;
   in.topic = opt.topic;
   in.partitions = marks;
-  if (checkpoint->latest_offsets()) in.previous = checkpoint->latest_offsets()->ranges;
-  else if (initial_ranges) in.previous = initial_ranges;
+  if (checkpoint->latest_offsets())
+    in.previous = checkpoint->latest_offsets()->ranges;
+  else if (initial_ranges)
+    in.previous = initial_ranges;
   in.starting = opt.starting_earliest ? StartingOffsets::kEarliest : StartingOffsets::kLatest;
   in.max_offsets_per_trigger = opt.max_offsets_per_trigger;
   in.max_batch_records = opt.max_batch_records;
@@ -314,8 +316,8 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
   if (!bad.empty() && opt.on_bad_record == "fail") {
     const BadRecord& b = bad.front();
     return Status::fatal("ON_BAD_RECORD=fail: record " + opt.topic + "/" + std::to_string(b.partition) + " offset " +
-                         std::to_string(b.offset) + " does not fit the schema: " + b.reason +
-                         " (batch " + std::to_string(entry.batch_id) + " not committed)");
+                         std::to_string(b.offset) + " does not fit the schema: " + b.reason + " (batch " +
+                         std::to_string(entry.batch_id) + " not committed)");
   }
 
   // 3. plan files and write them under hidden names, in parallel
@@ -483,8 +485,10 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
   }
   for (auto& [name, sp] : per_sink) progress.sinks.push_back(sp);
   for (auto& [key, cell] : per_day) progress.outputs.push_back({key.first, key.second, cell.first, cell.second});
-  if (opt.on_bad_record == "dlq") progress.dead_lettered = static_cast<int64_t>(bad.size());
-  else progress.skipped_bad = static_cast<int64_t>(bad.size());
+  if (opt.on_bad_record == "dlq")
+    progress.dead_lettered = static_cast<int64_t>(bad.size());
+  else
+    progress.skipped_bad = static_cast<int64_t>(bad.size());
   if (opt.sink_console) {
     // Like Spark's console sink: the batch's first rows as a table, then one summary line.
     std::string text = "-------------------------------------------\nBatch: " + std::to_string(entry.batch_id) +
@@ -504,8 +508,7 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
                   "Batch %lld%s: %lld rows (%lld bad), input %.1f rows/s, processed %.1f rows/s, %lld ms\n\n",
                   static_cast<long long>(entry.batch_id), replay ? " (re-run)" : "",
                   static_cast<long long>(progress.num_input_rows), static_cast<long long>(bad.size()),
-                  progress.input_rows_per_second, progress.processed_rows_per_second,
-                  static_cast<long long>(total_ms));
+                  progress.input_rows_per_second, progress.processed_rows_per_second, static_cast<long long>(total_ms));
     text += line;
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
@@ -523,7 +526,8 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
     m.status->set_state(JobState::kFailed, st.message());
     return st;
   }
-  const auto trigger = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m.opt.trigger_seconds));
+  const auto trigger =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m.opt.trigger_seconds));
   std::chrono::milliseconds backoff{500};
   bool recovered = false;
   std::optional<std::map<int32_t, int64_t>> stop_at;  // --once targets
@@ -546,8 +550,10 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
     }
     if (step.ok()) {
       auto r = m.run_next_batch(stop_at ? *stop_at : std::map<int32_t, int64_t>{}, stop);
-      if (r.ok()) planned = *r;
-      else step = r.status();
+      if (r.ok())
+        planned = *r;
+      else
+        step = r.status();
     }
     if (!step.ok()) {
       m.status->record_error(Status::kind_name(step.kind()));

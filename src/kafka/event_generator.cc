@@ -51,8 +51,8 @@ EventGenerator::EventGenerator(std::string_view source, std::string run_prefix, 
     : run_prefix_(std::move(run_prefix)), rng_state_(seed) {
   JsonWriter::escape(source, source_json_);
   // Room for the longest event: sequence up to 20 digits, a 24-char timestamp, "100.00".
-  buffer_.resize(kOpen.size() + run_prefix_.size() + 1 + 20 + kTs.size() + 32 + kValue.size() + 8 +
-                 kSource.size() + source_json_.size() + 1);
+  buffer_.resize(kOpen.size() + run_prefix_.size() + 1 + 20 + kTs.size() + 32 + kValue.size() + 8 + kSource.size() +
+                 source_json_.size() + 1);
 }
 
 uint64_t EventGenerator::random() {

@@ -32,8 +32,7 @@ Status set_kafka_property(rd_kafka_conf_t* conf, const std::string& key, const s
   return Status::success();
 }
 
-Status apply_kafka_properties(rd_kafka_conf_t* conf,
-                              const std::vector<std::pair<std::string, std::string>>& props) {
+Status apply_kafka_properties(rd_kafka_conf_t* conf, const std::vector<std::pair<std::string, std::string>>& props) {
   for (const auto& [k, v] : props) KPIPE_RETURN_IF_ERROR(set_kafka_property(conf, k, v));
   return Status::success();
 }

@@ -13,7 +13,6 @@ constexpr size_t kChunkEntries = 8192;
 
 }  // namespace
 
-
 PrefetchBuffer::Chunk& PrefetchBuffer::tail_for(Partition& part, size_t payload_bytes) {
   if (!part.chunks.empty()) {
     Chunk& tail = part.chunks.back();

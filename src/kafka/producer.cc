@@ -47,8 +47,7 @@ Result<std::unique_ptr<Producer>> Producer::create(const ProducerConfig& config)
   }
   p->topic_ = rd_kafka_topic_new(p->rk_, config.topic.c_str(), nullptr);
   if (p->topic_ == nullptr) {
-    return Status::fatal("cannot use topic '" + config.topic +
-                         "': " + rd_kafka_err2str(rd_kafka_last_error()));
+    return Status::fatal("cannot use topic '" + config.topic + "': " + rd_kafka_err2str(rd_kafka_last_error()));
   }
   return p;
 }
@@ -73,10 +72,10 @@ Status Producer::send(std::string_view value, std::optional<std::string_view> ke
   // Never enqueued, so it never gets a delivery report: count it here to keep the sums right.
   sent_.fetch_add(1, std::memory_order_relaxed);
   failed_.fetch_add(1, std::memory_order_relaxed);
-  std::string why = err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
-                        ? "message of " + std::to_string(value.size()) +
-                              " bytes is larger than the producer's message.max.bytes"
-                        : std::string(rd_kafka_err2str(err));
+  std::string why =
+      err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
+          ? "message of " + std::to_string(value.size()) + " bytes is larger than the producer's message.max.bytes"
+          : std::string(rd_kafka_err2str(err));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (first_failure_.empty()) first_failure_ = why;
@@ -159,8 +158,8 @@ void Producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaqu
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
     {
       std::lock_guard<std::mutex> lock(self->mu_);
-      self->fatal_message_ = std::string("the Kafka producer hit a fatal error: ") + buf + " (" +
-                             rd_kafka_err2name(orig) + ")";
+      self->fatal_message_ =
+          std::string("the Kafka producer hit a fatal error: ") + buf + " (" + rd_kafka_err2name(orig) + ")";
     }
     self->fatal_.store(true);
   }

@@ -32,8 +32,8 @@ typedef struct rd_kafka_message_s rd_kafka_message_t;
 namespace kpipe {
 
 struct ProducerConfig {
-  std::string bootstrap_servers;                                  // KAFKA_BOOTSTRAP_SERVERS
-  std::string topic;                                              // KAFKA_TOPIC
+  std::string bootstrap_servers;                                 // KAFKA_BOOTSTRAP_SERVERS
+  std::string topic;                                             // KAFKA_TOPIC
   std::vector<std::pair<std::string, std::string>> kafka_props;  // --kafka-prop, applied last
   std::string client_id = "kpipe-producer";
   // message.timeout.ms: a message not delivered by then fails (librdkafka retries until then).

@@ -111,17 +111,15 @@ std::string KafkaSource::last_client_error() const { return errors_->log.last_er
 Result<std::vector<int32_t>> KafkaSource::partitions() {
   rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, options_.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err =
-      rd_kafka_metadata(rk_, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
   rd_kafka_topic_destroy(topic);
   // Serves the error callback, so the message says why ("cannot reach ...", "authentication
   // failed ...") rather than librdkafka's bare "Broker transport failure".
   rd_kafka_poll(rk_, 0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::string detail = last_client_error();
-    std::string message = "cannot read metadata of topic '" + options_.topic + "' from " +
-                          options_.bootstrap_servers + ": " + err_text(err) +
-                          (detail.empty() ? "" : " (" + detail + ")");
+    std::string message = "cannot read metadata of topic '" + options_.topic + "' from " + options_.bootstrap_servers +
+                          ": " + err_text(err) + (detail.empty() ? "" : " (" + detail + ")");
     // Wrong credentials do not get better by retrying; the Java client fails the same way.
     if (errors_->log.last_error_is_authentication()) {
       return Status::fatal(message + ": check the security settings (--kafka-prop sasl.*, ssl.*, security.protocol)");
@@ -140,8 +138,8 @@ Result<std::vector<int32_t>> KafkaSource::partitions() {
       break;
     }
     if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      status = Status::retriable("topic '" + options_.topic + "' is not available on " +
-                                 options_.bootstrap_servers + ": " + err_text(t.err));
+      status = Status::retriable("topic '" + options_.topic + "' is not available on " + options_.bootstrap_servers +
+                                 ": " + err_text(t.err));
       break;
     }
     for (int j = 0; j < t.partition_cnt; ++j) ids.push_back(t.partitions[j].id);
@@ -149,8 +147,7 @@ Result<std::vector<int32_t>> KafkaSource::partitions() {
   rd_kafka_metadata_destroy(md);
   if (!status.ok()) return status;
   if (ids.empty()) {
-    return Status::retriable("topic '" + options_.topic + "' does not exist on " +
-                             options_.bootstrap_servers);
+    return Status::retriable("topic '" + options_.topic + "' does not exist on " + options_.bootstrap_servers);
   }
   std::sort(ids.begin(), ids.end());
   return ids;
@@ -158,12 +155,11 @@ Result<std::vector<int32_t>> KafkaSource::partitions() {
 
 Result<Watermarks> KafkaSource::watermarks(int32_t partition) {
   Watermarks w;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      rk_, options_.topic.c_str(), partition, &w.low, &w.high,
-      static_cast<int>(options_.request_timeout.count()));
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_, options_.topic.c_str(), partition, &w.low, &w.high,
+                                                             static_cast<int>(options_.request_timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::retriable("cannot read offsets of " + options_.topic + "/" +
-                             std::to_string(partition) + ": " + err_text(err));
+    return Status::retriable("cannot read offsets of " + options_.topic + "/" + std::to_string(partition) + ": " +
+                             err_text(err));
   }
   return w;
 }
@@ -223,8 +219,7 @@ struct KafkaSource::Cursor {
 };
 
 Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
-                         const std::function<void(const RawRecord&)>& on_record,
-                         const std::atomic<bool>& stop) {
+                         const std::function<void(const RawRecord&)>& on_record, const std::atomic<bool>& stop) {
   std::vector<PartitionRange> todo;
   for (const auto& r : ranges) {
     if (r.end > r.start) todo.push_back(r);
@@ -317,8 +312,9 @@ Status KafkaSource::consume_available(Cursor& c, const std::function<void(const 
         if (it.offset >= c.range.end) c.next = c.range.end;
         return true;
       case Kind::kOffsetLost:
-        failure = Status::fatal("offsets " + std::to_string(c.next) + ".." + std::to_string(c.range.end) + " of " +
-                                c.where + " are no longer in Kafka (deleted by retention?): " + std::string(it.payload));
+        failure =
+            Status::fatal("offsets " + std::to_string(c.next) + ".." + std::to_string(c.range.end) + " of " + c.where +
+                          " are no longer in Kafka (deleted by retention?): " + std::string(it.payload));
         return true;
       case Kind::kError:
         failure = Status::retriable("reading " + c.where + ": " + std::string(it.payload));

@@ -30,12 +30,12 @@ typedef struct rd_kafka_queue_s rd_kafka_queue_t;
 namespace kpipe {
 
 struct SourceOptions {
-  std::string bootstrap_servers;                          // KAFKA_BOOTSTRAP_SERVERS
-  std::string topic;                                      // KAFKA_TOPIC
+  std::string bootstrap_servers;                                 // KAFKA_BOOTSTRAP_SERVERS
+  std::string topic;                                             // KAFKA_TOPIC
   std::vector<std::pair<std::string, std::string>> kafka_props;  // --kafka-prop, applied last
   std::string client_id = "kpipe-stream";
-  std::chrono::milliseconds request_timeout{10000};       // metadata and watermark queries
-  std::chrono::milliseconds stall_timeout{60000};         // a read making no progress this long fails (retriable)
+  std::chrono::milliseconds request_timeout{10000};  // metadata and watermark queries
+  std::chrono::milliseconds stall_timeout{60000};    // a read making no progress this long fails (retriable)
   // Bytes fetched ahead (payloads plus 32 bytes a message), shared by the assigned partitions,
   // so reading goes on while the engine writes. 128 MiB holds about 900,000 events of the
   // seed's size: most of the next million-row batch.
@@ -73,8 +73,7 @@ class KafkaSource {
   // stall_timeout, and with a fatal error when the broker no longer has an offset (deleted by
   // retention; the caller decides with FAIL_ON_DATA_LOSS). `stop` abandons the read (kReplay)
   // so that shutdown never waits on a dead broker.
-  Status read(const std::vector<PartitionRange>& ranges,
-              const std::function<void(const RawRecord&)>& on_record,
+  Status read(const std::vector<PartitionRange>& ranges, const std::function<void(const RawRecord&)>& on_record,
               const std::atomic<bool>& stop);
 
   // The last error librdkafka reported through its error callback ("" if none), for messages

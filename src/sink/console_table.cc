@@ -244,7 +244,9 @@ std::string format_console_table(int64_t batch_id, const arrow::RecordBatch& row
 
   std::string out =
       "-------------------------------------------\n"
-      "Batch: " + std::to_string(batch_id) + "\n"
+      "Batch: " +
+      std::to_string(batch_id) +
+      "\n"
       "-------------------------------------------\n";
   append_separator(widths, out);
   append_row(header, widths, truncate, out);

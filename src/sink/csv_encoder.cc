@@ -98,16 +98,17 @@ class CsvEncoder final : public FileEncoder {
     options.null_string = "";
     options.eol = "\n";
     options.quoting_style = arrow::csv::QuotingStyle::Needed;
-    options.quoting_header = header_needs_quotes(*slice->schema()) ? arrow::csv::QuotingStyle::Needed
-                                                                   : arrow::csv::QuotingStyle::None;
+    options.quoting_header =
+        header_needs_quotes(*slice->schema()) ? arrow::csv::QuotingStyle::Needed : arrow::csv::QuotingStyle::None;
 
-    KPIPE_ASSIGN_OR_RETURN(auto sink, from_arrow(arrow::io::BufferOutputStream::Create(64 * 1024 + length * 64),
-                                                 "encoding csv"));
+    KPIPE_ASSIGN_OR_RETURN(auto sink,
+                           from_arrow(arrow::io::BufferOutputStream::Create(64 * 1024 + length * 64), "encoding csv"));
     KPIPE_RETURN_IF_ERROR(from_arrow(arrow::csv::WriteCSV(*slice, options, sink.get()), "encoding csv"));
     return from_arrow(sink->Finish(), "encoding csv");
   }
 
-  static Result<std::shared_ptr<arrow::RecordBatch>> with_timestamps_as_text(std::shared_ptr<arrow::RecordBatch> batch) {
+  static Result<std::shared_ptr<arrow::RecordBatch>> with_timestamps_as_text(
+      std::shared_ptr<arrow::RecordBatch> batch) {
     const arrow::Schema& schema = *batch->schema();
     std::vector<std::shared_ptr<arrow::Field>> fields = schema.fields();
     std::vector<std::shared_ptr<arrow::Array>> columns = batch->columns();

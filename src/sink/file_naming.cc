@@ -45,8 +45,7 @@ std::optional<int64_t> take_number(std::string_view& s, int min_digits) {
 
 }  // namespace
 
-std::string final_file_name(std::string_view query_id, int64_t batch_id, int file_index,
-                            std::string_view extension) {
+std::string final_file_name(std::string_view query_id, int64_t batch_id, int file_index, std::string_view extension) {
   std::string out;
   out.reserve(kPrefix.size() + kQueryChars + 16 + extension.size());
   out += kPrefix;

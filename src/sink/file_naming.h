@@ -20,8 +20,7 @@
 
 namespace kpipe {
 
-std::string final_file_name(std::string_view query_id, int64_t batch_id, int file_index,
-                            std::string_view extension);
+std::string final_file_name(std::string_view query_id, int64_t batch_id, int file_index, std::string_view extension);
 // "." + final_name + ".tmp"
 std::string temp_file_name(std::string_view final_name);
 // True for names made by temp_file_name (and write_atomically, which uses the same shape).

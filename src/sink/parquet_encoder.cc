@@ -82,16 +82,15 @@ class ParquetEncoder final : public FileEncoder {
                                                          int64_t length) const {
     if (offset < 0 || length < 0 || offset + length > rows.num_rows()) {
       return Status::fatal("encoding parquet: rows [" + std::to_string(offset) + ", " +
-                           std::to_string(offset + length) + ") outside a batch of " +
-                           std::to_string(rows.num_rows()));
+                           std::to_string(offset + length) + ") outside a batch of " + std::to_string(rows.num_rows()));
     }
     std::shared_ptr<arrow::RecordBatch> slice = rows.Slice(offset, length);
-    KPIPE_ASSIGN_OR_RETURN(auto sink, from_arrow(arrow::io::BufferOutputStream::Create(initial_capacity(length)),
-                                                 "encoding parquet"));
-    KPIPE_ASSIGN_OR_RETURN(auto writer,
-                           from_arrow(parquet::arrow::FileWriter::Open(*rows.schema(), arrow::default_memory_pool(),
-                                                                       sink, props_, arrow_props_),
-                                      "encoding parquet"));
+    KPIPE_ASSIGN_OR_RETURN(
+        auto sink, from_arrow(arrow::io::BufferOutputStream::Create(initial_capacity(length)), "encoding parquet"));
+    KPIPE_ASSIGN_OR_RETURN(
+        auto writer, from_arrow(parquet::arrow::FileWriter::Open(*rows.schema(), arrow::default_memory_pool(), sink,
+                                                                 props_, arrow_props_),
+                                "encoding parquet"));
     KPIPE_RETURN_IF_ERROR(from_arrow(writer->WriteRecordBatch(*slice), "encoding parquet"));
     KPIPE_RETURN_IF_ERROR(from_arrow(writer->Close(), "encoding parquet"));
     return from_arrow(sink->Finish(), "encoding parquet");

@@ -34,10 +34,10 @@ char* write_year(int64_t year, char* out) {
 CivilDate civil_from_days(int64_t days) {
   const int64_t z = days + 719468;
   const int64_t era = floor_div(z, 146097);
-  const int64_t doe = z - era * 146097;                                      // [0, 146096]
+  const int64_t doe = z - era * 146097;                                       // [0, 146096]
   const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               // [0, 365]
-  const int64_t mp = (5 * doy + 2) / 153;                                    // [0, 11], March first
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                                     // [0, 11], March first
   CivilDate d;
   d.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
   d.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);

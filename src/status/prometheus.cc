@@ -36,8 +36,8 @@ double quantile(const std::vector<double>& sorted, double q) {
   return sorted[rank == 0 ? 0 : rank - 1];
 }
 
-constexpr std::array<JobState, 6> kAllStates = {JobState::kStarting,  JobState::kRunning, JobState::kWaitingForData,
-                                                JobState::kRetrying,  JobState::kFailed,  JobState::kStopped};
+constexpr std::array<JobState, 6> kAllStates = {JobState::kStarting, JobState::kRunning, JobState::kWaitingForData,
+                                                JobState::kRetrying, JobState::kFailed,  JobState::kStopped};
 constexpr std::array<const char*, 3> kErrorKinds = {"retriable", "replay", "fatal"};
 
 void common_header(PrometheusWriter& w, const StatusInfo& info, int64_t started_at_ms, int64_t now_ms) {
@@ -145,8 +145,9 @@ std::string render_job_metrics(const StatusSnapshot& s, const StatusInfo& info, 
   w.family("kpipe_output_bytes_total", "counter", "Bytes of the files written by committed batches, per sink.");
   for (const auto& [sink, t] : s.sink_totals) w.sample("kpipe_output_bytes_total", {{"sink", sink}}, t.bytes);
 
-  w.family("kpipe_errors_total", "counter",
-           "Failed batch attempts by kind: retriable (tried again), replay (re-run from the write-ahead entry), fatal.");
+  w.family(
+      "kpipe_errors_total", "counter",
+      "Failed batch attempts by kind: retriable (tried again), replay (re-run from the write-ahead entry), fatal.");
   for (const char* kind : kErrorKinds) {
     auto it = s.errors_by_kind.find(kind);
     w.sample("kpipe_errors_total", {{"kind", kind}}, it == s.errors_by_kind.end() ? int64_t{0} : it->second);
@@ -180,7 +181,8 @@ std::string render_job_metrics(const StatusSnapshot& s, const StatusInfo& info, 
              std::max<int64_t>(0, l.latest - l.committed));
   }
   w.family("kpipe_committed_offset", "gauge", "End offset of the last committed batch, per partition.");
-  for (const auto& l : s.lag) w.sample("kpipe_committed_offset", {{"partition", std::to_string(l.partition)}}, l.committed);
+  for (const auto& l : s.lag)
+    w.sample("kpipe_committed_offset", {{"partition", std::to_string(l.partition)}}, l.committed);
   w.family("kpipe_latest_offset", "gauge", "High watermark of the partition at the last plan.");
   for (const auto& l : s.lag) w.sample("kpipe_latest_offset", {{"partition", std::to_string(l.partition)}}, l.latest);
   return w.take();

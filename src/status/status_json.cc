@@ -19,7 +19,8 @@ std::string dt_string(int32_t day) {
 std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms,
                         const std::vector<LagSample>* lag_history) {
   bool healthy = s.state != JobState::kRetrying && s.state != JobState::kFailed;
-  double uptime = s.started_at_ms > 0 ? static_cast<double>(std::max<int64_t>(0, now_ms - s.started_at_ms)) / 1000.0 : 0;
+  double uptime =
+      s.started_at_ms > 0 ? static_cast<double>(std::max<int64_t>(0, now_ms - s.started_at_ms)) / 1000.0 : 0;
 
   JsonWriter w;
   w.begin_object()
@@ -32,7 +33,11 @@ std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t
       .field("startedAtMs", s.started_at_ms)
       .field("nowMs", now_ms)
       .field("uptimeSeconds", uptime);
-  w.key("kafka").begin_object().field("bootstrapServers", info.bootstrap_servers).field("topic", info.topic).end_object();
+  w.key("kafka")
+      .begin_object()
+      .field("bootstrapServers", info.bootstrap_servers)
+      .field("topic", info.topic)
+      .end_object();
   w.field("currentBatch", s.current_batch).field("lastCommittedBatch", s.last_committed_batch);
 
   w.key("totals")
@@ -88,7 +93,10 @@ std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t
     for (const auto& sample : *lag_history) {
       w.begin_object().field("atMs", sample.at_ms).key("lag").begin_array();
       for (const auto& l : sample.lag) {
-        w.begin_object().field("partition", l.partition).field("lag", std::max<int64_t>(0, l.latest - l.committed)).end_object();
+        w.begin_object()
+            .field("partition", l.partition)
+            .field("lag", std::max<int64_t>(0, l.latest - l.committed))
+            .end_object();
       }
       w.end_array().end_object();
     }

@@ -119,8 +119,7 @@ class StatusServer::Impl {
       int err = errno;
       return Status::fatal(info_.address_setting + "=" + text_addr + ": cannot listen on " + addr_.host + " port " +
                            std::to_string(addr_.port) + (err ? std::string(" (") + std::strerror(err) + ")" : "") +
-                           "; choose a free port (0 picks one), another address, or " + info_.address_setting +
-                           "=off");
+                           "; choose a free port (0 picks one), another address, or " + info_.address_setting + "=off");
     }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     if (status_) {
@@ -182,13 +181,12 @@ class StatusServer::Impl {
       }
       send(res, 500, what + "\n", kText);
     });
-    server_.set_error_handler(
-        httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-          common_headers(res);
-          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-          res.set_content(std::to_string(res.status) + (res.status == 404 ? " not found\n" : " error\n"), kText);
-          return httplib::Server::HandlerResponse::Handled;
-        }));
+    server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+      common_headers(res);
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      res.set_content(std::to_string(res.status) + (res.status == 404 ? " not found\n" : " error\n"), kText);
+      return httplib::Server::HandlerResponse::Handled;
+    }));
     auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Allow", "GET, HEAD");
       send(res, 405, "405 method not allowed: this server only answers GET and HEAD\n", kText);
@@ -237,9 +235,8 @@ class StatusServer::Impl {
   }
 
   void add_common_routes() {
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      send(res, 200, render_(), kPrometheus);
-    });
+    server_.Get("/metrics",
+                [this](const httplib::Request&, httplib::Response& res) { send(res, 200, render_(), kPrometheus); });
     server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
       if (!status_) {
         send(res, 200, "ok\n", kText);
@@ -250,7 +247,8 @@ class StatusServer::Impl {
       if (healthy) {
         send(res, 200, "ok\n", kText);
       } else {
-        send(res, 503, std::string(job_state_name(s.state)) + (s.state_detail.empty() ? "" : ": " + s.state_detail) + "\n",
+        send(res, 503,
+             std::string(job_state_name(s.state)) + (s.state_detail.empty() ? "" : ": " + s.state_detail) + "\n",
              kText);
       }
     });

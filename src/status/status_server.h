@@ -36,8 +36,8 @@ namespace kpipe {
 struct StatusInfo {
   std::string component = "stream";  // "stream" or "produce"
   std::string version = KPIPE_VERSION;
-  std::string bootstrap_servers;     // KAFKA_BOOTSTRAP_SERVERS
-  std::string topic;                 // KAFKA_TOPIC
+  std::string bootstrap_servers;  // KAFKA_BOOTSTRAP_SERVERS
+  std::string topic;              // KAFKA_TOPIC
   // Every setting as resolved (Settings::effective(): spec order, secrets masked).
   std::vector<std::pair<std::string, std::string>> config;
   // The setting the address came from, for error messages ("STATUS_ADDR", "PRODUCER_STATUS_ADDR").

@@ -14,8 +14,8 @@ std::array<WebAsset, kCount> make_table() {
   std::array<WebAsset, kCount> table{};
   for (size_t i = 0; i < kCount; ++i) {
     const auto& a = generated::kEmbeddedAssets[i];
-    table[i] = WebAsset{a.name, a.content_type,
-                        std::string_view(reinterpret_cast<const char*>(a.data), a.size), a.etag};
+    table[i] =
+        WebAsset{a.name, a.content_type, std::string_view(reinterpret_cast<const char*>(a.data), a.size), a.etag};
   }
   return table;
 }

@@ -10,7 +10,7 @@ struct WebAsset {
   std::string_view name;          // "index.html", "app.js", "style.css", "uPlot.min.js", ...
   std::string_view content_type;  // with charset for text
   std::string_view body;
-  std::string_view etag;          // quoted, for If-None-Match
+  std::string_view etag;  // quoted, for If-None-Match
 };
 
 // The asset called exactly `name`, or nullptr. Names never contain '/', so no path can escape.

@@ -16,8 +16,8 @@ namespace {
 using namespace std::chrono_literals;
 
 std::vector<std::string> mock(std::vector<std::string> args) {
-  args.insert(args.end(), {"--env-file", "/dev/null", "--kafka-prop", "test.mock.num.brokers=1", "--kafka-prop",
-                           "log_level=0"});
+  args.insert(args.end(),
+              {"--env-file", "/dev/null", "--kafka-prop", "test.mock.num.brokers=1", "--kafka-prop", "log_level=0"});
   return args;
 }
 

@@ -94,23 +94,22 @@ TEST(EnvFile, QuotedValuesMaySpanLines) {
 }
 
 TEST(EnvFile, WindowsLineEndingsAndByteOrderMark) {
-  EXPECT_EQ(parse_ok("\xEF\xBB\xBF" "A=1\r\nB=2   # c\r\n"), (Pairs{{"A", "1"}, {"B", "2"}}));
+  EXPECT_EQ(parse_ok("\xEF\xBB\xBF"
+                     "A=1\r\nB=2   # c\r\n"),
+            (Pairs{{"A", "1"}, {"B", "2"}}));
 }
 
 TEST(EnvFile, UnicodeValuesPassThrough) {
   EXPECT_EQ(parse_ok("SOURCE=capteur-été-🚀\n"), (Pairs{{"SOURCE", "capteur-été-🚀"}}));
 }
 
-TEST(EnvFile, LaterDuplicatesAreKeptInOrder) {
-  EXPECT_EQ(parse_ok("A=1\nA=2"), (Pairs{{"A", "1"}, {"A", "2"}}));
-}
+TEST(EnvFile, LaterDuplicatesAreKeptInOrder) { EXPECT_EQ(parse_ok("A=1\nA=2"), (Pairs{{"A", "1"}, {"A", "2"}})); }
 
 TEST(EnvFile, ErrorsNameFileAndLine) {
   EXPECT_EQ(parse_error("A=1\nJUSTAKEY\n"), "test.env:2: expected KEY=VALUE, found 'JUSTAKEY'");
   EXPECT_EQ(parse_error("A=1\n\n=value"), "test.env:3: a line starts with '=': expected KEY=VALUE");
   EXPECT_EQ(parse_error("1ABC=x"), "test.env:1: '1ABC' is not a valid variable name (letters, digits, '_', '.', '-')");
-  EXPECT_EQ(parse_error("A=1\nB=\"never closed\nC=3\n"),
-            "test.env:2: the double quote opened here is never closed");
+  EXPECT_EQ(parse_error("A=1\nB=\"never closed\nC=3\n"), "test.env:2: the double quote opened here is never closed");
   EXPECT_EQ(parse_error("B='x"), "test.env:1: the single quote opened here is never closed");
   EXPECT_EQ(parse_error("A=\"x\"y"), "test.env:1: unexpected text after the closing quote of A");
 }
@@ -131,12 +130,12 @@ TEST(EnvFile, RepositoryDotEnvHasTheSeedsSevenSettings) {
   std::map<std::string, std::string> m;
   for (const auto& e : *r) m[e.key] = e.value;
   EXPECT_EQ(m, (std::map<std::string, std::string>{{"KAFKA_TOPIC", "events"},
-                                                    {"MSGS_PER_SEC", "5"},
-                                                    {"KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"},
-                                                    {"OUTPUT_PATH", "data/output/parquet"},
-                                                    {"TRIGGER_SECONDS", "30"},
-                                                    {"MAX_RECORDS_PER_FILE", "5000"},
-                                                    {"FILES_PER_PARTITION", "1"}}));
+                                                   {"MSGS_PER_SEC", "5"},
+                                                   {"KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"},
+                                                   {"OUTPUT_PATH", "data/output/parquet"},
+                                                   {"TRIGGER_SECONDS", "30"},
+                                                   {"MAX_RECORDS_PER_FILE", "5000"},
+                                                   {"FILES_PER_PARTITION", "1"}}));
 }
 
 TEST(EnvFile, MissingFileIsAnErrorNamingIt) {

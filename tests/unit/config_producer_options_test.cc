@@ -39,9 +39,28 @@ TEST(ProducerOptions, Defaults) {
 }
 
 TEST(ProducerOptions, EveryFlag) {
-  auto o = load({"--bootstrap-servers", "b1:9092,b2:9092", "--topic", "t", "--rate", "0", "--count", "10000",
-                 "--duration", "2.5", "--input", "-", "--source", "s", "--timeout", "5", "--status-addr",
-                 "127.0.0.1:9000", "--kafka-prop", "linger.ms=20", "--kafka-prop", "sasl.jaas.config=a=b"});
+  auto o = load({"--bootstrap-servers",
+                 "b1:9092,b2:9092",
+                 "--topic",
+                 "t",
+                 "--rate",
+                 "0",
+                 "--count",
+                 "10000",
+                 "--duration",
+                 "2.5",
+                 "--input",
+                 "-",
+                 "--source",
+                 "s",
+                 "--timeout",
+                 "5",
+                 "--status-addr",
+                 "127.0.0.1:9000",
+                 "--kafka-prop",
+                 "linger.ms=20",
+                 "--kafka-prop",
+                 "sasl.jaas.config=a=b"});
   ASSERT_TRUE(o.ok()) << o.status().message();
   EXPECT_EQ(o->bootstrap_servers, "b1:9092,b2:9092");
   EXPECT_EQ(o->topic, "t");

@@ -48,11 +48,12 @@ class SettingsTest : public ::testing::Test {
   void write_file(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
 
   Result<Settings> load(std::vector<std::string> args) {
-    return Settings::load("kpipe produce", specs(), args, [this](const std::string& name) -> std::optional<std::string> {
-      auto it = env_.find(name);
-      if (it == env_.end()) return std::nullopt;
-      return it->second;
-    });
+    return Settings::load("kpipe produce", specs(), args,
+                          [this](const std::string& name) -> std::optional<std::string> {
+                            auto it = env_.find(name);
+                            if (it == env_.end()) return std::nullopt;
+                            return it->second;
+                          });
   }
   Settings load_ok(std::vector<std::string> args) {
     auto r = load(std::move(args));
@@ -218,8 +219,10 @@ TEST_F(SettingsTest, GetDoubleErrorsNameSettingValueAndOrigin) {
 }
 
 TEST_F(SettingsTest, GetBool) {
-  for (std::string v : {"true", "TRUE", "1", "yes", "Yes", "on"}) EXPECT_TRUE(*load_ok({"--once=" + v}).get_bool("ONCE")) << v;
-  for (std::string v : {"false", "False", "0", "no", "off"}) EXPECT_FALSE(*load_ok({"--once=" + v}).get_bool("ONCE")) << v;
+  for (std::string v : {"true", "TRUE", "1", "yes", "Yes", "on"})
+    EXPECT_TRUE(*load_ok({"--once=" + v}).get_bool("ONCE")) << v;
+  for (std::string v : {"false", "False", "0", "no", "off"})
+    EXPECT_FALSE(*load_ok({"--once=" + v}).get_bool("ONCE")) << v;
   EXPECT_EQ(load_ok({"--once=maybe"}).get_bool("ONCE").status().message(),
             "ONCE='maybe' (from flag --once): must be true or false");
 }

@@ -30,8 +30,7 @@ Schema must_parse(const char* ddl) {
   return std::move(schema).value();
 }
 
-RecordDecoder make_decoder(const char* ddl = kEventSchema, const char* partition = "ts",
-                           DecodeLimits limits = {}) {
+RecordDecoder make_decoder(const char* ddl = kEventSchema, const char* partition = "ts", DecodeLimits limits = {}) {
   Schema schema = must_parse(ddl);
   const int index = *find_partition_column(schema, partition);
   return RecordDecoder(std::move(schema), index, limits);
@@ -58,8 +57,7 @@ const ArrayType& column(const DecodedBatch& batch, int i) {
 }
 
 std::string event(std::string_view id, std::string_view ts = "2025-11-06T12:30:00.123Z") {
-  return R"({"event_id":")" + std::string(id) + R"(","ts":")" + std::string(ts) +
-         R"(","value":1.5,"source":"p"})";
+  return R"({"event_id":")" + std::string(id) + R"(","ts":")" + std::string(ts) + R"(","value":1.5,"source":"p"})";
 }
 
 // Decodes one payload alone and returns its single BadRecord's reason ("" if it was good).
@@ -162,7 +160,8 @@ const BadCase kBadCases[] = {
      "field 'value': '01' is not a valid DOUBLE"},
     {"EventIdAsObject", R"({"event_id":{"x":1},"ts":"2025-11-06T12:30:00Z"})",
      "field 'event_id': expected STRING, got object"},
-    {"EventIdAsArray", R"({"event_id":[],"ts":"2025-11-06T12:30:00Z"})", "field 'event_id': expected STRING, got array"},
+    {"EventIdAsArray", R"({"event_id":[],"ts":"2025-11-06T12:30:00Z"})",
+     "field 'event_id': expected STRING, got array"},
     {"MissingTs", R"({"event_id":"a","value":1.0,"source":"p"})", "missing partition column 'ts'"},
     {"NullTs", R"({"event_id":"a","ts":null})", "missing partition column 'ts' (null)"},
     {"TsYear99999", R"({"event_id":"a","ts":"99999-01-01T00:00:00Z"})",
@@ -170,13 +169,16 @@ const BadCase kBadCases[] = {
      "2025-11-06T12:30:00.123Z, years 0001-9999)"},
     {"TsFeb30", R"({"ts":"2025-02-30T00:00:00Z"})", "field 'ts': '2025-02-30T00:00:00Z' is not a valid TIMESTAMP"},
     {"TsGarbage", R"({"ts":"yesterday"})", "field 'ts': 'yesterday' is not a valid TIMESTAMP"},
-    {"TsFractionalMillis", R"({"ts":1762432200123.5})", "field 'ts': expected TIMESTAMP, got number 1762432200123.5 (not an integer)"},
+    {"TsFractionalMillis", R"({"ts":1762432200123.5})",
+     "field 'ts': expected TIMESTAMP, got number 1762432200123.5 (not an integer)"},
     {"TsMillisOutOfRange", R"({"ts":253402300800000})",
      "field 'ts': 253402300800000 is out of TIMESTAMP range (epoch milliseconds for years 0001-9999)"},
-    {"TsMillisOverflow", R"({"ts":99999999999999999999})", "field 'ts': expected TIMESTAMP, got number 99999999999999999999 (out of range)"},
+    {"TsMillisOverflow", R"({"ts":99999999999999999999})",
+     "field 'ts': expected TIMESTAMP, got number 99999999999999999999 (out of range)"},
     {"TsAsBoolean", R"({"ts":false})", "field 'ts': expected TIMESTAMP, got boolean"},
     {"TsAsObject", R"({"ts":{"$date":"2025-11-06"}})", "field 'ts': expected TIMESTAMP, got object"},
-    {"DuplicateSchemaKey", R"({"ts":"2025-11-06T12:30:00Z","value":1,"value":2})", "field 'value' appears more than once"},
+    {"DuplicateSchemaKey", R"({"ts":"2025-11-06T12:30:00Z","value":1,"value":2})",
+     "field 'value' appears more than once"},
     {"MalformedIgnoredScalar", R"({"ts":"2025-11-06T12:30:00Z","extra":tru})", "malformed JSON: 'tru'"},
     {"MalformedIgnoredNested", R"({"ts":"2025-11-06T12:30:00Z","extra":{"a":[1,2,nul]}})", "malformed JSON"},
     {"MalformedIgnoredNumber", R"({"ts":"2025-11-06T12:30:00Z","extra":-})", "malformed JSON"},
@@ -294,7 +296,8 @@ TEST(RecordDecoder, RegressionHugeExponentsAreValidNumbers) {
   EXPECT_EQ(reason_for(decoder, R"({"ts":"2025-11-06T12:30:00Z","value":1e39999999999999999999})").substr(0, 30),
             "field 'value': '1e399999999999");
   decoder.add(raw(R"({"ts":"2025-11-06T12:30:00Z","value":0e39999999999999999999,"x":[0e39999999999999999999]})"));
-  decoder.add(raw(R"({"ts":"2025-11-06T12:30:00Z","value":-1e-99999999999999999999,"event_id":0E+39999999999999999999})"));
+  decoder.add(
+      raw(R"({"ts":"2025-11-06T12:30:00Z","value":-1e-99999999999999999999,"event_id":0E+39999999999999999999})"));
   const DecodedBatch batch = must_finish(decoder);
   ASSERT_EQ(batch.rows->num_rows(), 2) << (batch.bad.empty() ? "" : batch.bad[0].reason);
   EXPECT_EQ(column<arrow::DoubleArray>(batch, 2).Value(0), 0.0);
@@ -319,8 +322,7 @@ TEST(RecordDecoder, TimestampAsEpochMilliseconds) {
   EXPECT_EQ(batch.dt_days, (std::vector<int32_t>{kEventDay, -1, -719162, 2932896}));
 }
 
-constexpr const char* kAllTypes =
-    "s STRING, l BIGINT, i INT, d DOUBLE, f FLOAT, b BOOLEAN, ts TIMESTAMP, day DATE";
+constexpr const char* kAllTypes = "s STRING, l BIGINT, i INT, d DOUBLE, f FLOAT, b BOOLEAN, ts TIMESTAMP, day DATE";
 
 TEST(RecordDecoder, AllTypesDecode) {
   RecordDecoder decoder = make_decoder(kAllTypes);
@@ -378,8 +380,9 @@ TEST(RecordDecoder, LongValuesAreCutInReasonsAtACharacterBoundary) {
   std::string long_ts;
   for (int i = 0; i < 40; ++i) long_ts += "\xc3\xa9";  // 80 bytes of 2-byte characters
   const std::string reason = reason_for(decoder, R"({"ts":")" + long_ts + "\"}");
-  EXPECT_EQ(reason, "field 'ts': '" + long_ts.substr(0, 64) + "...' (80 bytes) is not a valid TIMESTAMP "
-            "(ISO-8601 such as 2025-11-06T12:30:00.123Z, years 0001-9999)");
+  EXPECT_EQ(reason, "field 'ts': '" + long_ts.substr(0, 64) +
+                        "...' (80 bytes) is not a valid TIMESTAMP "
+                        "(ISO-8601 such as 2025-11-06T12:30:00.123Z, years 0001-9999)");
 }
 
 TEST(RecordDecoder, DatePartitionColumn) {
@@ -478,9 +481,11 @@ TEST(RecordDecoder, WideSchemaMatchesKeysInAnyOrder) {
 
 TEST(RecordDecoder, DeepNestingInIgnoredFieldsNeverCrashes) {
   RecordDecoder decoder = make_decoder();
-  const std::string ok_payload = R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(100, '[') + std::string(100, ']') + "}";
+  const std::string ok_payload =
+      R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(100, '[') + std::string(100, ']') + "}";
   decoder.add(raw(ok_payload));
-  const std::string limit = R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(1000, '[') + std::string(1000, ']') + "}";
+  const std::string limit =
+      R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(1000, '[') + std::string(1000, ']') + "}";
   decoder.add(raw(limit));
   for (size_t depth : {1001u, 1024u, 1025u, 100000u}) {
     decoder.add(raw(R"({"ts":"2025-11-06T12:30:00Z","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}"));

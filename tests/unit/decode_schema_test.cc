@@ -122,8 +122,7 @@ TEST(ParseDdl, NotNullIsKeptAndMakesTheArrowFieldRequired) {
 }
 
 TEST(ParseDdl, CommentIsAcceptedAndIgnored) {
-  const Schema schema =
-      parse_ok("id STRING NOT NULL COMMENT 'the id, unique', v DOUBLE COMMENT \"it's \\\"fine\\\"\"");
+  const Schema schema = parse_ok("id STRING NOT NULL COMMENT 'the id, unique', v DOUBLE COMMENT \"it's \\\"fine\\\"\"");
   ASSERT_EQ(schema.columns.size(), 2u);
   EXPECT_EQ(schema.columns[1].name, "v");
 }
@@ -138,14 +137,14 @@ TEST(ParseDdl, IndexOfIsCaseInsensitive) {
 }
 
 TEST(ParseDdlErrors, UnknownTypeNamesColumnAndAlternatives) {
-  EXPECT_EQ(parse_error("x STRNG"),
-            std::string("SCHEMA: unknown type 'STRNG' for column 'x' ") + kExpectedTypes);
+  EXPECT_EQ(parse_error("x STRNG"), std::string("SCHEMA: unknown type 'STRNG' for column 'x' ") + kExpectedTypes);
 }
 
 TEST(ParseDdlErrors, UnsupportedSparkTypesAreReportedWhole) {
   EXPECT_EQ(parse_error("a STRING, price DECIMAL(10, 2)"),
             std::string("SCHEMA: unsupported type 'DECIMAL(10, 2)' for column 'price' ") + kExpectedTypes);
-  EXPECT_THAT(parse_error("tags ARRAY<STRING>, b INT"), HasSubstr("unsupported type 'ARRAY<STRING>' for column 'tags'"));
+  EXPECT_THAT(parse_error("tags ARRAY<STRING>, b INT"),
+              HasSubstr("unsupported type 'ARRAY<STRING>' for column 'tags'"));
   EXPECT_THAT(parse_error("m MAP<STRING, INT>"), HasSubstr("unsupported type 'MAP<STRING, INT>'"));
   EXPECT_THAT(parse_error("n SMALLINT"), HasSubstr("unsupported type 'SMALLINT'"));
 }
@@ -213,8 +212,7 @@ TEST(FindPartitionColumn, ErrorsNameTheSetting) {
   const Schema schema = parse_ok("id STRING, ts TIMESTAMP");
   Result<int> missing = find_partition_column(schema, "event_time");
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().message(),
-            "PARTITION_FROM: column 'event_time' is not in SCHEMA (columns: id, ts)");
+  EXPECT_EQ(missing.status().message(), "PARTITION_FROM: column 'event_time' is not in SCHEMA (columns: id, ts)");
   Result<int> wrong_type = find_partition_column(schema, "id");
   ASSERT_FALSE(wrong_type.ok());
   EXPECT_EQ(wrong_type.status().message(),

@@ -42,9 +42,7 @@ class CheckpointTest : public ::testing::Test {
     c.files = {{"parquet", "dt=2025-11-06/part-x-00000-000.snappy.parquet", 9}, {"dead-letter", "part-x.jsonl", 1}};
     return c;
   }
-  void write_raw(const std::string& rel, const std::string& text) {
-    std::ofstream(dir_ / rel) << text;
-  }
+  void write_raw(const std::string& rel, const std::string& text) { std::ofstream(dir_ / rel) << text; }
   fs::path dir_;
 };
 
@@ -158,7 +156,8 @@ TEST_F(CheckpointTest, PurgeKeepsTheNewestEntries) {
 }
 
 // Found by tests/fuzz/checkpoint_fuzz.cc (property "repeated partition accepted"): an offsets
-// entry listing a partition twice was accepted, and a re-run of the batch would read that partition twice (every row duplicated).
+// entry listing a partition twice was accepted, and a re-run of the batch would read that partition twice (every row
+// duplicated).
 TEST(CheckpointFuzzRegression, RepeatedPartitionInOffsetsIsRejected) {
   auto e = parse_offsets(
       R"({"version":1,"batchId":7,"plannedAtMs":1,"topic":"t","filesPerPartition":1,"maxRecordsPerFile":1,)"
@@ -175,9 +174,9 @@ TEST(CheckpointFuzzRegression, RepeatedPartitionInOffsetsIsRejected) {
 // batch ids and counts were accepted.
 TEST(CheckpointFuzzRegression, OutOfRangeNumbersAreRejectedNotTruncated) {
   const std::string head = R"({"version":1,"plannedAtMs":1,"topic":"t","filesPerPartition":1,"maxRecordsPerFile":1,)";
-  for (const std::string body : {R"("batchId":7,"ranges":[{"partition":4294967296,"start":0,"end":3}]})",
-                                 R"("batchId":7,"ranges":[{"partition":-1,"start":0,"end":3}]})",
-                                 R"("batchId":-7,"ranges":[]})"}) {
+  for (const std::string body :
+       {R"("batchId":7,"ranges":[{"partition":4294967296,"start":0,"end":3}]})",
+        R"("batchId":7,"ranges":[{"partition":-1,"start":0,"end":3}]})", R"("batchId":-7,"ranges":[]})"}) {
     auto e = parse_offsets(head + body, "offsets/7");
     ASSERT_FALSE(e.ok()) << body;
     EXPECT_NE(e.status().message().find("out of range"), std::string::npos) << e.status().message();

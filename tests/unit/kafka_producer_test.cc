@@ -47,7 +47,8 @@ class MockCluster {
     rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     rd_kafka_poll_set_consumer(consumer);
     rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(3);
-    for (int p = 0; p < 3; ++p) rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    for (int p = 0; p < 3; ++p)
+      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(consumer, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     std::vector<std::pair<std::string, std::string>> out;

@@ -13,10 +13,10 @@ std::shared_ptr<arrow::RecordBatch> mixed_batch() {
   using S = std::optional<std::string>;
   auto ts_type = arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
   auto ids = make_array<arrow::StringBuilder, std::string>(
-      arrow::utf8(), std::vector<S>{"a", std::nullopt, "this is a long value over twenty",
-                                    "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"});
-  auto ts = make_array<arrow::TimestampBuilder, int64_t>(
-      ts_type, {testing::kTs20251106, std::nullopt, 1762432200000000, -1});
+      arrow::utf8(),
+      std::vector<S>{"a", std::nullopt, "this is a long value over twenty", "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"});
+  auto ts =
+      make_array<arrow::TimestampBuilder, int64_t>(ts_type, {testing::kTs20251106, std::nullopt, 1762432200000000, -1});
   auto value = make_array<arrow::DoubleBuilder, double>(arrow::float64(), {1.5, std::nullopt, 1e10, 0.001});
   auto source = make_array<arrow::StringBuilder, std::string>(
       arrow::utf8(), std::vector<S>{"kpipe-producer", std::nullopt, "line\nbreak", "tab\there"});
@@ -50,7 +50,7 @@ TEST(ConsoleTableTest, SmallBatchAsSparkShowsIt) {
 // truncate = false (Spark's console option truncate=false) values are whole and left-aligned.
 TEST(ConsoleTableTest, TruncateAsSparkAndTruncateOff) {
   auto ts = make_array<arrow::TimestampBuilder, int64_t>(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"),
-                                                          {1762432200100000, 0});
+                                                         {1762432200100000, 0});
   auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("ts", ts->type())}), 2, {ts});
   EXPECT_EQ(format_console_table(0, *batch),
             "-------------------------------------------\n"
@@ -78,12 +78,13 @@ TEST(ConsoleTableTest, MoreThanTwentyRowsShowsTopTwenty) {
   auto batch = event_batch(25);
   std::string text = format_console_table(12, *batch);
   const std::string sep = "+--------------------+--------------------+------------------+--------------+\n";
-  const std::string expected_head = "-------------------------------------------\n"
-                                    "Batch: 12\n"
-                                    "-------------------------------------------\n" +
-                                    sep + "|            event_id|                  ts|             value|        source|\n" +
-                                    sep + "|run-7f3a9c21-0000...|2025-11-06 12:30:...|               0.0|kpipe-producer|\n" +
-                                    "|run-7f3a9c21-0000...|2025-11-06 12:30:...| 883.3108082136426|kpipe-producer|\n";
+  const std::string expected_head =
+      "-------------------------------------------\n"
+      "Batch: 12\n"
+      "-------------------------------------------\n" +
+      sep + "|            event_id|                  ts|             value|        source|\n" + sep +
+      "|run-7f3a9c21-0000...|2025-11-06 12:30:...|               0.0|kpipe-producer|\n" +
+      "|run-7f3a9c21-0000...|2025-11-06 12:30:...| 883.3108082136426|kpipe-producer|\n";
   EXPECT_TRUE(text.starts_with(expected_head)) << text;
   EXPECT_TRUE(text.ends_with(sep + "only showing top 20 rows\n")) << text;
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3 + 3 + 20 + 1 + 1);
@@ -105,8 +106,8 @@ TEST(ConsoleTableTest, EmptyBatchShowsOnlyTheHeader) {
 
 TEST(ConsoleTableTest, DoublesPrintAsJavaDoes) {
   auto value = make_array<arrow::DoubleBuilder, double>(
-      arrow::float64(), {0.0, -0.0, 1.0, 100.0, 1234567.0, 1e7, 0.001, 0.0001, 1.5e-10, -2.25e20,
-                         0.1 + 0.2, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+      arrow::float64(), {0.0, -0.0, 1.0, 100.0, 1234567.0, 1e7, 0.001, 0.0001, 1.5e-10, -2.25e20, 0.1 + 0.2,
+                         std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
                          -std::numeric_limits<double>::infinity()});
   auto f = make_array<arrow::FloatBuilder, float>(
       arrow::float32(), {0.1f, 1e10f, 3.0f, 0.5f, 1e-5f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f});

@@ -92,8 +92,8 @@ TEST(CsvEncoderTest, ReadBackByPyarrowAndDuckdbWithInferredTypes) {
 
 // Doubles keep every bit through text: shortest round-trip digits, parsed back to the same value.
 TEST(CsvEncoderTest, DoublesRoundTripExactly) {
-  std::vector<std::optional<double>> values = {0.1 + 0.2, 1.0 / 3.0, 123456789.123456789, 5e-324,
-                                               std::numeric_limits<double>::max(), -2.5e-8, 1e21, 100.0};
+  std::vector<std::optional<double>> values = {
+      0.1 + 0.2, 1.0 / 3.0, 123456789.123456789, 5e-324, std::numeric_limits<double>::max(), -2.5e-8, 1e21, 100.0};
   auto column = make_array<arrow::DoubleBuilder, double>(arrow::float64(), values);
   auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("value", arrow::float64())}),
                                         static_cast<int64_t>(values.size()), {column});
@@ -121,9 +121,8 @@ TEST(CsvEncoderTest, NonFiniteDoublesAsArrowWritesThem) {
 
 TEST(CsvEncoderTest, HeaderIsQuotedOnlyWhenANameNeedsIt) {
   auto column = make_array<arrow::Int64Builder, int64_t>(arrow::int64(), {1});
-  auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("a,b", arrow::int64()),
-                                                       arrow::field("plain", arrow::int64())}),
-                                        1, {column, column});
+  auto batch = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("a,b", arrow::int64()), arrow::field("plain", arrow::int64())}), 1, {column, column});
   EXPECT_EQ(encode_csv(*batch, 0, 1), "\"a,b\",\"plain\"\n1,1\n");
 }
 
@@ -141,11 +140,11 @@ TEST(CsvEncoderTest, SliceAndEmptySlice) {
 // still writes them faithfully).
 TEST(CsvEncoderTest, TimestampUnitsAndExpandedYears) {
   auto ms = make_array<arrow::TimestampBuilder, int64_t>(arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"),
-                                                          {1762432200123, -1});
-  auto ns = make_array<arrow::TimestampBuilder, int64_t>(arrow::timestamp(arrow::TimeUnit::NANO),
-                                                          {1762432200123456789, -1});
+                                                         {1762432200123, -1});
+  auto ns =
+      make_array<arrow::TimestampBuilder, int64_t>(arrow::timestamp(arrow::TimeUnit::NANO), {1762432200123456789, -1});
   auto us = make_array<arrow::TimestampBuilder, int64_t>(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"),
-                                                          {253402300800000000, -62198755200000000});
+                                                         {253402300800000000, -62198755200000000});
   auto batch = arrow::RecordBatch::Make(
       arrow::schema({arrow::field("ms", ms->type()), arrow::field("ns", ns->type()), arrow::field("us", us->type())}),
       2, {ms, ns, us});

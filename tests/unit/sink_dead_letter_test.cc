@@ -38,16 +38,17 @@ TEST(DeadLetterTest, ExactLines) {
       bad(2, 7, -1, "not valid UTF-8", "\xff\xfe\x00z"s),
       bad(1, 0, 0, "empty message", ""),
   };
-  EXPECT_EQ(encode_dead_letter("events", records),
-            R"({"topic":"events","partition":0,"offset":42,"timestamp":"2025-11-06T12:30:00.123Z",)"
-            R"("reason":"field 'value': expected DOUBLE, got string","payload":"{\"value\":\"x\"}","payload_base64":null})"
-            "\n"
-            R"({"topic":"events","partition":2,"offset":7,"timestamp":null,"reason":"not valid UTF-8",)"
-            R"("payload":null,"payload_base64":"//4Aeg=="})"
-            "\n"
-            R"({"topic":"events","partition":1,"offset":0,"timestamp":"1970-01-01T00:00:00.000Z",)"
-            R"("reason":"empty message","payload":"","payload_base64":null})"
-            "\n");
+  EXPECT_EQ(
+      encode_dead_letter("events", records),
+      R"({"topic":"events","partition":0,"offset":42,"timestamp":"2025-11-06T12:30:00.123Z",)"
+      R"("reason":"field 'value': expected DOUBLE, got string","payload":"{\"value\":\"x\"}","payload_base64":null})"
+      "\n"
+      R"({"topic":"events","partition":2,"offset":7,"timestamp":null,"reason":"not valid UTF-8",)"
+      R"("payload":null,"payload_base64":"//4Aeg=="})"
+      "\n"
+      R"({"topic":"events","partition":1,"offset":0,"timestamp":"1970-01-01T00:00:00.000Z",)"
+      R"("reason":"empty message","payload":"","payload_base64":null})"
+      "\n");
   EXPECT_EQ(encode_dead_letter("events", {}), "");
 }
 
@@ -85,8 +86,8 @@ TEST(DeadLetterTest, PayloadsRoundTripByteExactlyThroughPython) {
   }
   EXPECT_EQ(lines_starting_with(got.output, "json keys: "), expected);
 
-  const char* forms[] = {"text", "text", "text", "text", "base64", "base64", "base64", "base64",
-                         "base64", "text", "text", "text"};
+  const char* forms[] = {"text",   "text",   "text",   "text", "base64", "base64",
+                         "base64", "base64", "base64", "text", "text",   "text"};
   const char* timestamps[] = {"'2025-11-06T12:30:00.123Z'", "'2025-11-06T12:30:00.124Z'", "'2025-11-06T12:30:00.125Z'",
                               "'2025-11-06T12:30:00.126Z'"};
   expected.clear();

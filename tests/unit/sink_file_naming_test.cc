@@ -54,8 +54,8 @@ TEST(FileNamingTest, BatchIdOfRejectsWhatIsNotOurs) {
   EXPECT_FALSE(batch_id_of(name, "99999999-0000").has_value());         // another query's file
   EXPECT_FALSE(batch_id_of(temp_file_name(name), kQuery).has_value());  // temp files are cleaned separately
   EXPECT_FALSE(batch_id_of("_SUCCESS", kQuery).has_value());
-  EXPECT_FALSE(batch_id_of("part-1a2b3c4d-00007-000", kQuery).has_value());      // no extension
-  EXPECT_FALSE(batch_id_of("part-1a2b3c4d-0007-000.csv", kQuery).has_value());   // not our padding
+  EXPECT_FALSE(batch_id_of("part-1a2b3c4d-00007-000", kQuery).has_value());     // no extension
+  EXPECT_FALSE(batch_id_of("part-1a2b3c4d-0007-000.csv", kQuery).has_value());  // not our padding
   EXPECT_FALSE(batch_id_of("part-1a2b3c4d-00007-00.csv", kQuery).has_value());
   EXPECT_FALSE(batch_id_of("part-1a2b3c4d-00007-000x.csv", kQuery).has_value());
   EXPECT_FALSE(batch_id_of("part-1a2b3c4d-00007.csv", kQuery).has_value());

@@ -48,8 +48,8 @@ struct ProcessOutput {
 
 // Runs tests/unit/sink_readback.py MODE FILE with the project's .venv Python.
 inline ProcessOutput read_back(const std::string& mode, const std::string& file) {
-  std::string cmd = std::string("'") + KPIPE_TEST_PYTHON + "' '" + KPIPE_SOURCE_DIR +
-                    "/tests/unit/sink_readback.py' " + mode + " '" + file + "' 2>&1";
+  std::string cmd = std::string("'") + KPIPE_TEST_PYTHON + "' '" + KPIPE_SOURCE_DIR + "/tests/unit/sink_readback.py' " +
+                    mode + " '" + file + "' 2>&1";
   ProcessOutput result;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -79,7 +79,8 @@ inline std::string lines_starting_with(const std::string& text, const std::strin
 }
 
 template <typename Builder, typename T>
-std::shared_ptr<arrow::Array> make_array(std::shared_ptr<arrow::DataType> type, const std::vector<std::optional<T>>& values) {
+std::shared_ptr<arrow::Array> make_array(std::shared_ptr<arrow::DataType> type,
+                                         const std::vector<std::optional<T>>& values) {
   Builder builder(type, arrow::default_memory_pool());
   for (const auto& v : values) {
     arrow::Status st = v ? builder.Append(*v) : builder.AppendNull();
@@ -88,8 +89,8 @@ std::shared_ptr<arrow::Array> make_array(std::shared_ptr<arrow::DataType> type, 
   return builder.Finish().ValueOrDie();
 }
 
-constexpr int64_t kTs20251106 = 1762432200123000;   // 2025-11-06T12:30:00.123Z
-constexpr int64_t kTs1900 = -2208988799999999;      // 1900-01-01T00:00:00.000001Z
+constexpr int64_t kTs20251106 = 1762432200123000;  // 2025-11-06T12:30:00.123Z
+constexpr int64_t kTs1900 = -2208988799999999;     // 1900-01-01T00:00:00.000001Z
 constexpr int32_t kDay20251106 = 20398;
 constexpr int32_t kDay1900 = -25567;
 

@@ -18,7 +18,7 @@
 namespace kpipe::testing_prom {
 
 struct Exposition {
-  std::map<std::string, double> samples;   // "name{k=\"v\",...}" exactly as written → value
+  std::map<std::string, double> samples;     // "name{k=\"v\",...}" exactly as written → value
   std::map<std::string, std::string> types;  // family → type
   std::map<std::string, std::string> help;   // family → help text
   std::vector<std::string> errors;
@@ -137,30 +137,54 @@ inline Exposition check_exposition(const std::string& text) {
       ++i;
       while (i < line.size() && line[i] != '}') {
         size_t eq = line.find('=', i);
-        if (eq == std::string::npos) { bad = true; break; }
+        if (eq == std::string::npos) {
+          bad = true;
+          break;
+        }
         std::string lname = line.substr(i, eq - i);
-        if (!is_label_name(lname) || labels.count(lname)) { bad = true; break; }
+        if (!is_label_name(lname) || labels.count(lname)) {
+          bad = true;
+          break;
+        }
         i = eq + 1;
-        if (i >= line.size() || line[i] != '"') { bad = true; break; }
+        if (i >= line.size() || line[i] != '"') {
+          bad = true;
+          break;
+        }
         ++i;
         std::string value;
         while (i < line.size() && line[i] != '"') {
           if (line[i] == '\\') {
-            if (i + 1 >= line.size()) { bad = true; break; }
+            if (i + 1 >= line.size()) {
+              bad = true;
+              break;
+            }
             char e = line[i + 1];
-            if (e == 'n') value.push_back('\n');
-            else if (e == '\\' || e == '"') value.push_back(e);
-            else { bad = true; break; }
+            if (e == 'n')
+              value.push_back('\n');
+            else if (e == '\\' || e == '"')
+              value.push_back(e);
+            else {
+              bad = true;
+              break;
+            }
             i += 2;
           } else {
             value.push_back(line[i++]);
           }
         }
-        if (bad || i >= line.size()) { bad = true; break; }
+        if (bad || i >= line.size()) {
+          bad = true;
+          break;
+        }
         ++i;  // closing quote
         labels[lname] = value;
-        if (i < line.size() && line[i] == ',') ++i;
-        else if (i < line.size() && line[i] != '}') { bad = true; break; }
+        if (i < line.size() && line[i] == ',')
+          ++i;
+        else if (i < line.size() && line[i] != '}') {
+          bad = true;
+          break;
+        }
       }
       if (bad || i >= line.size()) {
         err(n, line, "bad label set");
@@ -207,7 +231,8 @@ inline Exposition check_exposition(const std::string& text) {
       current = family;
     }
     const std::string& type = out.types[family];
-    if (type == "summary" && name == family && !labels.count("quantile")) err(n, line, "summary sample without quantile");
+    if (type == "summary" && name == family && !labels.count("quantile"))
+      err(n, line, "summary sample without quantile");
     if (type == "histogram" && name == family) err(n, line, "histogram sample without a suffix");
     std::string key = name + labels_text;
     if (out.samples.count(key)) err(n, line, "series appears twice");

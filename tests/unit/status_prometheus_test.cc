@@ -60,14 +60,15 @@ TEST(JobMetrics, EveryCounterEndsInTotalAndEveryFamilyHasKpipePrefix) {
 }
 
 TEST(ExpositionChecker, RejectsWhatPrometheusWouldReject) {
-  EXPECT_FALSE(check_exposition("kpipe_a 1\n").ok());                                      // no HELP/TYPE
+  EXPECT_FALSE(check_exposition("kpipe_a 1\n").ok());                                            // no HELP/TYPE
   EXPECT_FALSE(check_exposition("# HELP kpipe_a x\n# TYPE kpipe_a counter\nkpipe_a 1\n").ok());  // no _total
   EXPECT_FALSE(check_exposition("# HELP a_total x\n# TYPE a_total counter\na_total one\n").ok());
   EXPECT_FALSE(check_exposition("# HELP a x\n# TYPE a gauge\na{b=\"1} 1\n").ok());
   EXPECT_FALSE(check_exposition("# HELP a x\n# TYPE a gauge\na{1b=\"1\"} 1\n").ok());
   EXPECT_FALSE(check_exposition("# HELP a x\n# TYPE a gauge\na 1\na 2\n").ok());  // duplicate series
-  EXPECT_FALSE(check_exposition("# HELP a x\n# TYPE a gauge\na 1").ok());          // no final newline
-  EXPECT_FALSE(check_exposition("# HELP a x\n# TYPE a gauge\n# HELP b x\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n").ok());
+  EXPECT_FALSE(check_exposition("# HELP a x\n# TYPE a gauge\na 1").ok());         // no final newline
+  EXPECT_FALSE(
+      check_exposition("# HELP a x\n# TYPE a gauge\n# HELP b x\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n").ok());
   EXPECT_FALSE(check_exposition("# HELP s x\n# TYPE s summary\ns 1\n").ok());  // quantile missing
   EXPECT_TRUE(check_exposition("# HELP s x\n# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_sum 0\ns_count 0\n").ok());
 }

@@ -37,7 +37,8 @@ BatchProgress make_batch(int64_t id, int64_t rows, int64_t total_ms, int64_t dea
   p.processed_rows_per_second = static_cast<double>(rows) * 10;
   p.duration_ms = {{"plan", 1}, {"read", total_ms - 2}, {"commit", 1}, {"total", total_ms}};
   p.ranges = {{0, id * 10, id * 10 + rows / 2}, {1, id * 10, id * 10 + rows - rows / 2}};
-  p.sinks = {{"parquet", rows - dead, 2, 1000 + id}, {"csv", rows - dead, 1, 500}, {"dead-letter", dead, dead ? 1 : 0, 0}};
+  p.sinks = {
+      {"parquet", rows - dead, 2, 1000 + id}, {"csv", rows - dead, 1, 500}, {"dead-letter", dead, dead ? 1 : 0, 0}};
   p.dead_lettered = dead;
   p.outputs = {{"parquet", 19700, 2, rows - dead}, {"csv", 19700, 1, rows - dead}};
   return p;
@@ -401,8 +402,8 @@ TEST(StatusServerMetricsOnly, ServesTheProducersMetricsAndNothingElse) {
     EXPECT_EQ(cli.Get(path)->status, 404) << path;
   }
 
-  auto busy = StatusServer::start_metrics_only("127.0.0.1:" + std::to_string((*server)->port()),
-                                               [] { return std::string(); }, info);
+  auto busy = StatusServer::start_metrics_only(
+      "127.0.0.1:" + std::to_string((*server)->port()), [] { return std::string(); }, info);
   ASSERT_FALSE(busy.ok());
   EXPECT_NE(busy.status().message().find("PRODUCER_STATUS_ADDR="), std::string::npos);
 }
