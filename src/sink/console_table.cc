@@ -19,11 +19,6 @@ namespace {
 constexpr int kTruncate = 20;
 constexpr int kMinColumnWidth = 3;
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 // Java's Double.toString / Float.toString, which is what Spark's show() prints: decimal notation
 // with at least one fraction digit for 1e-3 <= |v| < 1e7 ("1.0", "0.001"), otherwise computerized
 // scientific notation ("1.0E7", "1.5E-4"). The digits are the shortest that round-trip.

@@ -20,11 +20,6 @@ constexpr int32_t kCsvChunkRows = 8192;
 // "2025-11-06T12:30:00.123456Z"
 constexpr int64_t kTimestampTextBytes = 27;
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 int64_t to_micros(int64_t value, arrow::TimeUnit::type unit) {
   switch (unit) {
     case arrow::TimeUnit::SECOND: return value * 1'000'000;
@@ -71,23 +66,9 @@ class CsvEncoder final : public FileEncoder {
   std::string_view sink_name() const override { return "csv"; }
   std::string_view extension() const override { return kCsvExtension; }
 
-  Result<std::shared_ptr<arrow::Buffer>> encode(const arrow::RecordBatch& rows, int64_t offset,
-                                                int64_t length) const override {
-    KPIPE_RETURN_IF_ERROR(ensure_arrow_compute());
-    try {
-      return encode_or_throw(rows, offset, length);
-    } catch (const std::exception& e) {
-      return from_exception(e, "encoding csv");
-    }
-  }
-
- private:
-  static Result<std::shared_ptr<arrow::Buffer>> encode_or_throw(const arrow::RecordBatch& rows, int64_t offset,
-                                                                int64_t length) {
-    if (offset < 0 || length < 0 || offset + length > rows.num_rows()) {
-      return Status::fatal("encoding csv: rows [" + std::to_string(offset) + ", " + std::to_string(offset + length) +
-                           ") outside a batch of " + std::to_string(rows.num_rows()));
-    }
+ protected:
+  Result<std::shared_ptr<arrow::Buffer>> encode_rows(const arrow::RecordBatch& rows, int64_t offset,
+                                                     int64_t length) const override {
     std::shared_ptr<arrow::RecordBatch> slice = rows.Slice(offset, length);
     KPIPE_ASSIGN_OR_RETURN(slice, with_timestamps_as_text(std::move(slice)));
 

@@ -55,8 +55,13 @@ class FileEncoder {
   // Encodes rows [offset, offset + length) of `rows` into one complete file. Stateless and
   // thread-safe: the engine encodes the files of a batch in parallel with one encoder. Errors
   // (a type the format cannot hold, out of memory) are returned, never thrown.
-  virtual Result<std::shared_ptr<arrow::Buffer>> encode(const arrow::RecordBatch& rows, int64_t offset,
-                                                        int64_t length) const = 0;
+  // The row range is checked and Arrow's exceptions are caught here, once for every format.
+  Result<std::shared_ptr<arrow::Buffer>> encode(const arrow::RecordBatch& rows, int64_t offset, int64_t length) const;
+
+ protected:
+  // One format's encoding of a valid row range; may throw (Arrow, Parquet, bad_alloc).
+  virtual Result<std::shared_ptr<arrow::Buffer>> encode_rows(const arrow::RecordBatch& rows, int64_t offset,
+                                                             int64_t length) const = 0;
 };
 
 std::unique_ptr<FileEncoder> make_parquet_encoder(Compression compression);

@@ -67,23 +67,9 @@ class ParquetEncoder final : public FileEncoder {
   std::string_view sink_name() const override { return "parquet"; }
   std::string_view extension() const override { return extension_; }
 
-  Result<std::shared_ptr<arrow::Buffer>> encode(const arrow::RecordBatch& rows, int64_t offset,
-                                                int64_t length) const override {
-    KPIPE_RETURN_IF_ERROR(ensure_arrow_compute());
-    try {
-      return encode_or_throw(rows, offset, length);
-    } catch (const std::exception& e) {
-      return from_exception(e, "encoding parquet");
-    }
-  }
-
- private:
-  Result<std::shared_ptr<arrow::Buffer>> encode_or_throw(const arrow::RecordBatch& rows, int64_t offset,
-                                                         int64_t length) const {
-    if (offset < 0 || length < 0 || offset + length > rows.num_rows()) {
-      return Status::fatal("encoding parquet: rows [" + std::to_string(offset) + ", " +
-                           std::to_string(offset + length) + ") outside a batch of " + std::to_string(rows.num_rows()));
-    }
+ protected:
+  Result<std::shared_ptr<arrow::Buffer>> encode_rows(const arrow::RecordBatch& rows, int64_t offset,
+                                                     int64_t length) const override {
     std::shared_ptr<arrow::RecordBatch> slice = rows.Slice(offset, length);
     KPIPE_ASSIGN_OR_RETURN(
         auto sink, from_arrow(arrow::io::BufferOutputStream::Create(initial_capacity(length)), "encoding parquet"));

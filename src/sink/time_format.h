@@ -7,6 +7,12 @@
 
 namespace kpipe {
 
+// a / b rounded towards minus infinity (C++ division truncates towards zero).
+inline int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
 struct CivilDate {
   int64_t year = 1970;
   int month = 1;  // 1..12
