@@ -178,8 +178,9 @@ Status StreamJob::Impl::start() {
   so.bootstrap_servers = opt.bootstrap_servers;
   so.topic = opt.topic;
   so.kafka_props = opt.kafka_props;
-  // Fetch at most about one batch ahead: MAX_BATCH_RECORDS bounds memory for both.
-  so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records, 32'768, 2'097'152) * 128);
+  // Fetched ahead: enough to keep reading while a batch is written (the prefetch thread pauses
+  // a partition whose share is full), at most about one batch of the seed's events.
+  so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 24 << 20));
   KPIPE_ASSIGN_OR_RETURN(source, KafkaSource::open(so));
   return Status::success();
 }

@@ -52,23 +52,41 @@ bool PrefetchBuffer::full(int32_t partition) const {
   return it != parts_.end() && it->second.bytes >= per_partition_bytes_;
 }
 
+bool PrefetchBuffer::wants_more_locked(const Partition& part) const {
+  // The last chunk stays allocated for the producer even when fully read, so a partition whose
+  // budget is under two chunks (or whose last chunk holds one large message) never drops below
+  // half: holding nothing unread counts as below.
+  const bool drained = part.chunks.empty() || (part.chunks.size() == 1 && part.read == part.chunks.front().count);
+  return drained || part.bytes < per_partition_bytes_ / 2;
+}
+
+bool PrefetchBuffer::wants_more(int32_t partition) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = parts_.find(partition);
+  return it == parts_.end() || wants_more_locked(it->second);
+}
+
 bool PrefetchBuffer::consume(int32_t partition, const std::function<bool(const Item&)>& take) {
-  bool freed_full = false;
+  bool wanted_before = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto pit = parts_.find(partition);
+    if (pit == parts_.end()) return false;
+    wanted_before = wants_more_locked(pit->second);
+  }
   for (;;) {
     Chunk* chunk = nullptr;
     size_t start = 0, count = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto pit = parts_.find(partition);
-      if (pit == parts_.end() || pit->second.chunks.empty()) return freed_full;
-      Partition& part = pit->second;
+      Partition& part = parts_.at(partition);  // only clear() removes it, never during consume()
+      if (part.chunks.empty()) break;
       chunk = &part.chunks.front();
       start = part.read;
       count = chunk->count;
       if (start == count) {
         // Fully read: drop it unless the producer may still append to it.
-        if (part.chunks.size() == 1) return freed_full;
-        freed_full |= part.bytes >= per_partition_bytes_;
+        if (part.chunks.size() == 1) break;
         part.bytes -= chunk->bytes();
         bytes_ -= chunk->bytes();
         part.chunks.pop_front();
@@ -85,8 +103,10 @@ bool PrefetchBuffer::consume(int32_t partition, const std::function<bool(const I
       std::lock_guard<std::mutex> lock(mu_);
       parts_[partition].read = i;
     }
-    if (i < count) return freed_full;
+    if (i < count) break;
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  return !wanted_before && wants_more_locked(parts_.at(partition));
 }
 
 void PrefetchBuffer::wait_for_data(uint64_t seen, std::chrono::milliseconds timeout) {

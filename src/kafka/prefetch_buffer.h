@@ -50,11 +50,15 @@ class PrefetchBuffer {
   // Producer: appends copies of `items` to `partition`, in order, under one lock, and wakes a
   // consumer waiting in wait_for_data(). May overshoot the budget by one call's items.
   void append(int32_t partition, const std::vector<Item>& items);
+  // At or over the budget: the producer stops fetching the partition (KafkaSource pauses it).
   bool full(int32_t partition) const;
+  // Under half the budget, or nothing unread: a partition the producer stopped at full may be
+  // fetched again. The half in between keeps the consumer busy while the fetch restarts.
+  bool wants_more(int32_t partition) const;
 
   // Consumer: calls `take` with the partition's items in order for as long as it returns true;
-  // an item it returns false for stays first in line. Returns true when it freed room in a
-  // partition that was full (the producer may want waking).
+  // an item it returns false for stays first in line. Returns true when wants_more() went
+  // from false to true (a producer waiting for it may want waking).
   bool consume(int32_t partition, const std::function<bool(const Item&)>& take);
   // Waits until something was appended since `seen` (a value of appended()) or `timeout`.
   void wait_for_data(uint64_t seen, std::chrono::milliseconds timeout);
@@ -91,6 +95,7 @@ class PrefetchBuffer {
   };
 
   Chunk& tail_for(Partition& part, size_t payload_bytes);
+  bool wants_more_locked(const Partition& part) const;
 
   size_t per_partition_bytes_ = 16u << 20;
   mutable std::mutex mu_;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "kafka/kafka_config.h"
@@ -75,17 +76,18 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& opti
       // An offset the broker no longer has must surface as an error, not be skipped silently.
       {"auto.offset.reset", "error"},
       {"fetch.wait.max.ms", "100"},
-      // The prefetch thread keeps librdkafka's queues nearly empty, so these bound what
-      // librdkafka holds (about 0.7 KiB a message) only while the prefetch buffer is full.
-      // queued.min.messages stays above one fetch's messages (about 70,000 of the seed's events
-      // a partition at 8 MiB), or a partition would stop fetching for up to a second. Large
-      // fetches are the fast ones, and librdkafka allocates every message of a response at
-      // once: measured on 5M events, 8 MiB fetches 5.9-6.6 s and 860 MB peak RSS, 1 MiB ones
-      // 7.2-9.8 s and 440 MB (--kafka-prop max.partition.fetch.bytes=1048576 for the lean one).
-      {"queued.min.messages", "100000"},
-      {"queued.max.messages.kbytes", "65536"},
-      {"fetch.max.bytes", "52428800"},
-      {"max.partition.fetch.bytes", "8388608"},
+      // Memory: librdkafka allocates about 0.35 KiB for every message of a fetch response, and
+      // max.partition.fetch.bytes counts compressed bytes: 1 MiB of the producer's LZ4 batches
+      // is about 50,000 of the seed's events, 20 MB in librdkafka. Small fetches keep that to a
+      // few MB, and are not slower, because the prefetch thread copies every message out as it
+      // arrives (into PrefetchBuffer: payload plus 32 bytes) and pauses a partition whose share
+      // of the buffer is full instead of leaving messages in librdkafka's queue. The queue
+      // limits below are only a safety net: librdkafka 2.0 stops fetching a partition over them
+      // and looks again up to a second later. Measured on 5M events (bench/results/PROFILE.md).
+      {"max.partition.fetch.bytes", "262144"},
+      {"fetch.max.bytes", "1048576"},
+      {"queued.min.messages", "20000"},
+      {"queued.max.messages.kbytes", "16384"},
       {"socket.keepalive.enable", "true"},
   };
   Status st = apply_kafka_properties(conf, settings);
@@ -175,7 +177,7 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   // Reassign everything: simpler than seeking, and rare (first batch, replay, new partitions).
   stop_prefetch();
   buffer_->clear();
-  buffer_->set_budget(std::max<size_t>(options_.prefetch_bytes / std::max<size_t>(ranges.size(), 1), 4u << 20));
+  buffer_->set_budget(std::max<size_t>(options_.prefetch_bytes / std::max<size_t>(ranges.size(), 1), 2u << 20));
   if (!position_.empty()) rd_kafka_assign(rk_, nullptr);  // drops what was prefetched for the old offsets
   for (auto& [p, q] : queues_) {
     rd_kafka_queue_io_event_enable(q, -1, nullptr, 0);
@@ -322,7 +324,7 @@ Status KafkaSource::consume_available(Cursor& c, const std::function<void(const 
     }
     return true;
   });
-  if (freed) {
+  if (freed) {  // below half a full partition's budget: the prefetch thread may resume it
     static constexpr char kWake = 2;
     (void)!::write(wake_[1], &kWake, 1);
   }
@@ -351,6 +353,33 @@ void KafkaSource::prefetch_loop() {
   std::vector<rd_kafka_message_t*> msgs(kConsumeBatch);
   std::vector<PrefetchBuffer::Item> items;
   items.reserve(kConsumeBatch);
+  // Partitions this thread paused because their share of the buffer was full. Pausing (rather
+  // than leaving messages queued in librdkafka) drops what librdkafka fetched ahead and makes it
+  // fetch again from the next offset this thread has not taken; resuming wakes its broker
+  // thread at once.
+  std::set<int32_t> paused;
+  auto set_paused = [&](int32_t partition, bool pause, bool wake_broker) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition);
+    const rd_kafka_resp_err_t err =
+        pause ? rd_kafka_pause_partitions(rk_, list) : rd_kafka_resume_partitions(rk_, list);
+    const bool done = err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (!done) return;  // tried again on the next round
+    if (pause) {
+      paused.insert(partition);
+      pauses_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    paused.erase(partition);
+    if (!wake_broker) return;
+    // librdkafka 2.0 applies the resume on its main thread, but the broker thread that fetches
+    // looks at the partition again only when something wakes it, up to a second later. A
+    // request to that broker (the partition's leader) wakes it now; the reply, a millisecond
+    // later, wakes it again in case it looked before the resume was applied.
+    int64_t low = 0, high = 0;
+    (void)rd_kafka_query_watermark_offsets(rk_, options_.topic.c_str(), partition, &low, &high, 200);
+  };
   while (!prefetch_quit_.load()) {
     // Drain the wake-up pipe before looking at the queues: a message that arrives after the
     // look leaves a byte behind, so the wait below returns at once instead of missing it.
@@ -359,7 +388,14 @@ void KafkaSource::prefetch_loop() {
     }
     bool got_any = false;
     for (auto& [partition, queue] : queues_) {
-      if (buffer_->full(partition)) continue;  // left in librdkafka's queue until there is room
+      if (paused.count(partition)) {
+        if (!buffer_->wants_more(partition)) continue;
+        set_paused(partition, false, true);
+        if (paused.count(partition)) continue;
+      } else if (buffer_->full(partition)) {
+        set_paused(partition, true, false);
+        continue;
+      }
       ssize_t n = rd_kafka_consume_batch_queue(queue, 0, msgs.data(), msgs.size());
       if (n <= 0) continue;
       got_any = true;
@@ -392,6 +428,9 @@ void KafkaSource::prefetch_loop() {
       (void)::poll(&pfd, 1, 100);
     }
   }
+  // Leave nothing paused: assign() and the destructor expect librdkafka's own state. No wake-up
+  // requests: the partitions are about to be unassigned, and the broker may be gone.
+  for (int32_t partition : std::set<int32_t>(paused)) set_paused(partition, false, false);
 }
 
 }  // namespace kpipe

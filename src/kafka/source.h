@@ -5,8 +5,8 @@
 // partition. Partitions stay assigned between batches so a batch that starts where the last one
 // ended continues from the prefetched queue instead of fetching again.
 //
-// Ownership: the RawRecord passed to the read callback points into librdkafka's message,
-// which is destroyed when the callback returns; copy what must outlive it.
+// Ownership: the RawRecord passed to the read callback points into the prefetch buffer, whose
+// memory may be reused when the callback returns; copy what must outlive it.
 #pragma once
 
 #include <atomic>
@@ -36,10 +36,10 @@ struct SourceOptions {
   std::string client_id = "kpipe-stream";
   std::chrono::milliseconds request_timeout{10000};  // metadata and watermark queries
   std::chrono::milliseconds stall_timeout{60000};    // a read making no progress this long fails (retriable)
-  // Bytes fetched ahead (payloads plus 32 bytes a message), shared by the assigned partitions,
-  // so reading goes on while the engine writes. 128 MiB holds about 900,000 events of the
-  // seed's size: most of the next million-row batch.
-  size_t prefetch_bytes = 128u << 20;
+  // Bytes fetched ahead (payloads plus 32 bytes a message), shared by the assigned partitions
+  // (at least 2 MiB each), so reading goes on while the engine writes. 24 MiB holds about
+  // 160,000 events of the seed's size.
+  size_t prefetch_bytes = 24u << 20;
 };
 
 struct PartitionRange {
@@ -82,6 +82,9 @@ class KafkaSource {
 
   const SourceOptions& options() const { return options_; }
 
+  // Times the prefetch thread paused a partition because its share of the buffer was full.
+  uint64_t pauses() const { return pauses_.load(std::memory_order_relaxed); }
+
   struct ErrorState;  // filled by librdkafka's error callback
 
  private:
@@ -103,12 +106,13 @@ class KafkaSource {
   std::map<int32_t, int64_t> position_;
   std::map<int32_t, rd_kafka_queue_t*> queues_;
   // librdkafka writes a byte to wake_[1] when a partition queue goes from empty to not empty
-  // (rd_kafka_queue_io_event_enable), and so does the reader when it frees room in a full
-  // partition: the prefetch thread sleeps on wake_[0].
+  // (rd_kafka_queue_io_event_enable), and so does the reader when a partition the prefetch
+  // thread paused may be resumed (PrefetchBuffer::wants_more): the prefetch thread sleeps on wake_[0].
   int wake_[2] = {-1, -1};
   std::unique_ptr<PrefetchBuffer> buffer_;
   std::thread prefetcher_;
   std::atomic<bool> prefetch_quit_{false};
+  std::atomic<uint64_t> pauses_{0};
   std::shared_ptr<ErrorState> errors_;
 };
 

@@ -40,25 +40,103 @@ TEST(PrefetchBuffer, KeepsOrderPerPartitionAndLeavesWhatTheConsumerRefuses) {
   EXPECT_TRUE(take_until(buf, 9, 100).empty());  // a partition never seen
 }
 
-TEST(PrefetchBuffer, FullAtTheBudgetUntilConsumedPerPartition) {
+// Bytes one ordinary chunk takes (payload area plus entry table), measured rather than assumed.
+size_t chunk_bytes() {
   PrefetchBuffer buf;
-  buf.set_budget(1);  // the first chunk fills it
+  buf.append(0, {record(0, "x")});
+  return buf.bytes();
+}
+
+// More than half a chunk's 1 MiB payload area: each such payload takes an ordinary chunk of its own.
+const std::string& chunk_filler() {
+  static const std::string s(600u << 10, 'f');
+  return s;
+}
+
+// Consumes the items of `partition` with offset < end; returns what consume() returned.
+bool consume_until(PrefetchBuffer& buf, int32_t partition, int64_t end) {
+  return buf.consume(partition, [&](const Item& it) { return it.offset < end; });
+}
+
+TEST(PrefetchBuffer, FullAtTheBudgetAndWantsMoreOnlyBelowHalfPerPartition) {
+  const size_t chunk = chunk_bytes();
+  PrefetchBuffer buf;
+  buf.set_budget(4 * chunk);  // full at four chunks, half at two
   EXPECT_FALSE(buf.full(0));
-  std::string big(3 << 20, 'z');  // larger than a chunk: a chunk of its own
-  buf.append(0, {record(0, big), record(1, "after")});
+  EXPECT_TRUE(buf.wants_more(0));  // nothing buffered yet
+  for (int64_t o = 0; o < 3; ++o) buf.append(0, {record(o, chunk_filler())});
+  ASSERT_EQ(buf.bytes(), 3 * chunk);
+  EXPECT_FALSE(buf.full(0));  // between half and full: neither paused nor resumed
+  EXPECT_FALSE(buf.wants_more(0));
+  buf.append(0, {record(3, chunk_filler())});
   EXPECT_TRUE(buf.full(0));
+  EXPECT_FALSE(buf.wants_more(0));
   EXPECT_FALSE(buf.full(1));  // another partition's data never fills this one
+  EXPECT_TRUE(buf.wants_more(1));
+
+  // Each call reads one item, which frees the chunk before it once it is fully read.
+  EXPECT_FALSE(consume_until(buf, 0, 1));  // 4 → 3 chunks: room again, still at half or more
+  EXPECT_EQ(buf.bytes(), 3 * chunk);
+  EXPECT_FALSE(buf.full(0));
+  EXPECT_FALSE(buf.wants_more(0));
+  EXPECT_FALSE(consume_until(buf, 0, 2));  // 3 → 2: exactly half is not below it
+  EXPECT_EQ(buf.bytes(), 2 * chunk);
+  EXPECT_FALSE(buf.wants_more(0));
+  EXPECT_TRUE(consume_until(buf, 0, 3));  // 2 → 1: crossed below half
+  EXPECT_EQ(buf.bytes(), chunk);
+  EXPECT_TRUE(buf.wants_more(0));
+  EXPECT_FALSE(consume_until(buf, 0, 4));  // the last chunk stays for the producer: no crossing
+  EXPECT_EQ(buf.bytes(), chunk);
+  EXPECT_TRUE(buf.wants_more(0));
+  EXPECT_FALSE(consume_until(buf, 0, 4));  // nothing left to read
+
+  // Full again, then drained in one call: it crosses once, and says so once.
+  for (int64_t o = 4; o < 7; ++o) buf.append(0, {record(o, chunk_filler())});
+  ASSERT_EQ(buf.bytes(), 4 * chunk);
+  EXPECT_TRUE(buf.full(0));
+  EXPECT_TRUE(consume_until(buf, 0, 100));
+  EXPECT_EQ(buf.bytes(), chunk);
+  EXPECT_TRUE(buf.wants_more(0));
+
+  buf.clear();
+  EXPECT_EQ(buf.bytes(), 0u);
+  EXPECT_FALSE(buf.full(0));
+  EXPECT_TRUE(buf.wants_more(0));
+}
+
+TEST(PrefetchBuffer, PayloadLargerThanAChunkGetsOneOfItsOwn) {
+  PrefetchBuffer buf;
+  std::string big(3 << 20, 'z');
+  buf.append(0, {record(0, big), record(1, "after")});
+  const size_t before = buf.bytes();
+  // The big chunk (the payload plus an entry table) and an ordinary one (1 MiB of payload) for "after".
+  const size_t entry_table = chunk_bytes() - (1u << 20);
+  EXPECT_EQ(before, (big.size() + entry_table) + chunk_bytes());
+  buf.set_budget(2 * before);  // exactly half full
+  EXPECT_FALSE(buf.full(0));
+  EXPECT_FALSE(buf.wants_more(0));
   std::vector<size_t> sizes;
-  bool freed = buf.consume(0, [&](const Item& it) {
+  const bool crossed = buf.consume(0, [&](const Item& it) {
     sizes.push_back(it.payload.size());
     return true;
   });
   EXPECT_EQ(sizes, (std::vector<size_t>{big.size(), 5}));
-  EXPECT_TRUE(freed);  // the big chunk went; the last chunk stays for the producer
-  EXPECT_LT(buf.bytes(), big.size());
-  buf.clear();
-  EXPECT_EQ(buf.bytes(), 0u);
-  EXPECT_FALSE(buf.full(0));
+  EXPECT_TRUE(crossed);  // the big chunk went; the last chunk stays for the producer
+  EXPECT_EQ(buf.bytes(), chunk_bytes());
+  EXPECT_TRUE(buf.wants_more(0));
+}
+
+// KafkaSource gives a partition at least 2 MiB, less than two chunks. The chunk the producer
+// appends to is never freed, so if it alone is half the budget or more, a partition paused at
+// full never wants more however much the consumer reads, and its read stalls.
+TEST(PrefetchBuffer, DrainedPartitionWantsMoreAtTheSmallestBudget) {
+  PrefetchBuffer buf;
+  buf.set_budget(2u << 20);
+  int64_t next = 0;
+  while (!buf.full(0)) buf.append(0, {record(next++, chunk_filler())});
+  consume_until(buf, 0, next);  // every item
+  EXPECT_TRUE(buf.wants_more(0)) << "every item read, " << buf.bytes() << " bytes still count against the "
+                                 << (2u << 20) << "-byte budget";
 }
 
 TEST(PrefetchBuffer, ConsumerSeesEveryItemInOrderWhileTheProducerAppends) {

@@ -1,0 +1,292 @@
+// KafkaSource against librdkafka's in-process mock cluster: exact offset ranges read in
+// consecutive batches while a slow consumer lets the prefetch buffer fill, so the prefetch
+// thread pauses partitions and resumes them (the path a real broker needs most and a fast test
+// would never take), and a replay of offsets already read.
+#include "kafka/source.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace kpipe {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int32_t kPartitions = 3;
+constexpr size_t kPayloadBytes = 120;
+
+// Distinct per partition and offset, so a record delivered at the wrong offset or from the
+// wrong partition cannot go unnoticed.
+std::string payload_for(int32_t partition, int64_t offset) {
+  std::string s = "p" + std::to_string(partition) + "-o" + std::to_string(offset) + "-";
+  while (s.size() < kPayloadBytes) s.push_back(static_cast<char>('a' + (s.size() + offset) % 26));
+  return s;
+}
+
+// A mock cluster owned by a throw-away client handle, with one topic of kPartitions partitions.
+class MockCluster {
+ public:
+  explicit MockCluster(const std::string& topic) {
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
+    rd_kafka_mock_topic_create(cluster_, topic.c_str(), kPartitions, 1);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(handle_);
+  }
+  MockCluster(const MockCluster&) = delete;
+  MockCluster& operator=(const MockCluster&) = delete;
+  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+
+ private:
+  rd_kafka_t* handle_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+// Produces payload_for(p, o) for o in [0, per_partition) to every partition, explicitly
+// partitioned; returns false if anything was not delivered within the deadline.
+bool produce(const std::string& bootstrap, const std::string& topic, int64_t per_partition) {
+  char err[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  const std::vector<std::pair<std::string, std::string>> settings = {
+      {"bootstrap.servers", bootstrap},
+      {"log_level", "0"},
+      {"linger.ms", "5"},
+      // The mock keeps about 5 MiB of log a partition and drops the oldest beyond that; LZ4
+      // (what the producer uses in production) keeps the whole topic well inside it.
+      {"compression.codec", "lz4"},
+      {"queue.buffering.max.messages", "1000000"},
+      {"queue.buffering.max.kbytes", "1048576"},
+  };
+  for (const auto& [k, v] : settings) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      ADD_FAILURE() << k << ": " << err;
+      return false;
+    }
+  }
+  static std::atomic<int64_t> failed_deliveries{0};
+  failed_deliveries = 0;
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    if (m->err) failed_deliveries.fetch_add(1);
+  });
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    ADD_FAILURE() << "producer: " << err;
+    return false;
+  }
+  bool ok = true;
+  for (int64_t o = 0; o < per_partition && ok; ++o) {
+    for (int32_t p = 0; p < kPartitions && ok; ++p) {
+      std::string value = payload_for(p, o);
+      rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(p),
+                                                RD_KAFKA_V_VALUE(value.data(), value.size()),
+                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ADD_FAILURE() << "produce " << p << "/" << o << ": " << rd_kafka_err2str(e);
+        ok = false;
+      }
+    }
+  }
+  if (rd_kafka_flush(rk, 20000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    ADD_FAILURE() << "flush timed out with " << rd_kafka_outq_len(rk) << " messages left";
+    ok = false;
+  }
+  rd_kafka_destroy(rk);
+  if (failed_deliveries.load() != 0) {
+    ADD_FAILURE() << failed_deliveries.load() << " messages were not delivered";
+    ok = false;
+  }
+  return ok;
+}
+
+SourceOptions options_for(const std::string& bootstrap, const std::string& topic, size_t prefetch_bytes) {
+  SourceOptions o;
+  o.bootstrap_servers = bootstrap;
+  o.topic = topic;
+  o.client_id = "kpipe-source-test";
+  o.kafka_props = {{"log_level", "0"}};  // the mock is chatty; the tests check what arrives
+  o.prefetch_bytes = prefetch_bytes;
+  o.stall_timeout = 5s;  // a partition that stays paused fails the read, not the run
+  o.request_timeout = 5s;
+  return o;
+}
+
+// Sets `stop` if the scope lasts longer than `limit`, so that no read can block the test run.
+class Watchdog {
+ public:
+  Watchdog(std::atomic<bool>& stop, std::chrono::milliseconds limit)
+      : thread_([this, &stop, limit] {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (!cv_.wait_for(lock, limit, [this] { return done_; })) stop = true;
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// What a read delivered, checked as it arrives: offsets must come in order without gaps or
+// repeats, each with the payload produced for it.
+struct Checker {
+  std::vector<int64_t> next = std::vector<int64_t>(kPartitions, 0);
+  int64_t records = 0;
+  int64_t out_of_order = 0;
+  int64_t wrong_payload = 0;
+  std::string first_problem;
+
+  void operator()(const RawRecord& r) {
+    ++records;
+    if (r.partition < 0 || r.partition >= kPartitions) {
+      note("unknown partition " + std::to_string(r.partition));
+      ++out_of_order;
+      return;
+    }
+    if (r.offset != next[r.partition]) {
+      ++out_of_order;
+      note("partition " + std::to_string(r.partition) + ": got offset " + std::to_string(r.offset) + ", expected " +
+           std::to_string(next[r.partition]));
+    }
+    next[r.partition] = r.offset + 1;
+    if (r.payload != payload_for(r.partition, r.offset)) {
+      ++wrong_payload;
+      note("partition " + std::to_string(r.partition) + " offset " + std::to_string(r.offset) + ": payload '" +
+           std::string(r.payload) + "'");
+    }
+  }
+  void note(std::string what) {
+    if (first_problem.empty()) first_problem = std::move(what);
+  }
+};
+
+std::unique_ptr<KafkaSource> open_source(const SourceOptions& options) {
+  auto src = KafkaSource::open(options);
+  EXPECT_TRUE(src.ok()) << src.status().message();
+  return src.ok() ? std::move(src).value() : nullptr;
+}
+
+// The prefetch budget of each partition, in MiB: 2 is the smallest KafkaSource gives (less than
+// two of PrefetchBuffer's chunks), 4 leaves room between half and full.
+class KafkaSourceBudget : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(KafkaSourceBudget, ReadsEveryOffsetOnceInBatchesWhilePausingFullPartitions) {
+  const std::string topic = "source-batches";
+  constexpr int64_t kPerPartition = 60'000;  // ~9 MiB a partition in the buffer: several times its share
+  MockCluster cluster(topic);
+  ASSERT_TRUE(produce(cluster.bootstraps(), topic, kPerPartition));
+
+  auto source = open_source(options_for(cluster.bootstraps(), topic, kPartitions * (GetParam() << 20)));
+  ASSERT_TRUE(source);
+  auto parts = source->partitions();
+  ASSERT_TRUE(parts.ok()) << parts.status().message();
+  ASSERT_EQ(*parts, (std::vector<int32_t>{0, 1, 2}));
+  std::vector<int64_t> high;
+  for (int32_t p : *parts) {
+    auto w = source->watermarks(p);
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    EXPECT_EQ(w->low, 0);
+    EXPECT_EQ(w->high, kPerPartition);
+    high.push_back(w->high);
+  }
+
+  std::atomic<bool> stop{false};
+  Watchdog watchdog(stop, 30s);
+  Checker check;
+  // Slow now and then, as the engine is while it writes a file: the prefetch thread runs ahead
+  // until each partition's share is full and has to pause it.
+  auto on_record = [&](const RawRecord& r) {
+    check(r);
+    if (check.records % 10'000 == 0) std::this_thread::sleep_for(20ms);
+  };
+  constexpr int kBatches = 4;
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<PartitionRange> ranges;
+    for (int32_t p : *parts) ranges.push_back(PartitionRange{p, high[p] * b / kBatches, high[p] * (b + 1) / kBatches});
+    Status st = source->read(ranges, on_record, stop);
+    ASSERT_TRUE(st.ok()) << "batch " << b << ": " << st.message() << " (pauses so far: " << source->pauses()
+                         << "; delivered " << check.next[0] << "/" << check.next[1] << "/" << check.next[2] << ")";
+    for (int32_t p : *parts)
+      EXPECT_EQ(check.next[p], high[p] * (b + 1) / kBatches) << "batch " << b << " partition " << p;
+  }
+
+  EXPECT_EQ(check.records, kPartitions * kPerPartition);
+  EXPECT_EQ(check.out_of_order, 0) << check.first_problem;
+  EXPECT_EQ(check.wrong_payload, 0) << check.first_problem;
+  // Without a pause this test proves nothing about pausing and resuming.
+  EXPECT_GT(source->pauses(), 0u);
+  RecordProperty("pauses", static_cast<int>(source->pauses()));
+}
+
+INSTANTIATE_TEST_SUITE_P(PerPartition, KafkaSourceBudget, ::testing::Values(2, 4),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return std::to_string(info.param) + "MiB";
+                         });
+
+TEST(KafkaSource, ReplayReadsTheSameRecordsAgain) {
+  const std::string topic = "source-replay";
+  constexpr int64_t kPerPartition = 5'000;
+  constexpr int64_t kRead = 3'000;
+  MockCluster cluster(topic);
+  ASSERT_TRUE(produce(cluster.bootstraps(), topic, kPerPartition));
+
+  auto source = open_source(options_for(cluster.bootstraps(), topic, kPartitions * (2u << 20)));
+  ASSERT_TRUE(source);
+  std::vector<PartitionRange> ranges;
+  for (int32_t p = 0; p < kPartitions; ++p) ranges.push_back(PartitionRange{p, 0, kRead});
+
+  std::atomic<bool> stop{false};
+  Watchdog watchdog(stop, 20s);
+  for (int round = 0; round < 2; ++round) {
+    // The first round leaves each partition positioned at kRead with more prefetched; the
+    // second must reassign from 0 rather than continue from there.
+    Checker check;
+    Status st = source->read(
+        ranges, [&](const RawRecord& r) { check(r); }, stop);
+    ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.message();
+    EXPECT_EQ(check.records, kPartitions * kRead) << "round " << round;
+    EXPECT_EQ(check.out_of_order, 0) << "round " << round << ": " << check.first_problem;
+    EXPECT_EQ(check.wrong_payload, 0) << "round " << round << ": " << check.first_problem;
+    for (int32_t p = 0; p < kPartitions; ++p) EXPECT_EQ(check.next[p], kRead) << "round " << round;
+  }
+
+  // And continuing after a replay picks up where it ended.
+  Checker rest;
+  rest.next = std::vector<int64_t>(kPartitions, kRead);
+  std::vector<PartitionRange> tail;
+  for (int32_t p = 0; p < kPartitions; ++p) tail.push_back(PartitionRange{p, kRead, kPerPartition});
+  Status st = source->read(
+      tail, [&](const RawRecord& r) { rest(r); }, stop);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(rest.records, kPartitions * (kPerPartition - kRead));
+  EXPECT_EQ(rest.out_of_order, 0) << rest.first_problem;
+  EXPECT_EQ(rest.wrong_payload, 0) << rest.first_problem;
+}
+
+}  // namespace
+}  // namespace kpipe
