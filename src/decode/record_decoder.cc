@@ -66,10 +66,15 @@ class RecordDecoder::Impl {
       builders_.push_back(make_builder(schema_.columns[i].type, pool));
       if (schema_.columns[i].type == ColumnType::kString) string_columns_.push_back(i);
     }
-    reserve_for_next_batch();
   }
 
   void add(const RawRecord& record) {
+    // Reserved at the batch's first record, not when the previous batch finished: the previous
+    // batch's rows are written and released by then, so the two never take memory at once.
+    if (reserve_pending_) [[unlikely]] {
+      reserve_pending_ = false;
+      reserve_for_next_batch();
+    }
     if (!builder_error_.ok()) return;  // the batch is lost anyway; finish() reports why
     const std::string_view payload = record.payload;
     if (payload.empty()) return reject(record, "empty message");
@@ -191,7 +196,7 @@ class RecordDecoder::Impl {
     bad_ = {};
     good_rows_ = 0;
     builder_error_ = Status::success();
-    reserve_for_next_batch();
+    reserve_pending_ = true;
   }
 
   // Arrow's Finish() hands the buffers to the arrays, so capacity cannot be kept as such; the last
@@ -223,6 +228,7 @@ class RecordDecoder::Impl {
   int64_t last_rows_ = 0;                   // rows of the previous batch: the next one's capacity hint
   std::vector<int64_t> last_string_bytes_;  // per column, the same for string data
   Status builder_error_;                    // a builder failed: the batch is lost, finish() says why
+  bool reserve_pending_ = true;             // reserve_for_next_batch() at the next add()
 };
 
 RecordDecoder::RecordDecoder(Schema schema, int partition_column, DecodeLimits limits, arrow::MemoryPool* pool)
