@@ -11,6 +11,7 @@
 #include "config/stream_options.h"
 #include "engine/job_status.h"
 #include "engine/stream_job.h"
+#include "sink/encoders.h"
 #include "status/status_server.h"
 
 namespace kpipe {
@@ -56,10 +57,12 @@ int run_stream(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   const StreamOptions& o = *options;
+  const std::string pool = select_arrow_memory_pool();
   log_info("stream", "reading " + o.topic + " from " + o.bootstrap_servers + " every " +
                          format_seconds(o.trigger_seconds) + " s into " +
                          (o.sink_parquet ? o.output_path + " (parquet) " : "") +
-                         (o.sink_csv ? o.csv_output_path + " (csv) " : "") + (o.sink_console ? "console" : ""));
+                         (o.sink_csv ? o.csv_output_path + " (csv) " : "") + (o.sink_console ? "console" : "") +
+                         " (Arrow allocator: " + pool + ")");
   auto status = std::make_shared<JobStatus>();
   std::unique_ptr<StatusServer> status_server;
   if (o.status_addr != "off") {
