@@ -49,7 +49,7 @@ const std::vector<SettingSpec>& stream_setting_specs() {
       {"STARTING_OFFSETS", "earliest", "earliest|latest: where a new checkpoint starts", {}},
       {"MAX_OFFSETS_PER_TRIGGER", "0", "offsets per batch at most, over all partitions (0 = no cap)", {}},
       {"MAX_BATCH_RECORDS",
-       "1000000",
+       "100000",
        "records one batch holds in memory at most; a larger backlog is read in several batches, back to back",
        {}},
       {"FAIL_ON_DATA_LOSS", "true", "stop when offsets were deleted before being read (false: skip and report)", {}},

@@ -27,7 +27,7 @@ struct StreamOptions {
   bool sink_console = true;
   bool starting_earliest = true;               // STARTING_OFFSETS: earliest|latest, only for a new checkpoint
   int64_t max_offsets_per_trigger = 0;         // MAX_OFFSETS_PER_TRIGGER: offsets per batch at most, 0 = no cap
-  int64_t max_batch_records = 1000000;         // MAX_BATCH_RECORDS: records one batch holds in memory at most
+  int64_t max_batch_records = 100000;          // MAX_BATCH_RECORDS: records one batch holds in memory at most
   bool fail_on_data_loss = true;               // FAIL_ON_DATA_LOSS
   std::string parquet_compression = "snappy";  // PARQUET_COMPRESSION: snappy|zstd|none
   std::string on_bad_record = "dlq";           // ON_BAD_RECORD: dlq|skip|fail
