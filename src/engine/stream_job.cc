@@ -387,7 +387,9 @@ Status StreamJob::Impl::execute(const OffsetsEntry& entry, bool replay, const st
     }
     return Status::success();
   };
-  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  // Twice the cores: a worker waiting for its file's fsync leaves its core to another that
+  // encodes (5M events, 2 cores: 4.4 s with 4 workers against 5.0 s with 2).
+  const unsigned threads = std::clamp(2 * std::thread::hardware_concurrency(), 2u, 8u);
   std::vector<std::future<Status>> workers;
   for (unsigned i = 1; i < threads && i < tasks.size(); ++i) workers.push_back(std::async(std::launch::async, worker));
   Status write_status = worker();
