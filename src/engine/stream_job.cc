@@ -180,7 +180,7 @@ Status StreamJob::Impl::start() {
   so.kafka_props = opt.kafka_props;
   // Fetched ahead: enough to keep reading while a batch is written (the prefetch thread pauses
   // a partition whose share is full), at most about one batch of the seed's events.
-  so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 24 << 20));
+  so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 16 << 20));
   KPIPE_ASSIGN_OR_RETURN(source, KafkaSource::open(so));
   return Status::success();
 }

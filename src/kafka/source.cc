@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -77,17 +78,18 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& opti
       {"auto.offset.reset", "error"},
       {"fetch.wait.max.ms", "100"},
       // Memory: librdkafka allocates about 0.35 KiB for every message of a fetch response, and
-      // max.partition.fetch.bytes counts compressed bytes: 1 MiB of the producer's LZ4 batches
-      // is about 50,000 of the seed's events, 20 MB in librdkafka. Small fetches keep that to a
-      // few MB, and are not slower, because the prefetch thread copies every message out as it
-      // arrives (into PrefetchBuffer: payload plus 32 bytes) and pauses a partition whose share
-      // of the buffer is full instead of leaving messages in librdkafka's queue. The queue
-      // limits below are only a safety net: librdkafka 2.0 stops fetching a partition over them
-      // and looks again up to a second later. Measured on 5M events (bench/results/PROFILE.md).
-      {"max.partition.fetch.bytes", "262144"},
+      // max.partition.fetch.bytes counts compressed bytes: 256 KiB of the producer's LZ4
+      // batches is about 6,500 of the seed's events, and the old 8 MiB fetches held hundreds of
+      // MB. Small fetches are not slower here, because the prefetch thread copies every message
+      // out as it arrives (into PrefetchBuffer: payload plus 32 bytes) and pauses a partition
+      // whose share of the buffer is full instead of leaving messages in librdkafka's queue.
+      // The queue limits only matter when the prefetch thread falls behind: librdkafka 2.0 then
+      // stops fetching the partition, and the prefetch thread wakes it once it has drained the
+      // queue. Measured on 5M events (bench/results/PROFILE.md).
+      {"max.partition.fetch.bytes", "131072"},
       {"fetch.max.bytes", "1048576"},
-      {"queued.min.messages", "20000"},
-      {"queued.max.messages.kbytes", "16384"},
+      {"queued.min.messages", "8000"},
+      {"queued.max.messages.kbytes", "4096"},
       {"socket.keepalive.enable", "true"},
   };
   Status st = apply_kafka_properties(conf, settings);
@@ -349,6 +351,20 @@ void KafkaSource::stop_prefetch() {
   prefetcher_.join();
 }
 
+void KafkaSource::wake_fetcher(int32_t partition) {
+  // A request to the partition's leader wakes the broker thread that fetches it; the reply, a
+  // millisecond later, wakes it again in case it looked before a resume was applied.
+  int64_t low = 0, high = 0;
+  (void)rd_kafka_query_watermark_offsets(rk_, options_.topic.c_str(), partition, &low, &high, 200);
+}
+
+int KafkaSource::queued_min_messages() const {
+  char value[32];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(rd_kafka_conf(rk_), "queued.min.messages", value, &size) != RD_KAFKA_CONF_OK) return 100000;
+  return std::max(1, std::atoi(value));
+}
+
 void KafkaSource::prefetch_loop() {
   std::vector<rd_kafka_message_t*> msgs(kConsumeBatch);
   std::vector<PrefetchBuffer::Item> items;
@@ -372,14 +388,13 @@ void KafkaSource::prefetch_loop() {
       return;
     }
     paused.erase(partition);
-    if (!wake_broker) return;
     // librdkafka 2.0 applies the resume on its main thread, but the broker thread that fetches
-    // looks at the partition again only when something wakes it, up to a second later. A
-    // request to that broker (the partition's leader) wakes it now; the reply, a millisecond
-    // later, wakes it again in case it looked before the resume was applied.
-    int64_t low = 0, high = 0;
-    (void)rd_kafka_query_watermark_offsets(rk_, options_.topic.c_str(), partition, &low, &high, 200);
+    // looks at the partition again only when something wakes it, up to a second later.
+    if (wake_broker) wake_fetcher(partition);
   };
+  // librdkafka stops fetching a partition whose queue reached queued.min.messages (this thread
+  // fell behind) and, like a resumed one, looks at it again only when its broker thread wakes.
+  const int queue_limit = queued_min_messages();
   while (!prefetch_quit_.load()) {
     // Drain the wake-up pipe before looking at the queues: a message that arrives after the
     // look leaves a byte behind, so the wait below returns at once instead of missing it.
@@ -396,8 +411,10 @@ void KafkaSource::prefetch_loop() {
         set_paused(partition, true, false);
         continue;
       }
+      const bool at_limit = static_cast<int>(rd_kafka_queue_length(queue)) >= queue_limit;
       ssize_t n = rd_kafka_consume_batch_queue(queue, 0, msgs.data(), msgs.size());
       if (n <= 0) continue;
+      if (at_limit) wake_fetcher(partition);
       got_any = true;
       items.clear();
       for (ssize_t i = 0; i < n; ++i) {

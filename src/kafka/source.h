@@ -37,9 +37,10 @@ struct SourceOptions {
   std::chrono::milliseconds request_timeout{10000};  // metadata and watermark queries
   std::chrono::milliseconds stall_timeout{60000};    // a read making no progress this long fails (retriable)
   // Bytes fetched ahead (payloads plus 32 bytes a message), shared by the assigned partitions
-  // (at least 2 MiB each), so reading goes on while the engine writes. 24 MiB holds about
-  // 160,000 events of the seed's size.
-  size_t prefetch_bytes = 24u << 20;
+  // (at least 2 MiB each), so reading goes on while the engine writes. 16 MiB holds about
+  // 110,000 events of the seed's size; the stream job uses MAX_BATCH_RECORDS x 128 bytes,
+  // between 6 and 16 MiB.
+  size_t prefetch_bytes = 16u << 20;
 };
 
 struct PartitionRange {
@@ -97,6 +98,9 @@ class KafkaSource {
   // partitions' budgets allow. Runs between assign() calls; queues_ does not change meanwhile.
   void prefetch_loop();
   void start_prefetch();
+  // Wakes librdkafka's broker thread for `partition` (see prefetch_loop); blocks up to 200 ms.
+  void wake_fetcher(int32_t partition);
+  int queued_min_messages() const;
   void stop_prefetch();
 
   SourceOptions options_;
