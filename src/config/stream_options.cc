@@ -64,6 +64,10 @@ const std::vector<SettingSpec>& stream_setting_specs() {
       {"MAX_STRING_BYTES", "65536", "string values longer than this send their record to the dead-letter output", {}},
       {"STATUS_ADDR", "127.0.0.1:8080", "host:port of the status page and /metrics, or off", {"--status-addr"}},
       {"ONCE", "false", "process everything available at start, in batches, then exit", {"--once"}, true, false, false},
+      {"ONCE_TIMEOUT",
+       "120",
+       "with --once: exit with an error after this many seconds of retrying without a batch done (0 = retry forever)",
+       {}},
       {"KAFKA_PROP",
        "",
        "librdkafka property key=value (repeatable), e.g. security.protocol=SASL_SSL",
@@ -123,6 +127,7 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(o.max_string_bytes, s.get_int("MAX_STRING_BYTES", 1, int64_t{1} << 30));
   KPIPE_ASSIGN_OR_RETURN(o.status_addr, s.get_non_empty("STATUS_ADDR"));
   KPIPE_ASSIGN_OR_RETURN(o.once, s.get_bool("ONCE"));
+  KPIPE_ASSIGN_OR_RETURN(o.once_timeout_seconds, s.get_double("ONCE_TIMEOUT", 0.0, 86400.0 * 365));
   for (const auto& kv : s.get_list("KAFKA_PROP")) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

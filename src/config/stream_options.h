@@ -37,6 +37,7 @@ struct StreamOptions {
   int64_t max_string_bytes = 65536;            // MAX_STRING_BYTES: longer string values are dead-lettered
   std::string status_addr = "127.0.0.1:8080";  // STATUS_ADDR: host:port of the status page, or off
   bool once = false;                           // --once: process what is there at start, then exit
+  double once_timeout_seconds = 120;           // ONCE_TIMEOUT: --once gives up retrying after this long; 0 = never
   std::vector<std::pair<std::string, std::string>> kafka_props;  // --kafka-prop key=value, repeatable
   std::vector<std::pair<std::string, std::string>> effective;    // every setting as resolved, for the status page
 };

@@ -534,6 +534,10 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
   std::chrono::milliseconds backoff{500};
   bool recovered = false;
   std::optional<std::map<int32_t, int64_t>> stop_at;  // --once targets
+  // --once is for schedulers: a broker that never answers must end the run, not hang it.
+  auto last_success = Clock::now();
+  const auto once_timeout =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m.opt.once_timeout_seconds));
   while (!stop.load()) {
     const auto tick = Clock::now();
     Status step;
@@ -565,14 +569,25 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
         return step;
       }
       if (stop.load()) break;
+      if (m.opt.once && m.opt.once_timeout_seconds > 0 && Clock::now() - last_success >= once_timeout) {
+        char text[96];
+        std::snprintf(text, sizeof text,
+                      "--once: giving up after %.0f s of retrying without a batch done (ONCE_TIMEOUT=%g): ",
+                      std::chrono::duration<double>(Clock::now() - last_success).count(), m.opt.once_timeout_seconds);
+        Status gave_up = Status::fatal(text + step.message());
+        m.status->set_state(JobState::kFailed, gave_up.message());
+        return gave_up;
+      }
       m.status->set_state(JobState::kRetrying, step.message());
       log_warn("stream", step.message() + "; retrying in " + std::to_string(backoff.count()) + " ms");
       auto until = Clock::now() + backoff;
+      if (m.opt.once && m.opt.once_timeout_seconds > 0) until = std::min(until, last_success + once_timeout);
       while (!stop.load() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
       continue;
     }
     backoff = std::chrono::milliseconds(500);
+    last_success = Clock::now();
     m.status->set_state(planned > 0 ? JobState::kRunning : JobState::kWaitingForData);
     if (m.opt.once) {
       if (planned == 0) break;

@@ -148,6 +148,32 @@ def test_broker_down_at_start_waits_with_clear_message_and_503_then_proceeds(kpi
         broker.stop()
 
 
+def test_once_gives_up_after_once_timeout_and_retries_forever_with_zero(run_kpipe, kpipe_bin, tmp_path):
+    # A batch scheduler running `--once` needs an end: nothing listens on this port.
+    address = f"127.0.0.1:{free_port()}"
+    env = stream_env(tmp_path / "a", address, "never-there", ONCE_TIMEOUT="2")
+    start = time.monotonic()
+    p = run_kpipe(["stream", "--once"], env=env, cwd=tmp_path, timeout=90)
+    took = time.monotonic() - start
+    assert p.returncode == 1, p.stderr[-2000:]
+    assert "--once: giving up after" in p.stderr and "(ONCE_TIMEOUT=2)" in p.stderr, p.stderr[-2000:]
+    assert f"cannot reach {address}" in p.stderr, p.stderr[-2000:]
+    assert took < 60, f"gave up only after {took:.0f} s"
+    assert not list((tmp_path / "a" / "out").rglob("*.parquet"))
+
+    # ONCE_TIMEOUT=0: still retrying well past one failed attempt (a metadata request waits 10 s),
+    # and a SIGTERM stops it cleanly.
+    stream = Proc(kpipe_bin, ["stream", "--once"], stream_env(tmp_path / "b", address, "never-there", ONCE_TIMEOUT="0"),
+                  tmp_path, "stream-forever")
+    try:
+        wait_until(lambda: f"cannot reach {address}" in stream.stderr(), 30, what="the first failed attempt")
+        time.sleep(12)
+        assert stream.running(), stream.stderr()[-2000:]
+        assert "giving up" not in stream.stderr()
+    finally:
+        assert stream.stop() == 0, stream.stderr()[-2000:]
+
+
 def test_broker_sigkilled_twice_while_producing_and_streaming_loses_nothing(own_broker, kpipe_bin, tmp_path):
     broker = own_broker
     topic = "killed-broker"
