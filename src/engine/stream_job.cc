@@ -570,7 +570,7 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
       }
       if (stop.load()) break;
       if (m.opt.once && m.opt.once_timeout_seconds > 0 && Clock::now() - last_success >= once_timeout) {
-        char text[96];
+        char text[160];
         std::snprintf(text, sizeof text,
                       "--once: giving up after %.0f s of retrying without a batch done (ONCE_TIMEOUT=%g): ",
                       std::chrono::duration<double>(Clock::now() - last_success).count(), m.opt.once_timeout_seconds);
