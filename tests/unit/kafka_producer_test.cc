@@ -3,7 +3,6 @@
 #include "kafka/producer.h"
 
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include <map>
 #include <memory>
@@ -14,63 +13,44 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "kafka_mock_cluster.h"
+
 namespace kpipe {
 namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-// A mock cluster owned by a throw-away client handle, with one topic of 3 partitions.
-class MockCluster {
- public:
-  explicit MockCluster(const std::string& topic) {
-    char err[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-    rd_kafka_mock_topic_create(cluster_, topic.c_str(), 3, 1);
-  }
-  ~MockCluster() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(handle_);
-  }
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-
-  // Reads every message of `topic` from the start: key (or "<null>") → value.
-  std::vector<std::pair<std::string, std::string>> read_all(const std::string& topic, size_t expected) {
-    char err[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps().c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "kpipe-test", err, sizeof err);
-    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err);
-    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    rd_kafka_poll_set_consumer(consumer);
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(3);
-    for (int p = 0; p < 3; ++p)
-      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(consumer, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    std::vector<std::pair<std::string, std::string>> out;
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (out.size() < expected && std::chrono::steady_clock::now() < deadline) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
-      if (m == nullptr) continue;
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        out.emplace_back(m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : "<null>",
-                         std::string(static_cast<const char*>(m->payload), m->len));
-      }
-      rd_kafka_message_destroy(m);
+// Reads every message of `topic` from the start: key (or "<null>") → value.
+std::vector<std::pair<std::string, std::string>> read_all(const MockCluster& cluster, const std::string& topic,
+                                                          size_t expected) {
+  char err[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", cluster.bootstraps().c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", "kpipe-test", err, sizeof err);
+  rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err);
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  rd_kafka_poll_set_consumer(consumer);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(3);
+  for (int p = 0; p < 3; ++p)
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(consumer, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (out.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      out.emplace_back(m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : "<null>",
+                       std::string(static_cast<const char*>(m->payload), m->len));
     }
-    rd_kafka_consumer_close(consumer);
-    rd_kafka_destroy(consumer);
-    return out;
+    rd_kafka_message_destroy(m);
   }
-
- private:
-  rd_kafka_t* handle_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  return out;
+}
 
 ProducerConfig config_for(std::string bootstrap, std::string topic) {
   ProducerConfig c;
@@ -107,7 +87,7 @@ TEST(Producer, DeliversKeysAndValuesUnchanged) {
   EXPECT_EQ(producer->first_failure(), "");
   EXPECT_TRUE(producer->fatal_error().ok());
 
-  auto got = cluster.read_all("t1", 1001);
+  auto got = read_all(cluster, "t1", 1001);
   ASSERT_EQ(got.size(), 1001u);
   std::map<std::string, std::string> received;
   for (auto& [k, v] : got) received[k] = v;

@@ -5,7 +5,6 @@
 #include "kafka/source.h"
 
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,6 +16,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "kafka_mock_cluster.h"
 
 namespace kpipe {
 namespace {
@@ -33,30 +34,6 @@ std::string payload_for(int32_t partition, int64_t offset) {
   while (s.size() < kPayloadBytes) s.push_back(static_cast<char>('a' + (s.size() + offset) % 26));
   return s;
 }
-
-// A mock cluster owned by a throw-away client handle, with one topic of kPartitions partitions.
-class MockCluster {
- public:
-  explicit MockCluster(const std::string& topic) {
-    char err[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-    rd_kafka_mock_topic_create(cluster_, topic.c_str(), kPartitions, 1);
-  }
-  ~MockCluster() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(handle_);
-  }
-  MockCluster(const MockCluster&) = delete;
-  MockCluster& operator=(const MockCluster&) = delete;
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-
- private:
-  rd_kafka_t* handle_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
 
 // Produces payload_for(p, o) for o in [0, per_partition) to every partition, explicitly
 // partitioned; returns false if anything was not delivered within the deadline.
@@ -198,7 +175,7 @@ class KafkaSourceBudget : public ::testing::TestWithParam<size_t> {};
 TEST_P(KafkaSourceBudget, ReadsEveryOffsetOnceInBatchesWhilePausingFullPartitions) {
   const std::string topic = "source-batches";
   constexpr int64_t kPerPartition = 60'000;  // ~9 MiB a partition in the buffer: several times its share
-  MockCluster cluster(topic);
+  MockCluster cluster(topic, kPartitions);
   ASSERT_TRUE(produce(cluster.bootstraps(), topic, kPerPartition));
 
   auto source = open_source(options_for(cluster.bootstraps(), topic, kPartitions * (GetParam() << 20)));
@@ -252,7 +229,7 @@ TEST(KafkaSource, ReplayReadsTheSameRecordsAgain) {
   const std::string topic = "source-replay";
   constexpr int64_t kPerPartition = 5'000;
   constexpr int64_t kRead = 3'000;
-  MockCluster cluster(topic);
+  MockCluster cluster(topic, kPartitions);
   ASSERT_TRUE(produce(cluster.bootstraps(), topic, kPerPartition));
 
   auto source = open_source(options_for(cluster.bootstraps(), topic, kPartitions * (2u << 20)));

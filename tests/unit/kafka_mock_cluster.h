@@ -1,0 +1,36 @@
+// librdkafka's in-process mock cluster for the Kafka unit tests (no real broker: that is what
+// the integration tests are for), owned by a throw-away client handle, with one topic.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <cstdint>
+#include <string>
+
+namespace kpipe {
+
+class MockCluster {
+ public:
+  explicit MockCluster(const std::string& topic, int32_t partitions = 3) {
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
+    rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(handle_);
+  }
+  MockCluster(const MockCluster&) = delete;
+  MockCluster& operator=(const MockCluster&) = delete;
+  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+
+ private:
+  rd_kafka_t* handle_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+}  // namespace kpipe
