@@ -84,7 +84,9 @@ int run_stream(int argc, char** argv) {
   if (status_server) status_server->stop();
   if (!st.ok()) {
     log_error("stream", st.message());
-    return 1;
+    // A setting that cannot work (SCHEMA, a checkpoint another process holds) is a usage error,
+    // as the flags' errors are: exit 2. Everything else that stops the job: exit 1.
+    return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kLocked ? 2 : 1;
   }
   log_info("stream", g_stop.load() ? "stopped" : "done");
   return 0;

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +78,54 @@ int open_retrying(const char* path, int flags, mode_t mode = 0) {
   return fd;
 }
 
+class LocalLock final : public FileLock {
+ public:
+  explicit LocalLock(int fd) : fd_(fd) {}
+  // A clean stop empties the owner line, so that only a lock left by a process that died names
+  // its holder to the next one; closing releases the flock.
+  ~LocalLock() override {
+    (void)::ftruncate(fd_, 0);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+Result<std::unique_ptr<FileLock>> lock_local_file(const std::string& path, std::string_view owner) {
+  int fd = open_retrying(path.c_str(), O_RDWR | O_CREAT, 0644);
+  if (fd < 0) return errno_status("opening lock file", path, errno);
+  auto lock = std::make_unique<LocalLock>(fd);
+  // flock, not fcntl: an fcntl lock is dropped when any descriptor of the file in this process
+  // closes, and it is per process, so it would not even stop a second open in this process.
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int err = errno;
+    if (err == EWOULDBLOCK) {
+      // The holder writes its line right after taking the lock; give it a moment to finish.
+      std::string holder;
+      for (int i = 0; i < 20 && holder.empty(); ++i) {
+        char buf[512];
+        ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        if (n > 0) holder.assign(buf, static_cast<size_t>(n));
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
+        if (holder.empty()) ::usleep(10000);
+      }
+      return Status::fatal(holder.empty() ? "an unknown process" : holder, StatusCode::kLocked);
+    }
+    return Status::fatal("locking " + path + ": " + errno_text(err), StatusCode::kUnavailable);
+  }
+  std::string line(owner);
+  line += '\n';
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, line.data(), line.size(), 0) != static_cast<ssize_t>(line.size())) {
+    return errno_status("writing lock file", path, errno);
+  }
+  return std::unique_ptr<FileLock>(std::move(lock));
+}
+
 class LocalFileSystem final : public FileSystem {
  public:
   Status write_file(const std::string& path, std::string_view bytes) override {
@@ -102,6 +152,28 @@ class LocalFileSystem final : public FileSystem {
       return errno_status("renaming", from + " to " + to, errno);
     }
     return Status::success();
+  }
+
+  Status rename_no_replace(const std::string& from, const std::string& to) override {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return Status::success();
+    int err = errno;
+    if (err == EINVAL || err == ENOSYS || err == ENOTSUP) {
+      // No RENAME_NOREPLACE here (NFS before 4.x servers, some FUSE file systems): link(2) is
+      // create-if-absent on every POSIX file system; then the temp name goes.
+      if (::link(from.c_str(), to.c_str()) == 0) {
+        (void)::unlink(from.c_str());
+        return Status::success();
+      }
+      err = errno;
+    }
+    if (err == EEXIST) {
+      return Status::fatal("creating " + to + ": it exists already", StatusCode::kAlreadyExists);
+    }
+    return errno_status("renaming (no replace)", from + " to " + to, err);
+  }
+
+  Result<std::unique_ptr<FileLock>> lock_exclusive(const std::string& path, std::string_view owner) override {
+    return lock_local_file(path, owner);
   }
 
   Status fsync_dir(const std::string& dir) override {
@@ -216,6 +288,20 @@ Status write_atomically(FileSystem& fs, const std::string& dir, const std::strin
   return fs.fsync_dir(dir);
 }
 
+Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes) {
+  const std::string tmp = dir + "/." + name + ".tmp";
+  const std::string path = dir + "/" + name;
+  Status st = fs.write_file(tmp, bytes);
+  if (st.ok()) st = fs.rename_no_replace(tmp, path);
+  if (!st.ok()) {
+    (void)fs.remove(tmp);
+    if (st.code() != StatusCode::kAlreadyExists) return st;
+    auto existing = fs.read_file(path);
+    if (!existing.ok() || *existing != bytes) return st;
+  }
+  return fs.fsync_dir(dir);
+}
+
 void FaultyFileSystem::fail_on(Op op, int nth, Status status) {
   std::lock_guard lock(mutex_);
   count_rules_.push_back({op, calls_[static_cast<int>(op)] + nth, false, std::move(status)});
@@ -274,6 +360,16 @@ Status FaultyFileSystem::write_file(const std::string& path, std::string_view by
 Status FaultyFileSystem::rename(const std::string& from, const std::string& to) {
   if (auto st = check(Op::kRename, from, to)) return *st;
   return inner_->rename(from, to);
+}
+
+Status FaultyFileSystem::rename_no_replace(const std::string& from, const std::string& to) {
+  if (auto st = check(Op::kRenameNoReplace, from, to)) return *st;
+  return inner_->rename_no_replace(from, to);
+}
+
+Result<std::unique_ptr<FileLock>> FaultyFileSystem::lock_exclusive(const std::string& path, std::string_view owner) {
+  if (auto st = check(Op::kLock, path)) return *st;
+  return inner_->lock_exclusive(path, owner);
 }
 
 Status FaultyFileSystem::fsync_dir(const std::string& dir) {

@@ -14,6 +14,10 @@
 // (EACCES, EROFS, ENOENT, ENOTDIR, ...) needs a person and is fatal. Messages name the
 // operation, the path and strerror.
 //
+// Create-if-absent: rename_no_replace() never overwrites, so of two writers racing for one name
+// (two processes on one checkpoint) exactly one wins and the other gets kAlreadyExists, on file
+// systems where advisory locks cannot be had or trusted (NFS) as well as on local disks.
+//
 // Implementations are thread-safe: the engine writes the files of one batch in parallel.
 #pragma once
 
@@ -30,6 +34,13 @@
 
 namespace kpipe {
 
+// An exclusive lock, held until this object is destroyed or the process ends (then the kernel
+// releases it: a dead process never leaves a lock behind).
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -38,6 +49,14 @@ class FileSystem {
   virtual Status write_file(const std::string& path, std::string_view bytes) = 0;
   // rename(2): atomic, replaces `to` if it exists.
   virtual Status rename(const std::string& from, const std::string& to) = 0;
+  // Atomic like rename(), but fails with StatusCode::kAlreadyExists when `to` exists
+  // (renameat2(RENAME_NOREPLACE), or link(2) + unlink(2) where the file system lacks it).
+  virtual Status rename_no_replace(const std::string& from, const std::string& to) = 0;
+  // Takes an exclusive lock on `path` (created if absent) without waiting and writes `owner`
+  // (one line saying who holds it) into the file. Fails with StatusCode::kLocked when another
+  // process holds it — the message is then the holder's owner line as it wrote it — and with
+  // StatusCode::kUnavailable when this file system cannot lock at all (some NFS and FUSE mounts).
+  virtual Result<std::unique_ptr<FileLock>> lock_exclusive(const std::string& path, std::string_view owner) = 0;
   virtual Status fsync_dir(const std::string& dir) = 0;
   // Removes a file or an empty directory; ok if absent.
   virtual Status remove(const std::string& path) = 0;
@@ -58,6 +77,11 @@ std::shared_ptr<FileSystem> local_file_system();
 // possible; a crash may still leave one, which is_temp_file_name-style start-up cleanup removes.
 Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes);
 
+// write_atomically, but the entry is created only if "<dir>/<name>" does not exist. When it
+// exists with exactly `bytes` (our own earlier try whose fsync failed) that is success; with
+// other bytes the result is StatusCode::kAlreadyExists (another writer made it).
+Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes);
+
 // A FileSystem for tests: forwards to `inner` and fails chosen calls with a chosen Status.
 //
 //   FaultyFileSystem fs(local_file_system());
@@ -70,8 +94,19 @@ Status write_atomically(FileSystem& fs, const std::string& dir, const std::strin
 // Thread-safe.
 class FaultyFileSystem : public FileSystem {
  public:
-  enum class Op { kWriteFile, kRename, kFsyncDir, kRemove, kMakeDirs, kListDir, kReadFile, kExists };
-  static constexpr int kOpCount = 8;
+  enum class Op {
+    kWriteFile,
+    kRename,
+    kFsyncDir,
+    kRemove,
+    kMakeDirs,
+    kListDir,
+    kReadFile,
+    kExists,
+    kRenameNoReplace,
+    kLock
+  };
+  static constexpr int kOpCount = 10;
 
   explicit FaultyFileSystem(std::shared_ptr<FileSystem> inner) : inner_(std::move(inner)) {}
 
@@ -102,6 +137,8 @@ class FaultyFileSystem : public FileSystem {
 
   Status write_file(const std::string& path, std::string_view bytes) override;
   Status rename(const std::string& from, const std::string& to) override;
+  Status rename_no_replace(const std::string& from, const std::string& to) override;
+  Result<std::unique_ptr<FileLock>> lock_exclusive(const std::string& path, std::string_view owner) override;
   Status fsync_dir(const std::string& dir) override;
   Status remove(const std::string& path) override;
   Status make_dirs(const std::string& dir) override;

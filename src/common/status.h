@@ -4,6 +4,9 @@
 //   kRetriable — try the same step again later (broker down, transient I/O);
 //   kReplay    — abandon the batch and re-run it from its write-ahead entry (partial output);
 //   kFatal     — stop the job with the message (bad setting, data loss, corrupt checkpoint).
+// Beside its kind, an error carries a code saying what happened (as librdkafka's rd_kafka_resp_err_t
+// and Arrow's StatusCode do), so a caller can act on "the entry already exists" or "the checkpoint
+// is locked" without parsing the message.
 #pragma once
 
 #include <optional>
@@ -15,16 +18,37 @@ namespace kpipe {
 
 enum class ErrorKind { kRetriable, kReplay, kFatal };
 
+enum class StatusCode {
+  kOk,
+  kUnknown,          // no more specific code given
+  kInvalidArgument,  // a setting or an input that cannot work (the CLI exits 2)
+  kNotFound,
+  kAlreadyExists,  // a create-if-absent found the name taken (another writer, or our own earlier try)
+  kLocked,         // another process holds the lock (the CLI exits 2)
+  kIoError,
+  kUnavailable,  // broker or store not reachable
+  kDataLoss,     // offsets deleted before they were read
+  kAborted,      // stopped on purpose (shutdown, a test's crash point)
+  kInternal,     // a bug
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
   static Status success() { return Status(); }
-  static Status retriable(std::string msg) { return Status(ErrorKind::kRetriable, std::move(msg)); }
-  static Status replay(std::string msg) { return Status(ErrorKind::kReplay, std::move(msg)); }
-  static Status fatal(std::string msg) { return Status(ErrorKind::kFatal, std::move(msg)); }
+  static Status retriable(std::string msg, StatusCode code = StatusCode::kUnknown) {
+    return Status(ErrorKind::kRetriable, code, std::move(msg));
+  }
+  static Status replay(std::string msg, StatusCode code = StatusCode::kUnknown) {
+    return Status(ErrorKind::kReplay, code, std::move(msg));
+  }
+  static Status fatal(std::string msg, StatusCode code = StatusCode::kUnknown) {
+    return Status(ErrorKind::kFatal, code, std::move(msg));
+  }
 
   bool ok() const { return !error_; }
   ErrorKind kind() const { return error_ ? error_->kind : ErrorKind::kFatal; }
+  StatusCode code() const { return error_ ? error_->code : StatusCode::kOk; }
   bool is_retriable() const { return error_ && error_->kind == ErrorKind::kRetriable; }
   const std::string& message() const {
     static const std::string kEmpty;
@@ -43,13 +67,30 @@ class [[nodiscard]] Status {
     }
     return "?";
   }
+  static const char* code_name(StatusCode c) {
+    switch (c) {
+      case StatusCode::kOk: return "ok";
+      case StatusCode::kUnknown: return "unknown";
+      case StatusCode::kInvalidArgument: return "invalid argument";
+      case StatusCode::kNotFound: return "not found";
+      case StatusCode::kAlreadyExists: return "already exists";
+      case StatusCode::kLocked: return "locked";
+      case StatusCode::kIoError: return "I/O error";
+      case StatusCode::kUnavailable: return "unavailable";
+      case StatusCode::kDataLoss: return "data loss";
+      case StatusCode::kAborted: return "aborted";
+      case StatusCode::kInternal: return "internal";
+    }
+    return "?";
+  }
 
  private:
   struct Error {
     ErrorKind kind;
+    StatusCode code;
     std::string message;
   };
-  Status(ErrorKind kind, std::string msg) : error_(Error{kind, std::move(msg)}) {}
+  Status(ErrorKind kind, StatusCode code, std::string msg) : error_(Error{kind, code, std::move(msg)}) {}
   std::optional<Error> error_;
 };
 
@@ -57,7 +98,13 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
+  // A Result holds a value or an error, never "no value and no error": an OK status becomes an
+  // internal error that says so (Arrow's Result refuses it the same way), instead of a Result
+  // whose value() would throw std::bad_variant_access far from the bug.
+  Result(Status status)  // NOLINT(google-explicit-constructor)
+      : v_(status.ok() ? Status::fatal("internal error: a Result was made from an OK status, without a value",
+                                       StatusCode::kInternal)
+                       : std::move(status)) {}
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {

@@ -1,6 +1,7 @@
 #include "engine/checkpoint.h"
 
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,13 +11,36 @@
 #include <set>
 
 #include "common/json_writer.h"
+#include "common/log.h"
+#include "common/time_util.h"
+#include "sink/time_format.h"
 
 namespace kpipe {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+std::string host_name() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "unknown-host";
+  return buf;
+}
+
+// "pid 1234 on host h, started 2026-12-01T23:10:00.000Z": what a second writer's error shows.
+std::string owner_line() {
+  char when[40];
+  char* end = format_timestamp(wall_clock_ms() * 1000, TimestampStyle::kIsoUtcMillis, when);
+  return "pid " + std::to_string(::getpid()) + " on host " + host_name() + ", started " + std::string(when, end);
+}
+
+std::string new_writer_id() {
+  return std::to_string(::getpid()) + "@" + host_name() + "/" + new_query_id().substr(0, 8);
+}
+
+Status already_written(std::string_view entry, const std::string& dir, int64_t batch_id) {
+  return Status::fatal(std::string(entry) + "/" + std::to_string(batch_id) + " of CHECKPOINT_PATH=" + dir +
+                           " was created by another writer: a second kpipe stream is using this checkpoint. This one "
+                           "stops without committing batch " +
+                           std::to_string(batch_id) + "; run one kpipe stream per CHECKPOINT_PATH",
+                       StatusCode::kAlreadyExists);
 }
 
 Status corrupt(std::string_view file, std::string_view what) {
@@ -79,7 +103,7 @@ Result<simdjson::dom::element> parse_object(simdjson::dom::parser& parser, std::
 
 std::string new_query_id() {
   std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(now_ms()));
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(wall_clock_ms()));
   uint64_t a = gen(), b = gen();
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
@@ -90,6 +114,47 @@ std::string new_query_id() {
   return buf;
 }
 
+namespace {
+
+void write_files(JsonWriter& w, const std::vector<CommittedFile>& files) {
+  w.key("files").begin_array();
+  for (const auto& f : files) {
+    w.begin_object().field("sink", f.sink).field("path", f.path).field("rows", f.rows).end_object();
+  }
+  w.end_array();
+}
+
+Status read_files(simdjson::dom::element doc, std::vector<CommittedFile>& out, std::string_view file) {
+  simdjson::dom::array files;
+  if (doc["files"].get_array().get(files) != simdjson::SUCCESS) return corrupt(file, "field 'files'");
+  for (auto f : files) {
+    CommittedFile cf;
+    KPIPE_RETURN_IF_ERROR(get_str(f, "sink", cf.sink, file));
+    KPIPE_RETURN_IF_ERROR(get_str(f, "path", cf.path, file));
+    KPIPE_RETURN_IF_ERROR(get_int(f, "rows", cf.rows, file));
+    out.push_back(std::move(cf));
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+std::string DecodeSpec::fingerprint() const {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;  // field separator: ("ab","c") and ("a","bc") differ
+  };
+  mix(schema);
+  mix(partition_from);
+  mix(on_bad_record);
+  mix(std::to_string(max_record_bytes));
+  mix(std::to_string(max_string_bytes));
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 std::string serialize_offsets(const OffsetsEntry& e) {
   JsonWriter w;
   w.begin_object()
@@ -97,13 +162,33 @@ std::string serialize_offsets(const OffsetsEntry& e) {
       .field("batchId", e.batch_id)
       .field("plannedAtMs", e.planned_at_ms)
       .field("topic", e.topic)
+      .field("writer", e.writer)
       .field("filesPerPartition", e.layout.files_per_partition)
       .field("maxRecordsPerFile", e.layout.max_records_per_file);
   w.key("ranges").begin_array();
   for (const auto& r : e.ranges) {
     w.begin_object().field("partition", r.partition).field("start", r.start).field("end", r.end).end_object();
   }
-  w.end_array().end_object();
+  w.end_array();
+  if (e.decode) {
+    const DecodeSpec& d = *e.decode;
+    w.key("decode")
+        .begin_object()
+        .field("schema", d.schema)
+        .field("partitionFrom", d.partition_from)
+        .field("onBadRecord", d.on_bad_record)
+        .field("maxRecordBytes", d.max_record_bytes)
+        .field("maxStringBytes", d.max_string_bytes)
+        .field("fingerprint", d.fingerprint())
+        .end_object();
+  }
+  w.key("sinks").begin_array();
+  for (const auto& k : e.sinks) {
+    w.begin_object().field("name", k.name).field("root", k.root).field("format", k.format).end_object();
+  }
+  w.end_array();
+  write_files(w, e.files);
+  w.end_object();
   return w.take() + "\n";
 }
 
@@ -132,6 +217,32 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
     e.ranges.push_back(pr);
   }
   if (e.layout.files_per_partition < 1 || e.layout.max_records_per_file < 1) return corrupt(file, "file layout");
+  // Entries of kpipe 0.1 end here; a replay of one plans its files from the current settings.
+  if (doc["sinks"].error() == simdjson::NO_SUCH_FIELD) return e;
+  (void)get_str(doc, "writer", e.writer, file);
+  simdjson::dom::element dec;
+  if (doc["decode"].get(dec) == simdjson::SUCCESS) {
+    DecodeSpec d;
+    KPIPE_RETURN_IF_ERROR(get_str(dec, "schema", d.schema, file));
+    KPIPE_RETURN_IF_ERROR(get_str(dec, "partitionFrom", d.partition_from, file));
+    KPIPE_RETURN_IF_ERROR(get_str(dec, "onBadRecord", d.on_bad_record, file));
+    KPIPE_RETURN_IF_ERROR(get_int(dec, "maxRecordBytes", d.max_record_bytes, file));
+    KPIPE_RETURN_IF_ERROR(get_int(dec, "maxStringBytes", d.max_string_bytes, file));
+    std::string fp;
+    KPIPE_RETURN_IF_ERROR(get_str(dec, "fingerprint", fp, file));
+    if (fp != d.fingerprint()) return corrupt(file, "the decode settings do not match their fingerprint");
+    e.decode = std::move(d);
+  }
+  simdjson::dom::array sinks;
+  if (doc["sinks"].get_array().get(sinks) != simdjson::SUCCESS) return corrupt(file, "field 'sinks'");
+  for (auto k : sinks) {
+    SinkSpec spec;
+    KPIPE_RETURN_IF_ERROR(get_str(k, "name", spec.name, file));
+    KPIPE_RETURN_IF_ERROR(get_str(k, "root", spec.root, file));
+    KPIPE_RETURN_IF_ERROR(get_str(k, "format", spec.format, file));
+    e.sinks.push_back(std::move(spec));
+  }
+  KPIPE_RETURN_IF_ERROR(read_files(doc, e.files, file));
   return e;
 }
 
@@ -144,11 +255,8 @@ std::string serialize_commit(const CommitEntry& e) {
       .field("inputRows", e.input_rows)
       .field("outputRows", e.output_rows)
       .field("deadLetterRows", e.dead_letter_rows);
-  w.key("files").begin_array();
-  for (const auto& f : e.files) {
-    w.begin_object().field("sink", f.sink).field("path", f.path).field("rows", f.rows).end_object();
-  }
-  w.end_array().end_object();
+  write_files(w, e.files);
+  w.end_object();
   return w.take() + "\n";
 }
 
@@ -161,21 +269,14 @@ Result<CommitEntry> parse_commit(std::string_view json, std::string_view file) {
   KPIPE_RETURN_IF_ERROR(get_int(doc, "inputRows", e.input_rows, file));
   KPIPE_RETURN_IF_ERROR(get_int(doc, "outputRows", e.output_rows, file));
   KPIPE_RETURN_IF_ERROR(get_int(doc, "deadLetterRows", e.dead_letter_rows, file));
-  simdjson::dom::array files;
-  if (doc["files"].get_array().get(files) != simdjson::SUCCESS) return corrupt(file, "field 'files'");
-  for (auto f : files) {
-    CommittedFile cf;
-    KPIPE_RETURN_IF_ERROR(get_str(f, "sink", cf.sink, file));
-    KPIPE_RETURN_IF_ERROR(get_str(f, "path", cf.path, file));
-    KPIPE_RETURN_IF_ERROR(get_int(f, "rows", cf.rows, file));
-    e.files.push_back(std::move(cf));
-  }
+  KPIPE_RETURN_IF_ERROR(read_files(doc, e.files, file));
   return e;
 }
 
 Result<std::unique_ptr<Checkpoint>> Checkpoint::open(std::shared_ptr<FileSystem> fs, std::string dir,
                                                      std::string topic) {
   std::unique_ptr<Checkpoint> cp(new Checkpoint(std::move(fs), std::move(dir)));
+  cp->writer_ = new_writer_id();
   FileSystem& f = *cp->fs_;
   const std::string meta_path = cp->dir_ + "/metadata";
   KPIPE_RETURN_IF_ERROR(f.make_dirs(cp->dir_ + "/offsets"));
@@ -188,10 +289,18 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(std::shared_ptr<FileSystem>
         .field("version", static_cast<int64_t>(kCheckpointVersion))
         .field("queryId", cp->query_id_)
         .field("topic", topic)
-        .field("createdAtMs", now_ms())
+        .field("createdAtMs", wall_clock_ms())
         .end_object();
-    KPIPE_RETURN_IF_ERROR(write_atomically(f, cp->dir_, "metadata", w.take() + "\n"));
-  } else {
+    // Create-if-absent: two processes starting on a new checkpoint must not end up with two
+    // query ids; the one that loses reads the winner's below.
+    Status st = create_atomically(f, cp->dir_, "metadata", w.take() + "\n");
+    if (st.code() == StatusCode::kAlreadyExists) {
+      cp->created_now_ = false;
+    } else {
+      KPIPE_RETURN_IF_ERROR(st);
+    }
+  }
+  if (!cp->created_now_) {
     KPIPE_ASSIGN_OR_RETURN(std::string text, f.read_file(meta_path));
     simdjson::dom::parser parser;
     KPIPE_ASSIGN_OR_RETURN(auto doc, parse_object(parser, text, meta_path));
@@ -241,17 +350,50 @@ std::optional<OffsetsEntry> Checkpoint::pending_batch() const {
 }
 
 Status Checkpoint::write_offsets(const OffsetsEntry& entry) {
-  KPIPE_RETURN_IF_ERROR(
-      write_atomically(*fs_, dir_ + "/offsets", std::to_string(entry.batch_id), serialize_offsets(entry)));
+  Status st = create_atomically(*fs_, dir_ + "/offsets", std::to_string(entry.batch_id), serialize_offsets(entry));
+  if (st.code() == StatusCode::kAlreadyExists) return already_written("offsets", dir_, entry.batch_id);
+  KPIPE_RETURN_IF_ERROR(st);
   latest_offsets_ = entry;
   return Status::success();
 }
 
 Status Checkpoint::write_commit(const CommitEntry& entry) {
-  KPIPE_RETURN_IF_ERROR(
-      write_atomically(*fs_, dir_ + "/commits", std::to_string(entry.batch_id), serialize_commit(entry)));
+  Status st = create_atomically(*fs_, dir_ + "/commits", std::to_string(entry.batch_id), serialize_commit(entry));
+  if (st.code() == StatusCode::kAlreadyExists) return already_written("commits", dir_, entry.batch_id);
+  KPIPE_RETURN_IF_ERROR(st);
   latest_commit_ = entry;
   return Status::success();
+}
+
+Result<std::unique_ptr<FileLock>> lock_checkpoint(FileSystem& fs, const std::string& dir) {
+  KPIPE_RETURN_IF_ERROR(fs.make_dirs(dir));
+  const std::string path = dir + "/lock";
+  std::string previous;
+  if (fs.exists(path)) {
+    auto text = fs.read_file(path);
+    if (text.ok()) previous = *text;
+  }
+  auto lock = fs.lock_exclusive(path, owner_line());
+  if (lock.ok()) {
+    while (!previous.empty() && previous.back() == '\n') previous.pop_back();
+    if (!previous.empty()) log_info("stream", "took over the lock of CHECKPOINT_PATH=" + dir + " from " + previous +
+                                                  ", which no longer runs");
+    return lock;
+  }
+  const Status& st = lock.status();
+  if (st.code() == StatusCode::kLocked) {
+    return Status::fatal("CHECKPOINT_PATH=" + dir + " is in use by another kpipe stream (" + st.message() +
+                             "). One writer per checkpoint: stop that process first, or give this one its own "
+                             "CHECKPOINT_PATH and output paths",
+                         StatusCode::kLocked);
+  }
+  if (st.code() == StatusCode::kUnavailable) {
+    log_warn("stream", "cannot lock " + path + " (" + st.message() +
+                           "): going on without the lock; the checkpoint's create-if-absent entries still let only "
+                           "one writer commit each batch");
+    return std::unique_ptr<FileLock>();
+  }
+  return st;
 }
 
 Status Checkpoint::purge(int retain) {

@@ -2,12 +2,17 @@
 // what was written. Layout under CHECKPOINT_PATH:
 //
 //   metadata      {"version":1,"queryId":"<uuid>","topic":"events","createdAt":"..."}
-//   offsets/<N>   written BEFORE batch N reads a record: its exact ranges and file layout
+//   lock          "pid 1234 on host h, started ...": flock'ed by the one writer (see lock_checkpoint)
+//   offsets/<N>   the write-ahead entry, written BEFORE batch N writes any output file: its exact
+//                 ranges, and everything else a replay needs to write the same files again — the
+//                 sinks and their roots, the file layout, the decode settings (schema, bad-record
+//                 policy, limits) with their fingerprint, and the files it plans
 //   commits/<N>   written AFTER every output file of batch N has its final name
 //
-// Every entry is written atomically (hidden temp file, fsync, rename, fsync of the directory),
-// so an entry is either complete or absent. A malformed entry means the directory was damaged
-// or edited; it is a fatal error that names the file, never silently skipped.
+// Every entry is created atomically and only if absent (hidden temp file, fsync, rename without
+// replace, fsync of the directory), so an entry is either complete or absent, and of two writers
+// that race for batch N exactly one creates offsets/N. A malformed entry means the directory was
+// damaged or edited; it is a fatal error that names the file, never silently skipped.
 // The last `retain` entries of each log are kept (100 by default), as Spark does.
 #pragma once
 
@@ -32,13 +37,25 @@ struct FileLayout {
   bool operator==(const FileLayout&) const = default;
 };
 
-struct OffsetsEntry {
-  int64_t batch_id = 0;
-  int64_t planned_at_ms = 0;
-  std::string topic;
-  std::vector<PartitionRange> ranges;  // sorted by partition; a partition with no new data has start == end
-  FileLayout layout;                   // a re-run writes the same files even if the settings changed
-  bool operator==(const OffsetsEntry&) const = default;
+// One output of a batch as the write-ahead entry records it.
+struct SinkSpec {
+  std::string name;    // "parquet", "csv", "dead-letter"
+  std::string root;    // the directory its files go under (OUTPUT_PATH, CSV_OUTPUT_PATH, DEAD_LETTER_PATH)
+  std::string format;  // parquet: its compression ("snappy", "zstd", "none"); "" for the others
+  bool operator==(const SinkSpec&) const = default;
+};
+
+// The settings that decide which records are good and what their rows hold. A replay decodes
+// with these, not with the settings of the restart, so it writes what the first attempt wrote.
+struct DecodeSpec {
+  std::string schema;          // SCHEMA, as given
+  std::string partition_from;  // PARTITION_FROM
+  std::string on_bad_record;   // ON_BAD_RECORD: dlq | skip | fail
+  int64_t max_record_bytes = 0;
+  int64_t max_string_bytes = 0;
+  bool operator==(const DecodeSpec&) const = default;
+  // 16 hex digits (FNV-1a, 64 bits) of every field: equal settings, equal fingerprint.
+  std::string fingerprint() const;
 };
 
 struct CommittedFile {
@@ -46,6 +63,20 @@ struct CommittedFile {
   std::string path;  // relative to the sink's root, e.g. "dt=2025-11-06/part-1a2b3c4d-00007-000.snappy.parquet"
   int64_t rows = 0;
   bool operator==(const CommittedFile&) const = default;
+};
+
+struct OffsetsEntry {
+  int64_t batch_id = 0;
+  int64_t planned_at_ms = 0;
+  std::string topic;
+  std::string writer;                  // the process that planned it (pid, host, random), so two writers' entries differ
+  std::vector<PartitionRange> ranges;  // sorted by partition; a partition with no new data has start == end
+  FileLayout layout;                   // a re-run writes the same files even if the settings changed
+  // Empty in entries of kpipe before 0.2, which recorded ranges and layout only.
+  std::vector<SinkSpec> sinks;
+  std::optional<DecodeSpec> decode;
+  std::vector<CommittedFile> files;  // every file the batch writes, by sink and path below its root
+  bool operator==(const OffsetsEntry&) const = default;
 };
 
 struct CommitEntry {
@@ -63,6 +94,13 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file_
 std::string serialize_commit(const CommitEntry& entry);
 Result<CommitEntry> parse_commit(std::string_view json, std::string_view file_for_errors);
 
+// Makes `dir` and takes the checkpoint's writer lock (`dir`/lock, flock'ed), so that a second
+// `kpipe stream` on it stops at start: StatusCode::kLocked, with a message naming the checkpoint
+// and the process that holds it. The kernel drops the lock of a process that died, so a stale
+// lock is taken over without manual steps. Where the file system cannot lock (some NFS mounts)
+// this warns and returns null: the create-if-absent entries still let only one writer commit.
+Result<std::unique_ptr<FileLock>> lock_checkpoint(FileSystem& fs, const std::string& dir);
+
 class Checkpoint {
  public:
   // Opens the checkpoint in `dir`, creating it (with a new query id) when absent. A checkpoint
@@ -72,6 +110,8 @@ class Checkpoint {
   const std::string& query_id() const { return query_id_; }
   bool created_now() const { return created_now_; }
   const std::string& dir() const { return dir_; }
+  // This process's writer id, recorded in the entries it writes.
+  const std::string& writer() const { return writer_; }
 
   // The newest entries of each log, read at open() and kept current by the writes below.
   const std::optional<OffsetsEntry>& latest_offsets() const { return latest_offsets_; }
@@ -81,6 +121,8 @@ class Checkpoint {
   // exactly its recorded ranges before anything new is planned.
   std::optional<OffsetsEntry> pending_batch() const;
 
+  // Create offsets/N and commits/N, only if absent: StatusCode::kAlreadyExists (fatal) when
+  // another writer made the entry first.
   Status write_offsets(const OffsetsEntry& entry);
   Status write_commit(const CommitEntry& entry);
   // Deletes entries older than the newest `retain` of each log.
@@ -93,6 +135,7 @@ class Checkpoint {
   std::shared_ptr<FileSystem> fs_;
   std::string dir_;
   std::string query_id_;
+  std::string writer_;
   bool created_now_ = false;
   std::optional<OffsetsEntry> latest_offsets_;
   std::optional<CommitEntry> latest_commit_;

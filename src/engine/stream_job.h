@@ -1,19 +1,12 @@
-// `kpipe stream`: the trigger loop and the batch protocol of DESIGN.md.
+// `kpipe stream`: the trigger loop around the batch protocol (batch_runner.h has the steps).
 //
-// For batch N:
-//   1. plan      — ranges [start, end) per partition from the checkpoint and Kafka's watermarks,
-//                  capped by MAX_OFFSETS_PER_TRIGGER; write offsets/N atomically (write-ahead)
-//   2. read      — exactly those ranges, partition by partition; decode into Arrow columns;
-//                  records that do not fit the schema become dead-letter records
-//   3. write     — per sink and dt: FILES_PER_PARTITION files of at most MAX_RECORDS_PER_FILE
-//                  rows, encoded in parallel, each written under a hidden name and fsynced
-//   4. publish   — rename every file to its final deterministic name, fsync the directories,
-//                  remove files a previous attempt of N wrote that this attempt did not
-//   5. commit    — write commits/N atomically with the files and row counts
-// On start: hidden temp files are removed, and a batch with offsets but no commit is re-run
-// with its recorded ranges and file layout, which gives the same rows in the same files.
-// Steps 3 and 4 may run again any number of times; a crash anywhere leaves every event in each
-// output exactly once after the next successful run.
+// On start: take the checkpoint's writer lock (a second writer stops here with kLocked), open
+// the checkpoint, remove leftover hidden temp files, then loop: a batch with a write-ahead entry
+// but no commit is re-run as its entry says; otherwise plan the next batch from the checkpoint
+// and Kafka's watermarks (plan_batch) and run it. Batches start every TRIGGER_SECONDS, at once
+// while a capped plan left more to read, or back to back with --once until the backlog present
+// at start is written. Retriable errors are retried with back-off (500 ms doubling to 30 s);
+// fatal ones end run().
 #pragma once
 
 #include <atomic>
@@ -21,18 +14,30 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/file_system.h"
 #include "common/status.h"
 #include "config/stream_options.h"
+#include "engine/batch_runner.h"
 #include "engine/checkpoint.h"
 #include "engine/job_status.h"
-#include "kafka/source.h"
+#include "kafka/record_source.h"
 
 namespace kpipe {
+
+// What the job talks to. Tests give a fake source, a FaultyFileSystem, a crash hook that returns
+// instead of killing the process, and a FakeClock; null members get the real ones.
+struct StreamSeams {
+  std::shared_ptr<FileSystem> fs;        // null: the local file system
+  std::unique_ptr<RecordSource> source;  // null: KafkaSource::open at start
+  CrashHook crash;                       // null: crash_point (KPIPE_TEST_CRASH_AT)
+  Clock* clock = nullptr;                // null: the steady clock; paces triggers and back-off
+};
 
 class StreamJob {
  public:
   StreamJob(StreamOptions options, std::shared_ptr<FileSystem> fs, std::shared_ptr<JobStatus> status);
+  StreamJob(StreamOptions options, StreamSeams seams, std::shared_ptr<JobStatus> status);
   ~StreamJob();
 
   // Runs until `stop` is set, a fatal error, or (with --once) the backlog present at start is

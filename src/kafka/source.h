@@ -23,6 +23,7 @@
 #include "common/record.h"
 #include "common/status.h"
 #include "kafka/prefetch_buffer.h"
+#include "kafka/record_source.h"
 
 typedef struct rd_kafka_s rd_kafka_t;
 typedef struct rd_kafka_queue_s rd_kafka_queue_t;
@@ -43,28 +44,16 @@ struct SourceOptions {
   size_t prefetch_bytes = 16u << 20;
 };
 
-struct PartitionRange {
-  int32_t partition = 0;
-  int64_t start = 0;  // first offset to read
-  int64_t end = 0;    // one past the last offset to read
-  bool operator==(const PartitionRange&) const = default;
-};
-
-struct Watermarks {
-  int64_t low = 0;   // first offset still stored by the broker
-  int64_t high = 0;  // offset the next produced message will get
-};
-
-class KafkaSource {
+class KafkaSource final : public RecordSource {
  public:
   static Result<std::unique_ptr<KafkaSource>> open(const SourceOptions& options);
-  ~KafkaSource();
+  ~KafkaSource() override;
   KafkaSource(const KafkaSource&) = delete;
   KafkaSource& operator=(const KafkaSource&) = delete;
 
   // Partition ids of the topic, sorted. A missing topic is a retriable error that says so.
-  Result<std::vector<int32_t>> partitions();
-  Result<Watermarks> watermarks(int32_t partition);
+  Result<std::vector<int32_t>> partitions() override;
+  Result<Watermarks> watermarks(int32_t partition) override;
 
   // Reads every message of every range and calls `on_record` for each: offsets ascending within
   // a partition, partitions interleaved. A prefetch thread copies messages out of librdkafka's
@@ -75,11 +64,11 @@ class KafkaSource {
   // retention; the caller decides with FAIL_ON_DATA_LOSS). `stop` abandons the read (kReplay)
   // so that shutdown never waits on a dead broker.
   Status read(const std::vector<PartitionRange>& ranges, const std::function<void(const RawRecord&)>& on_record,
-              const std::atomic<bool>& stop);
+              const std::atomic<bool>& stop) override;
 
   // The last error librdkafka reported through its error callback ("" if none), for messages
   // such as "cannot reach 127.0.0.1:9092".
-  std::string last_client_error() const;
+  std::string last_client_error() const override;
 
   const SourceOptions& options() const { return options_; }
 

@@ -1,5 +1,7 @@
 #include "status/status_server.h"
 
+#include "common/time_util.h"
+
 #include <httplib.h>
 #include <sys/socket.h>
 
@@ -28,11 +30,6 @@ constexpr size_t kWorkerThreads = 4;
 // Lag is sampled here, not by the job, so a page opened late still shows its recent history.
 constexpr auto kLagSampleEvery = std::chrono::seconds(1);
 constexpr size_t kLagSamples = 300;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void send(httplib::Response& res, int code, std::string body, const char* type) {
   res.status = code;
@@ -216,9 +213,9 @@ class StatusServer::Impl {
       StatusSnapshot s = status_->snapshot();
       if (req.get_param_value("lagHistory") == "1") {
         std::vector<LagSample> history = lag_history();
-        send(res, 200, status_json(s, info_, now_ms(), &history), kJson);
+        send(res, 200, status_json(s, info_, wall_clock_ms(), &history), kJson);
       } else {
-        send(res, 200, status_json(s, info_, now_ms()), kJson);
+        send(res, 200, status_json(s, info_, wall_clock_ms()), kJson);
       }
     });
     server_.Get("/api/progress", [this](const httplib::Request& req, httplib::Response& res) {
@@ -231,7 +228,7 @@ class StatusServer::Impl {
       std::string query_id = status_->snapshot().query_id;
       send(res, 200, progress_array_json(batches, query_id), kJson);
     });
-    render_ = [this] { return render_job_metrics(status_->snapshot(), info_, now_ms()); };
+    render_ = [this] { return render_job_metrics(status_->snapshot(), info_, wall_clock_ms()); };
   }
 
   void add_common_routes() {
@@ -255,7 +252,7 @@ class StatusServer::Impl {
   }
 
   void take_lag_sample() {
-    LagSample sample{now_ms(), status_->snapshot().lag};
+    LagSample sample{wall_clock_ms(), status_->snapshot().lag};
     if (sample.lag.empty()) return;
     std::lock_guard<std::mutex> lock(lag_mu_);
     lag_samples_.push_back(std::move(sample));

@@ -1,0 +1,69 @@
+#include "engine/batch_observer.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/log.h"
+#include "engine/file_sink.h"
+#include "sink/encoders.h"
+
+namespace kpipe {
+namespace {
+
+class StatusObserver final : public BatchObserver {
+ public:
+  StatusObserver(std::shared_ptr<JobStatus> status, std::string query_id)
+      : status_(std::move(status)), query_id_(std::move(query_id)) {}
+  void on_started(int64_t batch_id, bool) override { status_->set_current_batch(batch_id); }
+  void on_committed(const CommittedBatch& b) override {
+    status_->add_batch(b.progress);
+    log_raw(progress_json(b.progress, query_id_));
+  }
+
+ private:
+  std::shared_ptr<JobStatus> status_;
+  std::string query_id_;
+};
+
+class ConsoleObserver final : public BatchObserver {
+ public:
+  void on_committed(const CommittedBatch& b) override {
+    const BatchProgress& p = b.progress;
+    std::string text = "-------------------------------------------\nBatch: " + std::to_string(p.batch_id) +
+                       "\n-------------------------------------------\n(no rows)\n";
+    int64_t good = 0;
+    for (const auto& r : b.rows) good += r->num_rows();
+    if (good > 0) {
+      // The first rows in range order, and one more, so the table says whether it shows them all.
+      DayChunks firsts;
+      for (const auto& r : b.rows) {
+        if (r->num_rows() > 0) firsts.push_back(r);
+      }
+      auto head = view_rows(firsts, 0, std::min<int64_t>(good, 21));
+      if (head.ok()) {
+        text = format_console_table(p.batch_id, *head->batch->Slice(head->offset, head->length), 20);
+      } else {
+        log_warn("console", "batch " + std::to_string(p.batch_id) + ": " + head.status().message());
+      }
+    }
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "Batch %lld%s: %lld rows (%lld bad), input %.1f rows/s, processed %.1f rows/s, %lld ms\n\n",
+                  static_cast<long long>(p.batch_id), p.replay ? " (re-run)" : "",
+                  static_cast<long long>(p.num_input_rows), static_cast<long long>(b.bad_rows),
+                  p.input_rows_per_second, p.processed_rows_per_second, static_cast<long long>(b.total_ms));
+    text += line;
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<BatchObserver> make_status_observer(std::shared_ptr<JobStatus> status, std::string query_id) {
+  return std::make_unique<StatusObserver>(std::move(status), std::move(query_id));
+}
+
+std::unique_ptr<BatchObserver> make_console_observer() { return std::make_unique<ConsoleObserver>(); }
+
+}  // namespace kpipe

@@ -1,0 +1,49 @@
+// The seam between the engine and Kafka: what a batch needs from a source of records.
+//
+// KafkaSource (librdkafka, kafka/source.h) is the implementation; engine tests use a fake that
+// holds its records in memory. The source never decides what a batch reads: the checkpoint does,
+// and the source reads exactly [start, end) of each partition, as Spark's Kafka source does.
+//
+// Ownership: the RawRecord passed to the read callback points into the source's buffers, whose
+// memory may be reused when the callback returns; copy what must outlive it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/record.h"
+#include "common/status.h"
+
+namespace kpipe {
+
+struct PartitionRange {
+  int32_t partition = 0;
+  int64_t start = 0;  // first offset to read
+  int64_t end = 0;    // one past the last offset to read
+  bool operator==(const PartitionRange&) const = default;
+};
+
+struct Watermarks {
+  int64_t low = 0;   // first offset still stored by the broker
+  int64_t high = 0;  // offset the next produced message will get
+};
+
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  // Partition ids of the topic, sorted. A missing topic is a retriable error that says so.
+  virtual Result<std::vector<int32_t>> partitions() = 0;
+  virtual Result<Watermarks> watermarks(int32_t partition) = 0;
+  // Calls `on_record` for every record of every range: offsets ascending within a partition,
+  // partitions possibly interleaved. Retriable errors when the source stalls; a fatal one when
+  // an offset no longer exists. `stop` abandons the read (kReplay).
+  virtual Status read(const std::vector<PartitionRange>& ranges, const std::function<void(const RawRecord&)>& on_record,
+                      const std::atomic<bool>& stop) = 0;
+  // The last error the client reported on its own ("" if none), to explain a stall.
+  virtual std::string last_client_error() const = 0;
+};
+
+}  // namespace kpipe
