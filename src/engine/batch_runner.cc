@@ -156,7 +156,6 @@ Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>&
   e.batch_id = batch_id;
   e.planned_at_ms = wall_clock_ms();
   e.topic = opt_.topic;
-  e.writer = seams_.checkpoint->writer();
   e.ranges = ranges;
   e.layout = FileLayout{opt_.files_per_partition, opt_.max_records_per_file};
   e.sinks = sink_specs(opt_);

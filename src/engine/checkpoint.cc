@@ -219,7 +219,7 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
   if (e.layout.files_per_partition < 1 || e.layout.max_records_per_file < 1) return corrupt(file, "file layout");
   // Entries of kpipe 0.1 end here; a replay of one plans its files from the current settings.
   if (doc["sinks"].error() == simdjson::NO_SUCH_FIELD) return e;
-  (void)get_str(doc, "writer", e.writer, file);
+  KPIPE_RETURN_IF_ERROR(get_str(doc, "writer", e.writer, file));
   simdjson::dom::element dec;
   if (doc["decode"].get(dec) == simdjson::SUCCESS) {
     DecodeSpec d;
@@ -252,6 +252,7 @@ std::string serialize_commit(const CommitEntry& e) {
       .field("version", static_cast<int64_t>(kCheckpointVersion))
       .field("batchId", e.batch_id)
       .field("committedAtMs", e.committed_at_ms)
+      .field("writer", e.writer)
       .field("inputRows", e.input_rows)
       .field("outputRows", e.output_rows)
       .field("deadLetterRows", e.dead_letter_rows);
@@ -266,6 +267,7 @@ Result<CommitEntry> parse_commit(std::string_view json, std::string_view file) {
   CommitEntry e;
   KPIPE_RETURN_IF_ERROR(get_int(doc, "batchId", e.batch_id, file));
   KPIPE_RETURN_IF_ERROR(get_int(doc, "committedAtMs", e.committed_at_ms, file));
+  if (doc["writer"].error() != simdjson::NO_SUCH_FIELD) KPIPE_RETURN_IF_ERROR(get_str(doc, "writer", e.writer, file));
   KPIPE_RETURN_IF_ERROR(get_int(doc, "inputRows", e.input_rows, file));
   KPIPE_RETURN_IF_ERROR(get_int(doc, "outputRows", e.output_rows, file));
   KPIPE_RETURN_IF_ERROR(get_int(doc, "deadLetterRows", e.dead_letter_rows, file));
@@ -349,19 +351,42 @@ std::optional<OffsetsEntry> Checkpoint::pending_batch() const {
   return latest_offsets_;
 }
 
+// An entry that exists already was made by this process when its own earlier try created it and
+// then failed (an fsync of the directory): the entry is there, the in-memory state is not.
 Status Checkpoint::write_offsets(const OffsetsEntry& entry) {
-  Status st = create_atomically(*fs_, dir_ + "/offsets", std::to_string(entry.batch_id), serialize_offsets(entry));
-  if (st.code() == StatusCode::kAlreadyExists) return already_written("offsets", dir_, entry.batch_id);
+  const std::string name = std::to_string(entry.batch_id);
+  OffsetsEntry mine = entry;
+  mine.writer = writer_;
+  Status st = create_atomically(*fs_, dir_ + "/offsets", name, serialize_offsets(mine));
+  if (st.code() == StatusCode::kAlreadyExists) {
+    const std::string path = dir_ + "/offsets/" + name;
+    KPIPE_ASSIGN_OR_RETURN(std::string text, fs_->read_file(path));
+    KPIPE_ASSIGN_OR_RETURN(OffsetsEntry existing, parse_offsets(text, path));
+    if (existing.writer != writer_) return already_written("offsets", dir_, entry.batch_id);
+    latest_offsets_ = std::move(existing);
+    return Status::retriable("offsets/" + name + " was created by an earlier try of this process: running batch " +
+                             name + " as recorded there");
+  }
   KPIPE_RETURN_IF_ERROR(st);
-  latest_offsets_ = entry;
+  latest_offsets_ = std::move(mine);
   return Status::success();
 }
 
 Status Checkpoint::write_commit(const CommitEntry& entry) {
-  Status st = create_atomically(*fs_, dir_ + "/commits", std::to_string(entry.batch_id), serialize_commit(entry));
-  if (st.code() == StatusCode::kAlreadyExists) return already_written("commits", dir_, entry.batch_id);
+  const std::string name = std::to_string(entry.batch_id);
+  CommitEntry mine = entry;
+  mine.writer = writer_;
+  Status st = create_atomically(*fs_, dir_ + "/commits", name, serialize_commit(mine));
+  if (st.code() == StatusCode::kAlreadyExists) {
+    const std::string path = dir_ + "/commits/" + name;
+    KPIPE_ASSIGN_OR_RETURN(std::string text, fs_->read_file(path));
+    KPIPE_ASSIGN_OR_RETURN(CommitEntry existing, parse_commit(text, path));
+    if (existing.writer != writer_) return already_written("commits", dir_, entry.batch_id);
+    latest_commit_ = std::move(existing);
+    return Status::success();
+  }
   KPIPE_RETURN_IF_ERROR(st);
-  latest_commit_ = entry;
+  latest_commit_ = std::move(mine);
   return Status::success();
 }
 

@@ -82,6 +82,7 @@ struct OffsetsEntry {
 struct CommitEntry {
   int64_t batch_id = 0;
   int64_t committed_at_ms = 0;
+  std::string writer;  // the process that committed it ("" in entries of kpipe 0.1)
   int64_t input_rows = 0;
   int64_t output_rows = 0;
   int64_t dead_letter_rows = 0;
@@ -121,8 +122,10 @@ class Checkpoint {
   // exactly its recorded ranges before anything new is planned.
   std::optional<OffsetsEntry> pending_batch() const;
 
-  // Create offsets/N and commits/N, only if absent: StatusCode::kAlreadyExists (fatal) when
-  // another writer made the entry first.
+  // Create offsets/N and commits/N, only if absent, stamped with writer(): StatusCode::kAlreadyExists
+  // (fatal) when another writer made the entry first. When this process made it in an earlier
+  // try that failed after the rename, write_commit succeeds and write_offsets returns a retriable
+  // error with the recorded entry as pending_batch(), to be replayed as recorded.
   Status write_offsets(const OffsetsEntry& entry);
   Status write_commit(const CommitEntry& entry);
   // Deletes entries older than the newest `retain` of each log.

@@ -57,6 +57,10 @@ struct StreamJob::Impl {
   std::optional<std::vector<PartitionRange>> initial_ranges;  // STARTING_OFFSETS resolved before the first batch
   bool more_available = false;  // the last plan left data for an immediate next batch
 
+  std::unique_ptr<Decoding> decoding;  // until the runner takes it
+  bool locked = false;                  // lock_checkpoint done (the lock may be null: see there)
+
+  Status check_settings();
   Status start();
   Status recover();
   Status clean_temp_files(const std::string& root, bool with_day_dirs);
@@ -80,18 +84,26 @@ StreamJob::StreamJob(StreamOptions options, StreamSeams seams, std::shared_ptr<J
 
 StreamJob::~StreamJob() = default;
 
-Status StreamJob::Impl::start() {
+Status StreamJob::Impl::check_settings() {
   // The settings first: a bad SCHEMA must not wait for a lock or a broker.
-  KPIPE_ASSIGN_OR_RETURN(auto decoding, make_decoding(decode_spec(opt)));
-  KPIPE_RETURN_IF_ERROR(make_file_sinks(sink_specs(opt), opt.topic).status());
+  KPIPE_ASSIGN_OR_RETURN(decoding, make_decoding(decode_spec(opt)));
+  return make_file_sinks(sink_specs(opt), opt.topic).status();
+}
 
+// Idempotent, so that a retriable failure (a disk full while the checkpoint is created, a broker
+// not up yet) is retried by the trigger loop from where it stopped.
+Status StreamJob::Impl::start() {
   FileSystem& fs = *seams.fs;
-  KPIPE_ASSIGN_OR_RETURN(lock, lock_checkpoint(fs, opt.checkpoint_path));
-  KPIPE_ASSIGN_OR_RETURN(checkpoint, Checkpoint::open(seams.fs, opt.checkpoint_path, opt.topic));
-  status->set_query_id(checkpoint->query_id());
-  log_info("stream", std::string(checkpoint->created_now() ? "new checkpoint " : "checkpoint ") + opt.checkpoint_path +
-                         " (query " + checkpoint->query_id() + ")");
-
+  if (!locked) {
+    KPIPE_ASSIGN_OR_RETURN(lock, lock_checkpoint(fs, opt.checkpoint_path));
+    locked = true;
+  }
+  if (!checkpoint) {
+    KPIPE_ASSIGN_OR_RETURN(checkpoint, Checkpoint::open(seams.fs, opt.checkpoint_path, opt.topic));
+    status->set_query_id(checkpoint->query_id());
+    log_info("stream", std::string(checkpoint->created_now() ? "new checkpoint " : "checkpoint ") +
+                           opt.checkpoint_path + " (query " + checkpoint->query_id() + ")");
+  }
   if (!seams.source) {
     SourceOptions so;
     so.bootstrap_servers = opt.bootstrap_servers;
@@ -208,7 +220,7 @@ void StreamJob::Impl::sleep_until(Clock::TimePoint until, const std::atomic<bool
 Status StreamJob::run(const std::atomic<bool>& stop) {
   Impl& m = *impl_;
   m.status->set_state(JobState::kStarting);
-  Status st = m.start();
+  Status st = m.check_settings();
   if (!st.ok()) {
     m.status->set_state(JobState::kFailed, st.message());
     return st;
@@ -227,7 +239,8 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
     const auto tick = clock.now();
     Status step;
     int64_t planned = -1;
-    if (!recovered) {
+    if (!m.runner) step = m.start();
+    if (step.ok() && !recovered) {
       step = m.recover();
       if (step.ok()) recovered = true;
     }

@@ -228,3 +228,54 @@ TEST_F(FileSystemTest, FaultyCountsConcurrentCallsExactly) {
 
 }  // namespace
 }  // namespace kpipe
+
+namespace kpipe {
+namespace {
+
+class NoReplaceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "kpipe_noreplace_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+  std::shared_ptr<FileSystem> fs_ = local_file_system();
+};
+
+TEST_F(NoReplaceTest, RenameNoReplaceNeverOverwrites) {
+  ASSERT_TRUE(fs_->write_file(dir_ + "/a", "first").ok());
+  ASSERT_TRUE(fs_->write_file(dir_ + "/b", "second").ok());
+  Status st = fs_->rename_no_replace(dir_ + "/b", dir_ + "/a");
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(*fs_->read_file(dir_ + "/a"), "first");
+  ASSERT_TRUE(fs_->rename_no_replace(dir_ + "/b", dir_ + "/c").ok());
+  EXPECT_EQ(*fs_->read_file(dir_ + "/c"), "second");
+  EXPECT_FALSE(fs_->exists(dir_ + "/b"));
+}
+
+TEST_F(NoReplaceTest, CreateAtomicallyOfTwoWritersOneWins) {
+  ASSERT_TRUE(create_atomically(*fs_, dir_, "7", "writer A").ok());
+  Status st = create_atomically(*fs_, dir_, "7", "writer B");
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(*fs_->read_file(dir_ + "/7"), "writer A");
+  // The same bytes again: our own earlier try, success; no temp file left either way.
+  EXPECT_TRUE(create_atomically(*fs_, dir_, "7", "writer A").ok());
+  EXPECT_EQ(*fs_->list_dir(dir_), std::vector<std::string>{"7"});
+}
+
+TEST_F(NoReplaceTest, LockIsExclusiveNamesItsHolderAndEndsWithIt) {
+  auto first = fs_->lock_exclusive(dir_ + "/lock", "pid 1 on host h");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  auto second = fs_->lock_exclusive(dir_ + "/lock", "pid 2 on host h");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kLocked);
+  EXPECT_EQ(second.status().message(), "pid 1 on host h");
+  first->reset();
+  EXPECT_EQ(*fs_->read_file(dir_ + "/lock"), "");  // a clean release empties the owner line
+  EXPECT_TRUE(fs_->lock_exclusive(dir_ + "/lock", "pid 2 on host h").ok());
+}
+
+}  // namespace
+}  // namespace kpipe

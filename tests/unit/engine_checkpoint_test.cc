@@ -79,14 +79,95 @@ TEST_F(CheckpointTest, EntriesRoundTripAndPendingBatchIsFound) {
   }
   auto cp = open();
   ASSERT_TRUE(cp->latest_offsets());
-  EXPECT_EQ(*cp->latest_offsets(), entry(1));
+  OffsetsEntry planned = entry(1);
+  planned.writer = cp->latest_offsets()->writer;
+  EXPECT_FALSE(planned.writer.empty());
+  EXPECT_EQ(*cp->latest_offsets(), planned);
   ASSERT_TRUE(cp->latest_commit());
-  EXPECT_EQ(*cp->latest_commit(), commit(0));
+  CommitEntry expected = commit(0);
+  expected.writer = cp->latest_commit()->writer;
+  EXPECT_FALSE(expected.writer.empty());
+  EXPECT_EQ(*cp->latest_commit(), expected);
   ASSERT_TRUE(cp->pending_batch());
   EXPECT_EQ(cp->pending_batch()->batch_id, 1);
   EXPECT_EQ(cp->pending_batch()->layout, (FileLayout{2, 777}));
   ASSERT_TRUE(cp->write_commit(commit(1)).ok());
   EXPECT_FALSE(cp->pending_batch());
+}
+
+TEST_F(CheckpointTest, FullEntryRoundTrips) {
+  OffsetsEntry e = entry(3);
+  e.writer = "12@host/abcd";
+  e.sinks = {{"parquet", "/out/p", "zstd"}, {"csv", "/out/c", ""}, {"dead-letter", "/out/d", ""}};
+  e.decode = DecodeSpec{"a INT, ts TIMESTAMP", "ts", "dlq", 100, 10};
+  e.files = {{"parquet", "dt=2025-11-06/part-x-00003-000.zstd.parquet", 7}, {"dead-letter", "part-x.jsonl", 1}};
+  auto back = parse_offsets(serialize_offsets(e), "offsets/3");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, e);
+  // A decode setting edited by hand no longer matches its fingerprint.
+  std::string text = serialize_offsets(e);
+  text.replace(text.find("a INT"), 5, "b INT");
+  EXPECT_NE(parse_offsets(text, "offsets/3").status().message().find("fingerprint"), std::string::npos);
+  const DecodeSpec one{"x", "ts", "dlq", 1, 2};
+  const DecodeSpec other{"x", "ts", "dlq", 12, 0};
+  EXPECT_NE(one.fingerprint(), other.fingerprint());
+}
+
+TEST_F(CheckpointTest, SecondWriterCannotCreateAnEntryTheFirstMade) {
+  auto first = open();
+  auto second = open();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->query_id(), second->query_id());
+  ASSERT_TRUE(first->write_offsets(entry(0)).ok());
+  OffsetsEntry other = entry(0);
+  other.ranges[0].end += 5;  // planned later, with more data
+  Status st = second->write_offsets(other);
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(st.message().find("offsets/0 of CHECKPOINT_PATH=" + dir_.string() + " was created by another writer"),
+            std::string::npos)
+      << st.message();
+  ASSERT_TRUE(first->write_commit(commit(0)).ok());
+  EXPECT_EQ(second->write_commit(commit(0)).code(), StatusCode::kAlreadyExists);
+  // Nothing of the loser's is left: the winner's entry is intact.
+  auto reread = open();
+  EXPECT_EQ(reread->latest_offsets()->ranges, entry(0).ranges);
+}
+
+TEST_F(CheckpointTest, OwnEarlierTryOfAnEntryIsRecognised) {
+  // The rename of commits/0 went through but the fsync of the directory failed: the retry finds
+  // the entry it made and carries on instead of calling itself a second writer.
+  auto faulty = std::make_shared<FaultyFileSystem>(local_file_system());
+  auto cp = Checkpoint::open(faulty, dir_.string(), "events");
+  ASSERT_TRUE(cp.ok());
+  faulty->fail_on(FaultyFileSystem::Op::kFsyncDir, 1, Status::retriable("injected"));
+  EXPECT_FALSE((*cp)->write_offsets(entry(0)).ok());
+  OffsetsEntry replanned = entry(0);
+  replanned.ranges[0].end += 3;  // more data arrived before the retry planned again
+  Status again = (*cp)->write_offsets(replanned);
+  EXPECT_TRUE(again.is_retriable()) << again.message();  // "run it as recorded"
+  ASSERT_TRUE((*cp)->pending_batch());
+  EXPECT_EQ((*cp)->pending_batch()->ranges, entry(0).ranges);
+  faulty->fail_on(FaultyFileSystem::Op::kFsyncDir, 1, Status::retriable("injected"));
+  EXPECT_FALSE((*cp)->write_commit(commit(0)).ok());
+  CommitEntry later = commit(0);
+  later.committed_at_ms += 1000;
+  EXPECT_TRUE((*cp)->write_commit(later).ok());
+  EXPECT_FALSE((*cp)->pending_batch());
+}
+
+TEST_F(CheckpointTest, WriterLockNamesTheHolderAndIsFreedWithIt) {
+  auto first = lock_checkpoint(*local_file_system(), dir_.string());
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  auto second = lock_checkpoint(*local_file_system(), dir_.string());
+  ASSERT_EQ(second.status().code(), StatusCode::kLocked);
+  const std::string& msg = second.status().message();
+  EXPECT_NE(msg.find("CHECKPOINT_PATH=" + dir_.string() + " is in use by another kpipe stream (pid " +
+                     std::to_string(::getpid()) + " on host "),
+            std::string::npos)
+      << msg;
+  first->reset();
+  auto third = lock_checkpoint(*local_file_system(), dir_.string());
+  EXPECT_TRUE(third.ok()) << third.status().message();
 }
 
 TEST_F(CheckpointTest, NoTempFileIsLeftBehind) {

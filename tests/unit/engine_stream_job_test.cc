@@ -1,0 +1,360 @@
+// The engine in process: StreamJob with a fake source, the real local file system (behind
+// FaultyFileSystem where a step must fail) and a crash hook that stops a batch where a SIGKILL
+// would. The same promises as the real-broker tests (tests/integration/test_stream.py), in
+// milliseconds: every record once in Parquet and in CSV, whatever fails and wherever it stops.
+#include <arrow/io/file.h>
+#include <gtest/gtest.h>
+#include <parquet/arrow/reader.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/clock.h"
+#include "engine/stream_job.h"
+#include "engine_fake_source.h"
+
+namespace kpipe {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const kSteps[] = {"after_read", "after_offsets", "after_temp_files", "mid_rename", "after_rename",
+                              "after_commit"};
+
+class StreamJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("kpipe-engine-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    opt_.topic = "events";
+    opt_.output_path = (dir_ / "parquet").string();
+    opt_.csv_output_path = (dir_ / "csv").string();
+    opt_.checkpoint_path = (dir_ / "_checkpoint").string();
+    opt_.dead_letter_path = (dir_ / "_dead_letter").string();
+    opt_.sink_console = false;
+    opt_.once = true;
+    opt_.max_batch_records = 250;  // several batches
+    opt_.max_records_per_file = 40;
+    opt_.files_per_partition = 2;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // `n` events per partition over two days, and one bad record in partition 1.
+  void produce(FakeSource& src, int partitions, int n) {
+    for (int p = 0; p < partitions; ++p) {
+      for (int i = 0; i < n; ++i) {
+        std::string id = "p" + std::to_string(p) + "-" + std::to_string(i + produced_[p]);
+        src.append(p, R"({"event_id":")" + id + R"(","ts":"2025-11-0)" + std::to_string(6 + i % 2) +
+                          R"(T12:00:00Z","value":1.5,"source":"s"})");
+        expected_.insert(id);
+      }
+      produced_[p] += n;
+      if (p == 1) {
+        src.append(p, "not json");
+        ++bad_;
+      }
+    }
+  }
+
+  // Runs a job to its end on `src` (the job does not own it: a restart sees the same topic).
+  Status run(FakeSource& src, CrashHook crash = nullptr, std::shared_ptr<FileSystem> fs = nullptr,
+             std::optional<StreamOptions> opt = std::nullopt) {
+    StreamSeams seams;
+    seams.fs = fs ? fs : local_file_system();
+    seams.source = std::make_unique<Borrowed>(src);
+    seams.crash = std::move(crash);
+    seams.clock = &clock_;
+    StreamJob job(opt ? *opt : opt_, std::move(seams), std::make_shared<JobStatus>());
+    std::atomic<bool> stop{false};
+    return job.run(stop);
+  }
+  static CrashHook crash_at(std::string step, int64_t batch) {
+    return [step, batch](const char* s, int64_t b) {
+      if (s == step && b == batch) return Status::fatal("simulated crash at " + step, StatusCode::kAborted);
+      return Status::success();
+    };
+  }
+
+  // Event ids in every visible (not hidden) file of a sink, with repeats.
+  std::multiset<std::string> csv_ids() const {
+    std::multiset<std::string> ids;
+    for (const auto& f : visible_files(opt_.csv_output_path)) {
+      std::ifstream in(f);
+      std::string line;
+      std::getline(in, line);  // header
+      while (std::getline(in, line)) {
+        std::string id = line.substr(0, line.find(','));
+        if (id.size() >= 2 && id.front() == '"') id = id.substr(1, id.size() - 2);
+        ids.insert(id);
+      }
+    }
+    return ids;
+  }
+  std::multiset<std::string> parquet_ids() const {
+    std::multiset<std::string> ids;
+    for (const auto& f : visible_files(opt_.output_path)) {
+      auto input = arrow::io::ReadableFile::Open(f).ValueOrDie();
+      auto reader = parquet::arrow::OpenFile(input, arrow::default_memory_pool()).ValueOrDie();
+      std::shared_ptr<arrow::Table> table;
+      EXPECT_TRUE(reader->ReadTable(&table).ok());
+      auto column = table->GetColumnByName("event_id");
+      for (const auto& chunk : column->chunks()) {
+        const auto& strings = static_cast<const arrow::StringArray&>(*chunk);
+        for (int64_t i = 0; i < strings.length(); ++i) ids.insert(std::string(strings.GetView(i)));
+      }
+    }
+    return ids;
+  }
+  static std::vector<std::string> visible_files(const std::string& root) {
+    std::vector<std::string> out;
+    if (!fs::exists(root)) return out;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && name[0] != '.' && name[0] != '_') out.push_back(e.path().string());
+    }
+    return out;
+  }
+  static std::set<std::string> as_set(const std::multiset<std::string>& m) { return {m.begin(), m.end()}; }
+  void expect_exactly_once() {
+    auto pq = parquet_ids();
+    auto csv = csv_ids();
+    EXPECT_EQ(pq.size(), expected_.size()) << "Parquet rows";
+    EXPECT_EQ(as_set(pq), expected_);
+    EXPECT_EQ(csv.size(), expected_.size()) << "CSV rows";
+    EXPECT_EQ(as_set(csv), expected_);
+    size_t dead = 0;
+    for (const auto& f : visible_files(opt_.dead_letter_path)) {
+      std::ifstream in(f);
+      std::string line;
+      while (std::getline(in, line)) ++dead;
+    }
+    EXPECT_EQ(dead, bad_) << "dead-letter lines";
+    for (const auto& root : {opt_.output_path, opt_.csv_output_path}) {
+      if (!fs::exists(root)) continue;
+      for (const auto& e : fs::recursive_directory_iterator(root)) {
+        EXPECT_NE(e.path().filename().string()[0], '.') << "hidden leftover " << e.path();
+      }
+    }
+  }
+
+  // Lets each job own a source while the test keeps the topic.
+  class Borrowed final : public RecordSource {
+   public:
+    explicit Borrowed(FakeSource& s) : s_(s) {}
+    Result<std::vector<int32_t>> partitions() override { return s_.partitions(); }
+    Result<Watermarks> watermarks(int32_t p) override { return s_.watermarks(p); }
+    Status read(const std::vector<PartitionRange>& r, const std::function<void(const RawRecord&)>& cb,
+                const std::atomic<bool>& stop) override {
+      return s_.read(r, cb, stop);
+    }
+    std::string last_client_error() const override { return ""; }
+
+   private:
+    FakeSource& s_;
+  };
+
+  fs::path dir_;
+  StreamOptions opt_;
+  FakeClock clock_;
+  std::set<std::string> expected_;
+  std::map<int, int> produced_;
+  size_t bad_ = 0;
+};
+
+TEST_F(StreamJobTest, OnceWritesEveryRecordOnceInEachSink) {
+  FakeSource src(3);
+  produce(src, 3, 300);
+  Status st = run(src);
+  ASSERT_TRUE(st.ok()) << st.message();
+  expect_exactly_once();
+  // 901 offsets in batches of at most 250 records.
+  EXPECT_TRUE(fs::exists(opt_.checkpoint_path + "/commits/3"));
+  EXPECT_FALSE(fs::exists(opt_.checkpoint_path + "/commits/4"));
+}
+
+TEST_F(StreamJobTest, WriteAheadEntryRecordsSinksDecodeSettingsAndFiles) {
+  FakeSource src(2);
+  produce(src, 2, 50);
+  ASSERT_TRUE(run(src).ok());
+  std::ifstream in(opt_.checkpoint_path + "/offsets/0");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto entry = parse_offsets(text.str(), "offsets/0");
+  ASSERT_TRUE(entry.ok()) << entry.status().message();
+  ASSERT_EQ(entry->sinks.size(), 3u);
+  EXPECT_EQ(entry->sinks[0], (SinkSpec{"parquet", opt_.output_path, "snappy"}));
+  EXPECT_EQ(entry->sinks[1], (SinkSpec{"csv", opt_.csv_output_path, ""}));
+  EXPECT_EQ(entry->sinks[2], (SinkSpec{"dead-letter", opt_.dead_letter_path, ""}));
+  ASSERT_TRUE(entry->decode);
+  EXPECT_EQ(entry->decode->schema, opt_.schema);
+  EXPECT_EQ(entry->decode->on_bad_record, "dlq");
+  // The planned files are exactly the committed ones.
+  std::ifstream cin(opt_.checkpoint_path + "/commits/0");
+  std::stringstream ctext;
+  ctext << cin.rdbuf();
+  auto commit = parse_commit(ctext.str(), "commits/0");
+  ASSERT_TRUE(commit.ok());
+  EXPECT_EQ(entry->files, commit->files);
+  EXPECT_FALSE(entry->files.empty());
+}
+
+TEST_F(StreamJobTest, CrashAtEachStepThenRestartIsExactlyOnce) {
+  for (const char* step : kSteps) {
+    SCOPED_TRACE(step);
+    fs::remove_all(dir_);
+    expected_.clear();
+    produced_.clear();
+    bad_ = 0;
+    FakeSource src(3);
+    produce(src, 3, 300);
+    Status crashed = run(src, crash_at(step, 1));
+    ASSERT_EQ(crashed.code(), StatusCode::kAborted) << crashed.message();
+    produce(src, 3, 20);  // the producer goes on meanwhile
+    Status st = run(src);
+    ASSERT_TRUE(st.ok()) << st.message();
+    expect_exactly_once();
+  }
+}
+
+TEST_F(StreamJobTest, FailingFileSystemCallAtEachStepIsRetriedWithoutDuplicates) {
+  using Op = FaultyFileSystem::Op;
+  for (Op op : {Op::kWriteFile, Op::kRename, Op::kRenameNoReplace, Op::kFsyncDir, Op::kMakeDirs, Op::kListDir,
+                Op::kRemove}) {
+    for (int nth : {1, 3, 7}) {
+      SCOPED_TRACE("op " + std::to_string(static_cast<int>(op)) + " call " + std::to_string(nth));
+      fs::remove_all(dir_);
+      expected_.clear();
+      produced_.clear();
+      bad_ = 0;
+      FakeSource src(2);
+      produce(src, 2, 200);
+      auto faulty = std::make_shared<FaultyFileSystem>(local_file_system());
+      faulty->fail_on(op, nth, Status::retriable("injected failure", StatusCode::kIoError));
+      Status st = run(src, nullptr, faulty);
+      ASSERT_TRUE(st.ok()) << st.message();
+      expect_exactly_once();
+    }
+  }
+}
+
+TEST_F(StreamJobTest, FatalWriteStopsTheJobAndARestartFinishesIt) {
+  FakeSource src(2);
+  produce(src, 2, 200);
+  auto faulty = std::make_shared<FaultyFileSystem>(local_file_system());
+  faulty->fail_path_containing("/csv/", Status::fatal("injected: permission denied"), FaultyFileSystem::Op::kRename);
+  Status st = run(src, nullptr, faulty);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("permission denied"), std::string::npos);
+  ASSERT_TRUE(run(src).ok());
+  expect_exactly_once();
+}
+
+TEST_F(StreamJobTest, SourceStallIsRetriedAndTheBatchIsReadAgain) {
+  FakeSource src(2);
+  produce(src, 2, 100);
+  src.fail_reads(2, Status::retriable("broker not reachable", StatusCode::kUnavailable));
+  ASSERT_TRUE(run(src).ok());
+  expect_exactly_once();
+  EXPECT_GE(src.reads(), 3);
+}
+
+TEST_F(StreamJobTest, RestartWithFewerSinksFinishesThePendingBatchAsRecorded) {
+  FakeSource src(2);
+  produce(src, 2, 300);
+  ASSERT_EQ(run(src, crash_at("after_rename", 1)).code(), StatusCode::kAborted);
+  StreamOptions parquet_only = opt_;
+  parquet_only.sink_csv = false;
+  ASSERT_TRUE(run(src, nullptr, nullptr, parquet_only).ok());
+  // Parquet: everything once. CSV: batches 0 and 1 (the pending one, finished with its recorded
+  // sinks), every file of them committed, nothing after.
+  auto pq = parquet_ids();
+  EXPECT_EQ(pq.size(), expected_.size());
+  EXPECT_EQ(as_set(pq), expected_);
+  auto csv = csv_ids();
+  EXPECT_EQ(as_set(csv).size(), csv.size()) << "a CSV row twice";
+  int64_t committed_csv_rows = 0;
+  for (int id : {0, 1, 2}) {
+    std::ifstream in(opt_.checkpoint_path + "/commits/" + std::to_string(id));
+    std::stringstream text;
+    text << in.rdbuf();
+    auto commit = parse_commit(text.str(), "commits");
+    ASSERT_TRUE(commit.ok()) << commit.status().message();
+    for (const auto& f : commit->files) {
+      if (f.sink != "csv") continue;
+      EXPECT_LT(id, 2) << "batch 2 was planned without CSV: " << f.path;
+      committed_csv_rows += f.rows;
+    }
+  }
+  EXPECT_GT(committed_csv_rows, 0);
+  EXPECT_EQ(static_cast<int64_t>(csv.size()), committed_csv_rows);
+}
+
+TEST_F(StreamJobTest, RestartWithOtherLayoutAndSchemaReplaysWithTheRecordedOnes) {
+  FakeSource src(2);
+  produce(src, 2, 100);
+  opt_.max_batch_records = 100000;
+  ASSERT_EQ(run(src, crash_at("mid_rename", 0)).code(), StatusCode::kAborted);
+  StreamOptions changed = opt_;
+  changed.max_records_per_file = 1000;
+  changed.files_per_partition = 1;
+  changed.schema = "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING, extra INT";
+  ASSERT_TRUE(run(src, nullptr, nullptr, changed).ok());
+  expect_exactly_once();
+  // Batch 0 was planned with MAX_RECORDS_PER_FILE=40: its files hold at most 40 rows.
+  for (const auto& f : visible_files(opt_.csv_output_path)) {
+    std::ifstream in(f);
+    int lines = 0;
+    for (std::string l; std::getline(in, l);) ++lines;
+    EXPECT_LE(lines - 1, 40) << f;
+  }
+}
+
+TEST_F(StreamJobTest, SecondWriterOnALockedCheckpointStopsAtStart) {
+  auto lock = lock_checkpoint(*local_file_system(), opt_.checkpoint_path);
+  ASSERT_TRUE(lock.ok()) << lock.status().message();
+  FakeSource src(1);
+  produce(src, 1, 10);
+  Status st = run(src);
+  EXPECT_EQ(st.code(), StatusCode::kLocked);
+  EXPECT_NE(st.message().find("CHECKPOINT_PATH=" + opt_.checkpoint_path + " is in use by another kpipe stream (pid " +
+                              std::to_string(::getpid())),
+            std::string::npos)
+      << st.message();
+  EXPECT_TRUE(visible_files(opt_.output_path).empty());
+  lock->reset();  // the first writer ends: the next start takes over
+  ASSERT_TRUE(run(src).ok());
+  expect_exactly_once();
+}
+
+TEST_F(StreamJobTest, WithoutALockOfTwoWritersOnlyOneCreatesBatchN) {
+  // A file system that cannot lock (NFS without lockd): both writers start; the create-if-absent
+  // write-ahead entry decides. Writer B has read batch 0 when A runs to the end; B then loses.
+  auto no_locks = std::make_shared<FaultyFileSystem>(local_file_system());
+  no_locks->fail_path_containing("/lock", Status::fatal("no locks here", StatusCode::kUnavailable),
+                                 FaultyFileSystem::Op::kLock);
+  FakeSource src(2);
+  produce(src, 2, 100);
+  bool a_ran = false;
+  Status b = run(
+      src,
+      [&](const char* step, int64_t batch) {
+        if (std::string_view(step) == "after_read" && batch == 0 && !a_ran) {
+          a_ran = true;
+          Status a = run(src, nullptr, no_locks);
+          EXPECT_TRUE(a.ok()) << a.message();
+        }
+        return Status::success();
+      },
+      no_locks);
+  EXPECT_EQ(b.code(), StatusCode::kAlreadyExists) << b.message();
+  EXPECT_NE(b.message().find("offsets/0"), std::string::npos) << b.message();
+  expect_exactly_once();
+}
+
+}  // namespace
+}  // namespace kpipe
