@@ -160,11 +160,7 @@ Status StreamJob::Impl::recover() {
 
 Result<std::map<int32_t, Watermarks>> StreamJob::Impl::read_watermarks() {
   KPIPE_ASSIGN_OR_RETURN(auto ids, seams.source->partitions());
-  std::map<int32_t, Watermarks> marks;
-  for (int32_t p : ids) {
-    KPIPE_ASSIGN_OR_RETURN(marks[p], seams.source->watermarks(p));
-  }
-  return marks;
+  return seams.source->watermarks(ids);
 }
 
 Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>& stop_at,

@@ -6,10 +6,13 @@
 namespace kpipe {
 namespace {
 
-// A chunk holds this much payload (more for one larger message) and this many entries: about
-// 8,000 events of the seed's size, one allocation of each kind per chunk.
-constexpr size_t kChunkDataBytes = 1 << 20;
-constexpr size_t kChunkEntries = 8192;
+// A chunk is a quarter of a partition's budget, within these bounds (more for one larger
+// message), so that a partition holds a few chunks whatever its share: fixed 1 MiB chunks made
+// every partition hold at least one, and memory grew with the partition count. One entry per
+// 128 bytes of payload (the seed's events are 115): 8,192 entries in a 1 MiB chunk.
+constexpr size_t kMinChunkDataBytes = 16 << 10;
+constexpr size_t kMaxChunkDataBytes = 1 << 20;
+constexpr size_t kPayloadBytesPerEntry = 128;
 
 }  // namespace
 
@@ -19,9 +22,9 @@ PrefetchBuffer::Chunk& PrefetchBuffer::tail_for(Partition& part, size_t payload_
     if (tail.count < tail.entry_capacity && tail.data_capacity - tail.data_used >= payload_bytes) return tail;
   }
   Chunk& c = part.chunks.emplace_back();
-  c.data_capacity = std::max(kChunkDataBytes, payload_bytes);
+  c.data_capacity = std::max(chunk_data_bytes_, payload_bytes);
   c.data.reset(new char[c.data_capacity]);
-  c.entry_capacity = kChunkEntries;
+  c.entry_capacity = chunk_data_bytes_ / kPayloadBytesPerEntry;
   c.entries.reset(new Entry[c.entry_capacity]);
   part.bytes += c.bytes();
   bytes_ += c.bytes();
@@ -128,6 +131,7 @@ void PrefetchBuffer::clear() {
 void PrefetchBuffer::set_budget(size_t per_partition_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   per_partition_bytes_ = per_partition_bytes;
+  chunk_data_bytes_ = std::clamp(per_partition_bytes / 4, kMinChunkDataBytes, kMaxChunkDataBytes);
 }
 
 size_t PrefetchBuffer::bytes() const {

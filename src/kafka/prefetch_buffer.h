@@ -66,6 +66,8 @@ class PrefetchBuffer {
 
   void clear();
   // A partition whose buffered items take this many bytes is full until the consumer frees some.
+  // New chunks are a quarter of it (16 KiB to 1 MiB), so a partition holds little more than its
+  // budget however small it is. Call while no partition holds data (after clear()).
   void set_budget(size_t per_partition_bytes);
   size_t bytes() const;  // buffered, all partitions
 
@@ -98,6 +100,7 @@ class PrefetchBuffer {
   bool wants_more_locked(const Partition& part) const;
 
   size_t per_partition_bytes_ = 16u << 20;
+  size_t chunk_data_bytes_ = 1u << 20;  // payload area of a new chunk: set_budget() / 4, bounded
   mutable std::mutex mu_;
   std::condition_variable data_cv_;
   std::map<int32_t, Partition> parts_;

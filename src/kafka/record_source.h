@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,14 @@ class RecordSource {
   // Partition ids of the topic, sorted. A missing topic is a retriable error that says so.
   virtual Result<std::vector<int32_t>> partitions() = 0;
   virtual Result<Watermarks> watermarks(int32_t partition) = 0;
+  // The watermarks of several partitions; a source that can ask for all at once overrides this.
+  virtual Result<std::map<int32_t, Watermarks>> watermarks(const std::vector<int32_t>& partitions) {
+    std::map<int32_t, Watermarks> marks;
+    for (int32_t p : partitions) {
+      KPIPE_ASSIGN_OR_RETURN(marks[p], watermarks(p));
+    }
+    return marks;
+  }
   // Calls `on_record` for every record of every range: offsets ascending within a partition,
   // partitions possibly interleaved. Retriable errors when the source stalls; a fatal one when
   // an offset no longer exists. `stop` abandons the read (kReplay).

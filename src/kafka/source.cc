@@ -24,6 +24,8 @@ struct KafkaSource::ErrorState {
 namespace {
 
 constexpr int kConsumeBatch = 4096;
+// Least prefetch budget of a partition: four of PrefetchBuffer's smallest chunks.
+constexpr size_t kMinBudget = 64u << 10;
 
 std::string err_text(rd_kafka_resp_err_t err) { return rd_kafka_err2str(err); }
 
@@ -48,29 +50,42 @@ KafkaSource::~KafkaSource() {
     rd_kafka_queue_io_event_enable(q, -1, nullptr, 0);
     rd_kafka_queue_destroy(q);
   }
-  if (rk_) {
-    rd_kafka_assign(rk_, nullptr);
-    rd_kafka_consumer_close(rk_);
-    rd_kafka_destroy(rk_);
-  }
+  close_consumer();
+  if (meta_) rd_kafka_destroy(meta_);
   for (int fd : wake_) {
     if (fd >= 0) ::close(fd);
   }
 }
 
-Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& options) {
-  std::unique_ptr<KafkaSource> src(new KafkaSource(options));
-  // Both ends non-blocking: librdkafka must never block writing a wake-up, nor the read loop
-  // draining them.
-  if (::pipe2(src->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
-    return Status::fatal(std::string("cannot create the Kafka source's wake-up pipe: ") + std::strerror(errno));
-  }
+Result<rd_kafka_t*> KafkaSource::new_client(const std::vector<std::pair<std::string, std::string>>& settings) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  std::vector<std::pair<std::string, std::string>> settings = {
-      {"bootstrap.servers", options.bootstrap_servers},
-      {"client.id", options.client_id},
+  Status st = apply_kafka_properties(conf, settings);
+  if (st.ok()) st = apply_user_kafka_props(conf, options_.kafka_props);
+  if (!st.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return st;
+  }
+  rd_kafka_conf_set_error_cb(conf, on_client_error);
+  rd_kafka_conf_set_log_cb(conf, on_client_log);
+  rd_kafka_conf_set_opaque(conf, errors_.get());
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return Status::fatal(std::string("cannot create Kafka consumer: ") + err);
+  }
+  return rk;
+}
+
+std::vector<std::pair<std::string, std::string>> KafkaSource::consumer_settings(size_t partitions) const {
+  const auto share = [&](size_t total, size_t least, size_t most) {
+    return std::clamp<size_t>(total / std::max<size_t>(partitions, 1), least, most);
+  };
+  return {
+      {"bootstrap.servers", options_.bootstrap_servers},
+      {"client.id", options_.client_id},
       // The checkpoint owns the offsets; the group id only satisfies the consumer API.
-      {"group.id", "kpipe-stream-" + options.topic},
+      {"group.id", "kpipe-stream-" + options_.topic},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "true"},
@@ -86,40 +101,59 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& opti
       // The queue limits only matter when the prefetch thread falls behind: librdkafka 2.0 then
       // stops fetching the partition, and the prefetch thread wakes it once it has drained the
       // queue. Measured on 5M events (bench/results/PROFILE.md).
-      {"max.partition.fetch.bytes", "131072"},
+      //
+      // librdkafka's limits are per partition, and so is its memory: with the 3-partition values
+      // (128 KiB fetches, 8,000 messages and 4 MiB queued) for each of 96 partitions it held
+      // most of a million-event topic, 165 MB at peak (heaptrack). They are shared out instead,
+      // like the prefetch buffer: the same totals as 3 partitions, at least 8 KiB fetches and
+      // 500 messages (256 KiB) queued per partition. A fetch response stays about fetch.max.bytes.
+      {"max.partition.fetch.bytes", std::to_string(share(3 * 128, 8, 128) << 10)},
       {"fetch.max.bytes", "1048576"},
-      {"queued.min.messages", "8000"},
-      {"queued.max.messages.kbytes", "4096"},
+      {"queued.min.messages", std::to_string(share(3 * 8000, 500, 8000))},
+      {"queued.max.messages.kbytes", std::to_string(share(3 * 4096, 256, 4096))},
       {"socket.keepalive.enable", "true"},
   };
-  Status st = apply_kafka_properties(conf, settings);
-  if (st.ok()) st = apply_user_kafka_props(conf, options.kafka_props);
-  if (!st.ok()) {
-    rd_kafka_conf_destroy(conf);
-    return st;
+}
+
+Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& options) {
+  std::unique_ptr<KafkaSource> src(new KafkaSource(options));
+  // Both ends non-blocking: librdkafka must never block writing a wake-up, nor the read loop
+  // draining them.
+  if (::pipe2(src->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Status::fatal(std::string("cannot create the Kafka source's wake-up pipe: ") + std::strerror(errno));
   }
-  rd_kafka_conf_set_error_cb(conf, on_client_error);
-  rd_kafka_conf_set_log_cb(conf, on_client_log);
-  rd_kafka_conf_set_opaque(conf, src->errors_.get());
-  char err[512];
-  src->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!src->rk_) {
-    rd_kafka_conf_destroy(conf);
-    return Status::fatal(std::string("cannot create Kafka consumer: ") + err);
-  }
+  // Metadata and watermarks go through a client of their own, on a connection of its own: the
+  // broker answers a connection's requests in order, so behind the consumer's fetches every
+  // watermark query waited for a fetch, up to fetch.wait.max.ms once the partitions it fetched
+  // were at their end (100 ms each: 64 partitions made planning a batch take 7 s).
+  KPIPE_ASSIGN_OR_RETURN(src->meta_, src->new_client({
+                                         {"bootstrap.servers", options.bootstrap_servers},
+                                         {"client.id", options.client_id + "-metadata"},
+                                         {"group.id", "kpipe-stream-" + options.topic},
+                                         {"enable.auto.commit", "false"},
+                                         {"socket.keepalive.enable", "true"},
+                                     }));
   return src;
+}
+
+void KafkaSource::close_consumer() {
+  if (!rk_) return;
+  rd_kafka_assign(rk_, nullptr);
+  rd_kafka_consumer_close(rk_);
+  rd_kafka_destroy(rk_);
+  rk_ = nullptr;
 }
 
 std::string KafkaSource::last_client_error() const { return errors_->log.last_error(); }
 
 Result<std::vector<int32_t>> KafkaSource::partitions() {
-  rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, options_.topic.c_str(), nullptr);
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(meta_, options_.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
+  rd_kafka_resp_err_t err = rd_kafka_metadata(meta_, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
   rd_kafka_topic_destroy(topic);
   // Serves the error callback, so the message says why ("cannot reach ...", "authentication
   // failed ...") rather than librdkafka's bare "Broker transport failure".
-  rd_kafka_poll(rk_, 0);
+  rd_kafka_poll(meta_, 0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::string detail = last_client_error();
     std::string message = "cannot read metadata of topic '" + options_.topic + "' from " + options_.bootstrap_servers +
@@ -158,14 +192,47 @@ Result<std::vector<int32_t>> KafkaSource::partitions() {
 }
 
 Result<Watermarks> KafkaSource::watermarks(int32_t partition) {
-  Watermarks w;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_, options_.topic.c_str(), partition, &w.low, &w.high,
-                                                             static_cast<int>(options_.request_timeout.count()));
+  KPIPE_ASSIGN_OR_RETURN(auto marks, watermarks(std::vector<int32_t>{partition}));
+  return marks.at(partition);
+}
+
+Status KafkaSource::list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which) {
+  for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = which;
+  // A logical offset as the "timestamp" asks ListOffsets for the first or the next offset,
+  // as rd_kafka_query_watermark_offsets does, but for all partitions of a leader at once.
+  const rd_kafka_resp_err_t err =
+      rd_kafka_offsets_for_times(meta_, list, static_cast<int>(options_.request_timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::retriable("cannot read offsets of " + options_.topic + "/" + std::to_string(partition) + ": " +
-                             err_text(err));
+    return Status::retriable("cannot read offsets of " + options_.topic + ": " + err_text(err));
   }
-  return w;
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::retriable("cannot read offsets of " + options_.topic + "/" +
+                               std::to_string(list->elems[i].partition) + ": " + err_text(list->elems[i].err));
+    }
+  }
+  return Status::success();
+}
+
+Result<std::map<int32_t, Watermarks>> KafkaSource::watermarks(const std::vector<int32_t>& partitions) {
+  std::map<int32_t, Watermarks> marks;
+  if (partitions.empty()) return marks;
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), rd_kafka_topic_partition_list_destroy);
+  for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p);
+  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_BEGINNING));
+  for (int i = 0; i < list->cnt; ++i) marks[list->elems[i].partition].low = list->elems[i].offset;
+  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_END));
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = list->elems[i];
+    if (e.offset < 0) {  // left at the logical offset: the leader did not answer for it
+      return Status::retriable("no end offset for " + options_.topic + "/" + std::to_string(e.partition));
+    }
+    Watermarks& w = marks[e.partition];
+    w.high = e.offset;
+    if (w.low < 0) w.low = w.high;  // an empty partition may answer "none" for its beginning
+  }
+  return marks;
 }
 
 Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
@@ -179,7 +246,9 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   // Reassign everything: simpler than seeking, and rare (first batch, replay, new partitions).
   stop_prefetch();
   buffer_->clear();
-  buffer_->set_budget(std::max<size_t>(options_.prefetch_bytes / std::max<size_t>(ranges.size(), 1), 2u << 20));
+  // The budget is shared out, so memory is bounded by prefetch_bytes whatever the partition count
+  // (a floor of 2 MiB each made 96 partitions hold 192 MiB).
+  buffer_->set_budget(std::max<size_t>(options_.prefetch_bytes / std::max<size_t>(ranges.size(), 1), kMinBudget));
   if (!position_.empty()) rd_kafka_assign(rk_, nullptr);  // drops what was prefetched for the old offsets
   for (auto& [p, q] : queues_) {
     rd_kafka_queue_io_event_enable(q, -1, nullptr, 0);
@@ -187,6 +256,13 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   }
   queues_.clear();
   position_.clear();
+  if (!rk_ || client_partitions_ != ranges.size()) {
+    // The consumer is made for the number of partitions it reads (see consumer_settings): at the
+    // first batch, and again only when partitions are added.
+    close_consumer();
+    KPIPE_ASSIGN_OR_RETURN(rk_, new_client(consumer_settings(ranges.size())));
+    client_partitions_ = ranges.size();
+  }
   // Each partition is read from its own queue, so a batch's rows come partition by partition
   // in offset order whatever order the fetches complete in: the same rows in the same files on
   // a re-run. Forwarding to the consumer queue must be cut before the assignment starts
@@ -351,11 +427,18 @@ void KafkaSource::stop_prefetch() {
   prefetcher_.join();
 }
 
-void KafkaSource::wake_fetcher(int32_t partition) {
-  // A request to the partition's leader wakes the broker thread that fetches it; the reply, a
-  // millisecond later, wakes it again in case it looked before a resume was applied.
-  int64_t low = 0, high = 0;
-  (void)rd_kafka_query_watermark_offsets(rk_, options_.topic.c_str(), partition, &low, &high, 200);
+void KafkaSource::wake_fetchers(const std::vector<int32_t>& partitions) {
+  // A request to a partition's leader wakes the broker thread that fetches it; the reply wakes
+  // it again in case it looked before a resume was applied. One request per leader for all the
+  // partitions, and no waiting for the replies (timeout 0: librdkafka sends, then drops the
+  // replies): a blocking query per partition made this thread wait a round trip, or a whole
+  // long-polling fetch, for each of them while every other partition waited too.
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), rd_kafka_topic_partition_list_destroy);
+  for (int32_t p : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+  }
+  (void)rd_kafka_offsets_for_times(rk_, list.get(), 0);
 }
 
 int KafkaSource::queued_min_messages() const {
@@ -374,6 +457,7 @@ void KafkaSource::prefetch_loop() {
   // fetch again from the next offset this thread has not taken; resuming wakes its broker
   // thread at once.
   std::set<int32_t> paused;
+  std::vector<int32_t> to_wake;  // this round's partitions whose broker thread needs waking
   auto set_paused = [&](int32_t partition, bool pause, bool wake_broker) {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition);
@@ -390,7 +474,7 @@ void KafkaSource::prefetch_loop() {
     paused.erase(partition);
     // librdkafka 2.0 applies the resume on its main thread, but the broker thread that fetches
     // looks at the partition again only when something wakes it, up to a second later.
-    if (wake_broker) wake_fetcher(partition);
+    if (wake_broker) to_wake.push_back(partition);
   };
   // librdkafka stops fetching a partition whose queue reached queued.min.messages (this thread
   // fell behind) and, like a resumed one, looks at it again only when its broker thread wakes.
@@ -414,7 +498,7 @@ void KafkaSource::prefetch_loop() {
       const bool at_limit = static_cast<int>(rd_kafka_queue_length(queue)) >= queue_limit;
       ssize_t n = rd_kafka_consume_batch_queue(queue, 0, msgs.data(), msgs.size());
       if (n <= 0) continue;
-      if (at_limit) wake_fetcher(partition);
+      if (at_limit) to_wake.push_back(partition);
       got_any = true;
       items.clear();
       for (ssize_t i = 0; i < n; ++i) {
@@ -438,6 +522,10 @@ void KafkaSource::prefetch_loop() {
       }
       buffer_->append(partition, items);
       for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(msgs[i]);
+    }
+    if (!to_wake.empty()) {
+      wake_fetchers(to_wake);
+      to_wake.clear();
     }
     rd_kafka_poll(rk_, 0);  // serve the error callback
     if (!got_any) {

@@ -27,6 +27,7 @@
 
 typedef struct rd_kafka_s rd_kafka_t;
 typedef struct rd_kafka_queue_s rd_kafka_queue_t;
+typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
 
 namespace kpipe {
 
@@ -38,7 +39,7 @@ struct SourceOptions {
   std::chrono::milliseconds request_timeout{10000};  // metadata and watermark queries
   std::chrono::milliseconds stall_timeout{60000};    // a read making no progress this long fails (retriable)
   // Bytes fetched ahead (payloads plus 32 bytes a message), shared by the assigned partitions
-  // (at least 2 MiB each), so reading goes on while the engine writes. 16 MiB holds about
+  // (at least 64 KiB each), so reading goes on while the engine writes. 16 MiB holds about
   // 110,000 events of the seed's size; the stream job uses MAX_BATCH_RECORDS x 128 bytes,
   // between 6 and 16 MiB.
   size_t prefetch_bytes = 16u << 20;
@@ -54,6 +55,9 @@ class KafkaSource final : public RecordSource {
   // Partition ids of the topic, sorted. A missing topic is a retriable error that says so.
   Result<std::vector<int32_t>> partitions() override;
   Result<Watermarks> watermarks(int32_t partition) override;
+  // The watermarks of all `partitions` in one request per leader and watermark (two round trips
+  // however many partitions; one query per partition made planning cost grow with them).
+  Result<std::map<int32_t, Watermarks>> watermarks(const std::vector<int32_t>& partitions) override;
 
   // Reads every message of every range and calls `on_record` for each: offsets ascending within
   // a partition, partitions interleaved. A prefetch thread copies messages out of librdkafka's
@@ -79,6 +83,11 @@ class KafkaSource final : public RecordSource {
 
  private:
   explicit KafkaSource(SourceOptions options);
+  // librdkafka settings of the consumer that reads `partitions` partitions.
+  std::vector<std::pair<std::string, std::string>> consumer_settings(size_t partitions) const;
+  void close_consumer();
+  // A consumer handle with `settings`, then the user's --kafka-prop, reporting to errors_.
+  Result<rd_kafka_t*> new_client(const std::vector<std::pair<std::string, std::string>>& settings);
   Status assign(const std::vector<PartitionRange>& ranges);
   struct Cursor;
   // Hands `cursor` what the prefetch buffer holds of its range, without waiting.
@@ -87,13 +96,18 @@ class KafkaSource final : public RecordSource {
   // partitions' budgets allow. Runs between assign() calls; queues_ does not change meanwhile.
   void prefetch_loop();
   void start_prefetch();
-  // Wakes librdkafka's broker thread for `partition` (see prefetch_loop); blocks up to 200 ms.
-  void wake_fetcher(int32_t partition);
+  // Wakes librdkafka's broker threads that fetch `partitions` (see prefetch_loop), without
+  // waiting for anything.
+  void wake_fetchers(const std::vector<int32_t>& partitions);
+  // ListOffsets of every partition at logical offset `which` (beginning or end), in place.
+  Status list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which);
   int queued_min_messages() const;
   void stop_prefetch();
 
   SourceOptions options_;
-  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_t* rk_ = nullptr;      // reads the partitions; made by assign()
+  size_t client_partitions_ = 0;  // partitions rk_ was made for
+  rd_kafka_t* meta_ = nullptr;    // metadata and watermarks, on a connection of its own (see open())
   // Next offset each assigned partition will deliver; lets a batch that starts where the
   // previous one ended keep the prefetched data.
   std::map<int32_t, int64_t> position_;

@@ -172,5 +172,33 @@ TEST(PrefetchBuffer, ConsumerSeesEveryItemInOrderWhileTheProducerAppends) {
   EXPECT_EQ(next, kItems);
 }
 
+// Issue 14: with fixed 1 MiB chunks every partition held at least one chunk (and a 2 MiB floor
+// two), so memory grew with the partition count. A small budget now gets small chunks: a full
+// partition holds its budget plus at most one chunk.
+TEST(PrefetchBuffer, SmallBudgetsHoldLittleMoreThanTheBudget) {
+  constexpr size_t kBudget = 64u << 10;
+  constexpr int32_t kManyPartitions = 96;
+  PrefetchBuffer buf;
+  buf.set_budget(kBudget);
+  const std::string payload(115, 'e');
+  int64_t offset = 0;
+  for (int32_t p = 0; p < kManyPartitions; ++p) {
+    while (!buf.full(p)) buf.append(p, {record(offset++, payload)});
+  }
+  EXPECT_LE(buf.bytes(), kManyPartitions * (kBudget + kBudget / 2));
+  EXPECT_GE(buf.bytes(), kManyPartitions * kBudget);
+  // Everything comes back, in order.
+  int64_t seen = 0;
+  for (int32_t p = 0; p < kManyPartitions; ++p) {
+    buf.consume(p, [&](const Item& it) {
+      EXPECT_EQ(it.offset, seen);
+      EXPECT_EQ(it.payload, payload);
+      ++seen;
+      return true;
+    });
+  }
+  EXPECT_EQ(seen, offset);
+}
+
 }  // namespace
 }  // namespace kpipe

@@ -168,8 +168,9 @@ std::unique_ptr<KafkaSource> open_source(const SourceOptions& options) {
   return src.ok() ? std::move(src).value() : nullptr;
 }
 
-// The prefetch budget of each partition, in MiB: 2 is the smallest KafkaSource gives (less than
-// two of PrefetchBuffer's chunks), 4 leaves room between half and full.
+// The prefetch budget of each partition, in MiB: 0 gives KafkaSource's floor (64 KiB, in 16 KiB
+// chunks: what each of many partitions gets), 2 is less than two of PrefetchBuffer's largest
+// chunks, 4 leaves room between half and full.
 class KafkaSourceBudget : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(KafkaSourceBudget, ReadsEveryOffsetOnceInBatchesWhilePausingFullPartitions) {
@@ -190,6 +191,14 @@ TEST_P(KafkaSourceBudget, ReadsEveryOffsetOnceInBatchesWhilePausingFullPartition
     EXPECT_EQ(w->low, 0);
     EXPECT_EQ(w->high, kPerPartition);
     high.push_back(w->high);
+  }
+  // All partitions at once (what the planner asks each batch) say the same.
+  auto all = source->watermarks(*parts);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ(all->size(), parts->size());
+  for (int32_t p : *parts) {
+    EXPECT_EQ(all->at(p).low, 0);
+    EXPECT_EQ(all->at(p).high, high[p]);
   }
 
   std::atomic<bool> stop{false};
@@ -220,7 +229,7 @@ TEST_P(KafkaSourceBudget, ReadsEveryOffsetOnceInBatchesWhilePausingFullPartition
   RecordProperty("pauses", static_cast<int>(source->pauses()));
 }
 
-INSTANTIATE_TEST_SUITE_P(PerPartition, KafkaSourceBudget, ::testing::Values(2, 4),
+INSTANTIATE_TEST_SUITE_P(PerPartition, KafkaSourceBudget, ::testing::Values(0, 2, 4),
                          [](const ::testing::TestParamInfo<size_t>& info) {
                            return std::to_string(info.param) + "MiB";
                          });
