@@ -10,18 +10,13 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/strings.h"
 #include "config/env_file.h"
 
 namespace kpipe {
 namespace {
 
 constexpr std::string_view kDefaultEnvFile = ".env";
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -39,7 +34,7 @@ std::string number_text(double v) {
 }
 
 bool contains_secret_word(std::string_view text) {
-  std::string lower = to_lower(text);
+  std::string lower = ascii_lower(text);
   for (std::string_view word : {"password", "secret", "token", "jaas"}) {
     if (lower.find(word) != std::string::npos) return true;
   }
@@ -69,7 +64,7 @@ std::optional<std::string> real_getenv(const std::string& name) {
 }
 
 std::string Settings::flag_for_name(std::string_view name) {
-  std::string flag = "--" + to_lower(name);
+  std::string flag = "--" + ascii_lower(name);
   std::replace(flag.begin(), flag.end(), '_', '-');
   return flag;
 }
@@ -235,7 +230,7 @@ Result<double> Settings::get_double(std::string_view name, double min, double ma
 
 Result<bool> Settings::get_bool(std::string_view name) const {
   const Entry& e = entry(name);
-  std::string v = to_lower(trim(e.value));
+  std::string v = ascii_lower(trim(e.value));
   if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
   if (v == "false" || v == "0" || v == "no" || v == "off") return false;
   return bad_value(e, "must be true or false");
@@ -243,7 +238,7 @@ Result<bool> Settings::get_bool(std::string_view name) const {
 
 Result<std::string> Settings::get_choice(std::string_view name, std::initializer_list<std::string_view> choices) const {
   const Entry& e = entry(name);
-  std::string v = to_lower(trim(e.value));
+  std::string v = ascii_lower(trim(e.value));
   std::string list;
   for (auto c : choices) {
     if (v == c) return v;

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "common/strings.h"
+
 namespace kpipe {
 namespace {
 
@@ -16,11 +18,6 @@ std::vector<std::string> split_list(const std::string& s) {
     if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
   }
   return out;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace
@@ -98,7 +95,7 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   o.sink_parquet = o.sink_csv = o.sink_console = false;
   auto sinks = split_list(s.get("SINKS"));
   for (const auto& name : sinks) {
-    std::string n = lower(name);
+    std::string n = ascii_lower(name);
     if (n == "parquet")
       o.sink_parquet = true;
     else if (n == "csv")

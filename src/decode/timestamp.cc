@@ -134,30 +134,4 @@ int32_t days_from_micros(int64_t micros) {
   return static_cast<int32_t>(days);
 }
 
-void format_date(int32_t days, char out[10]) {
-  // Howard Hinnant's civil_from_days, the inverse of days_from_civil.
-  const int64_t z = int64_t{days} + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned day = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
-  int64_t year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
-  year %= 10000;
-  if (year < 0) year += 10000;
-  const auto y = static_cast<unsigned>(year);
-  out[0] = static_cast<char>('0' + y / 1000);
-  out[1] = static_cast<char>('0' + y / 100 % 10);
-  out[2] = static_cast<char>('0' + y / 10 % 10);
-  out[3] = static_cast<char>('0' + y % 10);
-  out[4] = '-';
-  out[5] = static_cast<char>('0' + month / 10);
-  out[6] = static_cast<char>('0' + month % 10);
-  out[7] = '-';
-  out[8] = static_cast<char>('0' + day / 10);
-  out[9] = static_cast<char>('0' + day % 10);
-}
-
 }  // namespace kpipe

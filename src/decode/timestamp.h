@@ -43,10 +43,6 @@ std::optional<int32_t> parse_date_days(std::string_view text);
 // -1 micro (1969-12-31T23:59:59.999999Z) is day -1, not day 0.
 int32_t days_from_micros(int64_t micros);
 
-// Writes "YYYY-MM-DD" (exactly 10 chars, no terminator) for a day in years 0001..9999.
-// Outside that range the output is still 10 chars but the year is taken modulo 10000.
-void format_date(int32_t days, char out[10]);
-
 // Days since 1970-01-01 of a proleptic Gregorian date; no validation (see parse_date_days).
 int32_t days_from_civil(int year, unsigned month, unsigned day);
 

@@ -127,7 +127,7 @@ std::vector<BatchProgress> JobStatus::last(size_t n) const {
 
 bool JobStatus::healthy() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return s_.state != JobState::kRetrying && s_.state != JobState::kFailed;
+  return is_healthy(s_.state);
 }
 
 }  // namespace kpipe

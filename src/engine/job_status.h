@@ -18,6 +18,8 @@ namespace kpipe {
 
 enum class JobState { kStarting, kRunning, kWaitingForData, kRetrying, kFailed, kStopped };
 const char* job_state_name(JobState s);  // "starting", "running", "waiting for data", ...
+// Healthy (/healthz 200, "healthy" in /api/status) unless retrying or failed.
+inline bool is_healthy(JobState s) { return s != JobState::kRetrying && s != JobState::kFailed; }
 
 struct SinkProgress {
   std::string sink;  // "parquet", "csv", "dead-letter", "console"

@@ -1,6 +1,6 @@
 // The sinks' file formats: each turns rows of a decoded batch into the complete bytes of one
 // output file, in memory. The engine owns the files: it writes these bytes through FileSystem
-// under a hidden temp name, renames them into place and commits (DESIGN.md, batch protocol
+// under a hidden temp name, renames them into place and commits (docs/design.md, batch protocol
 // steps 3-5), so an encoder never touches the disk and a failed batch leaves nothing to undo.
 //
 // Formats, as Spark writes them where Spark has an opinion:

@@ -1,4 +1,4 @@
-// Output file names (steps 3 and 4 of the batch protocol in DESIGN.md).
+// Output file names (steps 3 and 6 of the batch protocol in docs/design.md).
 //
 // A file is written under a hidden temporary name, then renamed to its final name:
 //   temp   .part-1a2b3c4d-00042-000.snappy.parquet.tmp   (leading '.': Spark, pyarrow, DuckDB and

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <string>
 
+#include "common/strings.h"
 #include "sink/arrow_boundary.h"
 #include "sink/encoders.h"
 
@@ -93,8 +94,7 @@ class ParquetEncoder final : public FileEncoder {
 }  // namespace
 
 Result<Compression> parse_compression(std::string_view text) {
-  std::string lower;
-  for (char c : text) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  const std::string lower = ascii_lower(text);
   if (lower == "snappy") return Compression::kSnappy;
   if (lower == "zstd") return Compression::kZstd;
   if (lower == "none" || lower == "uncompressed") return Compression::kNone;

@@ -18,7 +18,7 @@ std::string dt_string(int32_t day) {
 
 std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms,
                         const std::vector<LagSample>* lag_history) {
-  bool healthy = s.state != JobState::kRetrying && s.state != JobState::kFailed;
+  const bool healthy = is_healthy(s.state);
   double uptime =
       s.started_at_ms > 0 ? static_cast<double>(std::max<int64_t>(0, now_ms - s.started_at_ms)) / 1000.0 : 0;
 

@@ -240,7 +240,7 @@ class StatusServer::Impl {
         return;
       }
       StatusSnapshot s = status_->snapshot();
-      bool healthy = s.state != JobState::kRetrying && s.state != JobState::kFailed;
+      const bool healthy = is_healthy(s.state);
       if (healthy) {
         send(res, 200, "ok\n", kText);
       } else {

@@ -1,4 +1,5 @@
 #include "decode/timestamp.h"
+#include "sink/time_format.h"
 
 #include <optional>
 #include <string>
@@ -16,9 +17,8 @@ constexpr int64_t kDay = 24 * kHour;
 constexpr int64_t kNov6At1230 = 1762432200000000;
 
 std::string date_text(int32_t days) {
-  char out[10];
-  format_date(days, out);
-  return std::string(out, sizeof out);
+  char out[16];
+  return std::string(out, format_date(days, out));
 }
 
 TEST(ParseTimestamp, UtcWithZ) {
