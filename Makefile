@@ -30,7 +30,8 @@ integration-test:
 
 # The Docker path run for real, as root (tests/docker/run): podman and docker-compose set up where
 # missing, the image built from the Dockerfile, docker-compose.yml up on a copy of this tree, the
-# README's checks, then `down -v`. About 8 minutes from an empty image store.
+# README's checks, then `down -v`. Most of it is the image build: 3.5 minutes on 2 idle cores,
+# up to 14 on the shared machine under load.
 test-docker: bootstrap
 	@tests/docker/run
 
