@@ -1,8 +1,9 @@
 # kpipe for Docker users, built the way the native path builds it (README "Docker"):
 #   1. build:   Debian 12; scripts/bootstrap (Debian packages, .venv with the pyarrow wheel that
 #               carries Arrow C++, npm ci for the status page's uPlot) without the local Kafka
-#               broker and the browser; CMake → build/kpipe; scripts/stage-runtime collects kpipe
-#               and the Arrow libraries it loads from the wheel.
+#               broker, the browser and the development tools (clang, clang-format, clang-tidy);
+#               CMake → build/kpipe; scripts/stage-runtime collects kpipe and the Arrow
+#               libraries it loads from the wheel.
 #   2. runtime: Debian 12 slim with the Debian libraries kpipe links (librdkafka1, libsimdjson14,
 #               libcpp-httplib0.11), kpipe, tini, a non-root user; WORKDIR /app, so the relative
 #               paths of .env put the output in /app/data/output.
@@ -18,7 +19,7 @@ RUN apt-get update -qq \
 # What scripts/bootstrap reads, alone first, so that a source change reuses this layer.
 COPY scripts/ scripts/
 COPY requirements.txt package.json package-lock.json ./
-RUN KPIPE_SKIP_KAFKA=1 KPIPE_NO_BROWSER=1 scripts/bootstrap \
+RUN KPIPE_SKIP_DEV_TOOLS=1 KPIPE_SKIP_KAFKA=1 KPIPE_NO_BROWSER=1 scripts/bootstrap \
  && rm -rf /var/lib/apt/lists/* /root/.cache/pip /root/.npm
 COPY . .
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

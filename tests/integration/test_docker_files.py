@@ -13,6 +13,7 @@ them can run without a Docker engine runs here:
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shlex
@@ -203,10 +204,19 @@ def test_the_seeds_services_are_there_and_start_in_order(compose):
     assert str(services["kafka-init"].get("restart", "no")) == "no", "kafka-init runs once"
     for name in ("producer", "stream"):
         assert services[name]["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully", name
-        assert services[name].get("build") in (".", {"context": "."}), f"{name} is built from the Dockerfile"
         assert env_files(services[name]) == [".env"], f"{name} reads .env"
     assert services["producer"]["command"][:1] == ["produce"]
     assert services["stream"]["command"][:1] == ["stream"]
+
+
+def test_the_kpipe_image_is_built_once_for_both_programs(compose):
+    services = compose["services"]
+    builders = [name for name in ("producer", "stream") if "build" in services[name]]
+    assert builders == ["stream"], f"one service builds the image (else Compose builds it twice): {builders}"
+    assert services["stream"]["build"] in (".", {"context": "."}), "the image is built from the Dockerfile"
+    image = services["stream"].get("image")
+    assert image and services["producer"].get("image") == image, \
+        f"the producer runs the image the stream service builds ({image})"
 
 
 def test_every_environment_name_is_a_kpipe_setting_or_a_broker_property(compose, dotenv, kpipe_settings,
@@ -382,6 +392,9 @@ def test_dockerfile_is_multi_stage_on_debian_12():
     build, runtime = stages[0], stages[-1]
     runs = " ".join(rest for word, rest in build["lines"] if word == "RUN")
     assert re.search(r"KPIPE_SKIP_KAFKA=1 KPIPE_NO_BROWSER=1 scripts/bootstrap\b", runs)
+    assert re.search(r"KPIPE_SKIP_DEV_TOOLS=1 \S.*scripts/bootstrap\b", runs), \
+        "the build stage leaves out clang, clang-format and clang-tidy (KPIPE_SKIP_DEV_TOOLS=1)"
+    assert "KPIPE_SKIP_DEV_TOOLS" in (REPO_ROOT / "scripts" / "bootstrap").read_text()
     assert "KPIPE_SKIP_KAFKA" in (REPO_ROOT / "scripts" / "bootstrap").read_text()
     assert "KPIPE_NO_BROWSER" in (REPO_ROOT / "scripts" / "bootstrap-web").read_text()
     assert "cmake -S . -B build" in runs and "scripts/stage-runtime" in runs
@@ -411,6 +424,24 @@ def test_runtime_packages_provide_every_library_kpipe_links(kpipe_bin):
             continue  # from the wheel: scripts/stage-runtime copies them (tested below)
         owner = owning_package(path)
         assert owner in available, f"kpipe loads {path} from {owner}, which the runtime stage does not install"
+
+
+def test_debian_12s_node_satisfies_package_json():
+    """The build stage's Node is Debian 12's (scripts/bootstrap-web installs it): package.json's
+    engines must admit it, since the image runs `npm ci` with it."""
+    if "VERSION_CODENAME=bookworm" not in Path("/etc/os-release").read_text() or not shutil.which("apt-cache"):
+        pytest.skip("Debian 12's Node version is read from its package lists: checked on Debian 12 only")
+    madison = subprocess.run(["apt-cache", "madison", "nodejs"], capture_output=True, text=True).stdout
+    debian = [line.split("|")[1].strip() for line in madison.splitlines()
+              if re.search(r"deb\.debian\.org/debian(-security)? bookworm", line)]
+    if not debian:
+        pytest.skip("no Debian 12 nodejs in the package lists: run apt-get update")
+    major = max(int(re.match(r"(?:\d+:)?(\d+)\.", v).group(1)) for v in debian)
+    engines = json.loads((REPO_ROOT / "package.json").read_text())["engines"]["node"]
+    m = re.fullmatch(r">=\s*(\d+)(?:\.\d+)*", engines)
+    assert m, f"package.json engines.node is {engines!r}: this test reads a '>=N' range"
+    assert major >= int(m.group(1)), \
+        f"package.json asks for Node {engines}, but the image builds with Debian 12's Node {major}"
 
 
 def owning_package(path: str) -> str:
