@@ -97,7 +97,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   // A Result holds a value or an error, never "no value and no error": an OK status becomes an
   // internal error that says so (Arrow's Result refuses it the same way), instead of a Result
   // whose value() would throw std::bad_variant_access far from the bug.

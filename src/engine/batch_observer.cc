@@ -50,8 +50,8 @@ class ConsoleObserver final : public BatchObserver {
     std::snprintf(line, sizeof line,
                   "Batch %lld%s: %lld rows (%lld bad), input %.1f rows/s, processed %.1f rows/s, %lld ms\n\n",
                   static_cast<long long>(p.batch_id), p.replay ? " (re-run)" : "",
-                  static_cast<long long>(p.num_input_rows), static_cast<long long>(b.bad_rows),
-                  p.input_rows_per_second, p.processed_rows_per_second, static_cast<long long>(b.total_ms));
+                  static_cast<long long>(p.num_input_rows), static_cast<long long>(b.bad_rows), p.input_rows_per_second,
+                  p.processed_rows_per_second, static_cast<long long>(b.total_ms));
     text += line;
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);

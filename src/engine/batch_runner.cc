@@ -36,7 +36,7 @@ std::vector<SinkSpec> sink_specs(const StreamOptions& opt) {
   if (opt.sink_parquet) {
     // The canonical compression name, so "SNAPPY" and "snappy" record the same entry.
     auto c = parse_compression(opt.parquet_compression);
-    std::string format = !c.ok() ? opt.parquet_compression
+    std::string format = !c.ok()                      ? opt.parquet_compression
                          : *c == Compression::kSnappy ? "snappy"
                          : *c == Compression::kZstd   ? "zstd"
                                                       : "none";
@@ -253,7 +253,8 @@ Status BatchRunner::publish(Batch& b, const std::vector<CommittedFile>& recorded
   for (const auto& t : b.tasks) ours.emplace(b.sinks[t.sink]->spec().name, t.path);
   for (const auto& f : recorded) {
     if (ours.count({f.sink, f.path})) continue;
-    auto sink = std::find_if(b.entry.sinks.begin(), b.entry.sinks.end(), [&](const SinkSpec& s) { return s.name == f.sink; });
+    auto sink =
+        std::find_if(b.entry.sinks.begin(), b.entry.sinks.end(), [&](const SinkSpec& s) { return s.name == f.sink; });
     if (sink == b.entry.sinks.end()) continue;
     const std::string path = sink->root + "/" + f.path;
     const std::string dir = path.substr(0, path.rfind('/'));
@@ -295,8 +296,7 @@ void BatchRunner::observe(const Batch& b) {
                    {"publish", b.ms_publish},
                    {"commit", b.ms_commit},
                    {"total", total_ms}};
-  const double since_prev =
-      previous_start_ ? std::chrono::duration<double>(b.started - *previous_start_).count() : 0.0;
+  const double since_prev = previous_start_ ? std::chrono::duration<double>(b.started - *previous_start_).count() : 0.0;
   previous_start_ = b.started;
   p.input_rows_per_second = since_prev > 0 ? p.num_input_rows / since_prev : 0.0;
   p.processed_rows_per_second = total_ms > 0 ? p.num_input_rows * 1000.0 / total_ms : 0.0;

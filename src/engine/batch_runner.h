@@ -79,7 +79,8 @@ class BatchRunner {
  private:
   struct Batch;  // one attempt's state, from decode to observe
   Result<BatchRows> read_and_decode(const std::vector<PartitionRange>& ranges, Decoding& decoding,
-                                    const std::atomic<bool>& stop, std::vector<std::shared_ptr<arrow::RecordBatch>>& parts);
+                                    const std::atomic<bool>& stop,
+                                    std::vector<std::shared_ptr<arrow::RecordBatch>>& parts);
   Status check_bad_records(const BatchRows& rows, const DecodeSpec& spec, int64_t batch_id) const;
   Status write_hidden(Batch& b);
   Status publish(Batch& b, const std::vector<CommittedFile>& recorded);

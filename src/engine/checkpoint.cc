@@ -401,8 +401,9 @@ Result<std::unique_ptr<FileLock>> lock_checkpoint(FileSystem& fs, const std::str
   auto lock = fs.lock_exclusive(path, owner_line());
   if (lock.ok()) {
     while (!previous.empty() && previous.back() == '\n') previous.pop_back();
-    if (!previous.empty()) log_info("stream", "took over the lock of CHECKPOINT_PATH=" + dir + " from " + previous +
-                                                  ", which no longer runs");
+    if (!previous.empty())
+      log_info("stream",
+               "took over the lock of CHECKPOINT_PATH=" + dir + " from " + previous + ", which no longer runs");
     return lock;
   }
   const Status& st = lock.status();

@@ -69,7 +69,7 @@ struct OffsetsEntry {
   int64_t batch_id = 0;
   int64_t planned_at_ms = 0;
   std::string topic;
-  std::string writer;                  // the process that planned it (pid, host, random), so two writers' entries differ
+  std::string writer;  // the process that planned it (pid, host, random), so two writers' entries differ
   std::vector<PartitionRange> ranges;  // sorted by partition; a partition with no new data has start == end
   FileLayout layout;                   // a re-run writes the same files even if the settings changed
   // Empty in entries of kpipe before 0.2, which recorded ranges and layout only.

@@ -41,12 +41,12 @@ struct BatchRows {
 
 // One output file of a batch, from plan to final name.
 struct FileTask {
-  size_t sink = 0;   // index into the batch's sink list
-  int32_t day = 0;   // its dt; 0 for the dead-letter file
-  FileSlice slice;   // its rows within the day's rows (or the bad records)
-  std::string dir;   // the directory it is published in
-  std::string path;  // below the sink's root, as the checkpoint records it
-  std::string name;  // final name, last component of `path`
+  size_t sink = 0;    // index into the batch's sink list
+  int32_t day = 0;    // its dt; 0 for the dead-letter file
+  FileSlice slice;    // its rows within the day's rows (or the bad records)
+  std::string dir;    // the directory it is published in
+  std::string path;   // below the sink's root, as the checkpoint records it
+  std::string name;   // final name, last component of `path`
   int64_t bytes = 0;  // set when written
 };
 

@@ -55,10 +55,10 @@ struct StreamJob::Impl {
   std::vector<std::unique_ptr<BatchObserver>> observers;
   std::unique_ptr<BatchRunner> runner;
   std::optional<std::vector<PartitionRange>> initial_ranges;  // STARTING_OFFSETS resolved before the first batch
-  bool more_available = false;  // the last plan left data for an immediate next batch
+  bool more_available = false;                                // the last plan left data for an immediate next batch
 
   std::unique_ptr<Decoding> decoding;  // until the runner takes it
-  bool locked = false;                  // lock_checkpoint done (the lock may be null: see there)
+  bool locked = false;                 // lock_checkpoint done (the lock may be null: see there)
 
   Status check_settings();
   Status start();
@@ -229,8 +229,8 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
   std::optional<std::map<int32_t, int64_t>> stop_at;  // --once targets
   // --once is for schedulers: a broker that never answers must end the run, not hang it.
   auto last_success = clock.now();
-  const auto once_timeout = std::chrono::duration_cast<Clock::TimePoint::duration>(
-      std::chrono::duration<double>(m.opt.once_timeout_seconds));
+  const auto once_timeout =
+      std::chrono::duration_cast<Clock::TimePoint::duration>(std::chrono::duration<double>(m.opt.once_timeout_seconds));
   while (!stop.load()) {
     const auto tick = clock.now();
     Status step;

@@ -53,10 +53,11 @@ TEST(WorkerPool, AWorkersExceptionReachesTheCaller) {
 TEST(WorkerPool, NoThreadsRunsOnTheCaller) {
   WorkerPool pool(0);
   const auto me = std::this_thread::get_id();
-  EXPECT_TRUE(pool.run(4, [&](size_t) {
-                    EXPECT_EQ(std::this_thread::get_id(), me);
-                    return Status::success();
-                  })
+  EXPECT_TRUE(pool.run(4,
+                       [&](size_t) {
+                         EXPECT_EQ(std::this_thread::get_id(), me);
+                         return Status::success();
+                       })
                   .ok());
 }
 

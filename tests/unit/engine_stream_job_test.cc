@@ -22,8 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kSteps[] = {"after_read", "after_offsets", "after_temp_files", "mid_rename", "after_rename",
-                              "after_commit"};
+const char* const kSteps[] = {"after_read", "after_offsets", "after_temp_files",
+                              "mid_rename", "after_rename",  "after_commit"};
 
 class StreamJobTest : public ::testing::Test {
  protected:
@@ -223,8 +223,8 @@ TEST_F(StreamJobTest, CrashAtEachStepThenRestartIsExactlyOnce) {
 
 TEST_F(StreamJobTest, FailingFileSystemCallAtEachStepIsRetriedWithoutDuplicates) {
   using Op = FaultyFileSystem::Op;
-  for (Op op : {Op::kWriteFile, Op::kRename, Op::kRenameNoReplace, Op::kFsyncDir, Op::kMakeDirs, Op::kListDir,
-                Op::kRemove}) {
+  for (Op op :
+       {Op::kWriteFile, Op::kRename, Op::kRenameNoReplace, Op::kFsyncDir, Op::kMakeDirs, Op::kListDir, Op::kRemove}) {
     for (int nth : {1, 3, 7}) {
       SCOPED_TRACE("op " + std::to_string(static_cast<int>(op)) + " call " + std::to_string(nth));
       fs::remove_all(dir_);
