@@ -30,6 +30,7 @@
 #include "decode/record_decoder.h"
 #include "decode/schema.h"
 #include "decode/timestamp.h"
+#include "sink/time_format.h"
 
 namespace {
 
@@ -102,15 +103,15 @@ void check_decoder(std::string_view payload) {
 void check_timestamp(std::string_view text) {
   if (const std::optional<int64_t> micros = kpipe::parse_timestamp_micros(text)) {
     if (*micros < kpipe::kMinTimestampMicros || *micros > kpipe::kMaxTimestampMicros) fail("timestamp out of range");
-    char date[10];
+    char date[16];
     const int32_t days = kpipe::days_from_micros(*micros);
-    kpipe::format_date(days, date);
-    if (kpipe::parse_date_days(std::string_view(date, sizeof date)) != days) fail("date does not round-trip");
+    const char* end = kpipe::format_date(days, date);
+    if (kpipe::parse_date_days(std::string_view(date, end - date)) != days) fail("date does not round-trip");
   }
   if (const std::optional<int32_t> days = kpipe::parse_date_days(text)) {
-    char date[10];
-    kpipe::format_date(*days, date);
-    if (std::string_view(date, sizeof date) != text) fail("parse_date_days/format_date mismatch:", text);
+    char date[16];
+    const char* end = kpipe::format_date(*days, date);
+    if (std::string_view(date, end - date) != text) fail("parse_date_days/format_date mismatch:", text);
   }
 }
 
