@@ -63,6 +63,13 @@ int run_stream(int argc, char** argv) {
                          (o.sink_parquet ? o.output_path + " (parquet) " : "") +
                          (o.sink_csv ? o.csv_output_path + " (csv) " : "") + (o.sink_console ? "console" : "") +
                          " (Arrow allocator: " + pool + ")");
+  // One writer per checkpoint, checked before the status port is taken: a second `kpipe stream`
+  // with the same settings must hear about the checkpoint, not about port 8080.
+  auto lock = lock_checkpoint(*local_file_system(), o.checkpoint_path);
+  if (!lock.ok()) {
+    std::fprintf(stderr, "kpipe stream: %s\n", lock.status().message().c_str());
+    return lock.status().code() == StatusCode::kLocked ? 2 : 1;
+  }
   auto status = std::make_shared<JobStatus>();
   std::unique_ptr<StatusServer> status_server;
   if (o.status_addr != "off") {
@@ -79,7 +86,10 @@ int run_stream(int argc, char** argv) {
     status_server = std::move(server).value();
     log_info("stream", "status page at " + status_server->url() + " (JSON at /api/status, Prometheus at /metrics)");
   }
-  StreamJob job(o, local_file_system(), status);
+  StreamSeams seams;
+  seams.fs = local_file_system();
+  seams.checkpoint_lock = std::move(lock).value();
+  StreamJob job(o, std::move(seams), status);
   Status st = job.run(g_stop);
   if (status_server) status_server->stop();
   if (!st.ok()) {

@@ -71,12 +71,17 @@ struct StreamJob::Impl {
 };
 
 StreamJob::StreamJob(StreamOptions options, std::shared_ptr<FileSystem> fs, std::shared_ptr<JobStatus> status)
-    : StreamJob(std::move(options), StreamSeams{std::move(fs), nullptr, nullptr, nullptr}, std::move(status)) {}
+    : StreamJob(std::move(options), StreamSeams{std::move(fs), nullptr, nullptr, nullptr, std::nullopt},
+                std::move(status)) {}
 
 StreamJob::StreamJob(StreamOptions options, StreamSeams seams, std::shared_ptr<JobStatus> status)
     : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);
   impl_->seams = std::move(seams);
+  if (impl_->seams.checkpoint_lock) {
+    impl_->lock = std::move(*impl_->seams.checkpoint_lock);
+    impl_->locked = true;
+  }
   if (!impl_->seams.fs) impl_->seams.fs = local_file_system();
   impl_->clock = impl_->seams.clock ? impl_->seams.clock : &impl_->steady;
   impl_->status = std::move(status);

@@ -32,6 +32,9 @@ struct StreamSeams {
   std::unique_ptr<RecordSource> source;  // null: KafkaSource::open at start
   CrashHook crash;                       // null: crash_point (KPIPE_TEST_CRASH_AT)
   Clock* clock = nullptr;                // null: the steady clock; paces triggers and back-off
+  // The checkpoint's writer lock, when the caller took it already (lock_checkpoint) — the CLI does,
+  // before it opens the status port, so a second writer hears about the checkpoint, not the port.
+  std::optional<std::unique_ptr<FileLock>> checkpoint_lock;
 };
 
 class StreamJob {

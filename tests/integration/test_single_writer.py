@@ -4,6 +4,7 @@ runs, the output still holds every event once in Parquet and in CSV."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -31,7 +32,12 @@ def wait_for_lock(checkpoint: Path, pid: int, timeout: float = 30):
 
 def test_second_stream_on_a_checkpoint_in_use_exits_2_naming_the_other(kafka, kpipe_bin, unique_topic, tmp_path):
     kafka.create_topic(unique_topic, 2)
-    env = stream_env(tmp_path, kafka.bootstrap, unique_topic, TRIGGER_SECONDS=0.5)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Both on one status address too, as two starts with the same settings are: the second must be
+    # told about the checkpoint, not about the port.
+    env = stream_env(tmp_path, kafka.bootstrap, unique_topic, TRIGGER_SECONDS=0.5, STATUS_ADDR=f"127.0.0.1:{port}")
     first, _ = start(kpipe_bin, env, tmp_path, "first")
     try:
         wait_for_lock(tmp_path / "out" / "_checkpoint", first.pid)
