@@ -43,6 +43,13 @@ class StreamJobTest : public ::testing::Test {
     opt_.files_per_partition = 2;
   }
   void TearDown() override { fs::remove_all(dir_); }
+  // A new topic's worth of state for the next case of a looping test.
+  void start_over() {
+    fs::remove_all(dir_);
+    expected_.clear();
+    produced_.clear();
+    bad_ = 0;
+  }
 
   // `n` events per partition over two days, and one bad record in partition 1.
   void produce(FakeSource& src, int partitions, int n) {
@@ -208,10 +215,7 @@ TEST_F(StreamJobTest, WriteAheadEntryRecordsSinksDecodeSettingsAndFiles) {
 TEST_F(StreamJobTest, CrashAtEachStepThenRestartIsExactlyOnce) {
   for (const char* step : kSteps) {
     SCOPED_TRACE(step);
-    fs::remove_all(dir_);
-    expected_.clear();
-    produced_.clear();
-    bad_ = 0;
+    start_over();
     FakeSource src(3);
     produce(src, 3, 300);
     Status crashed = run(src, crash_at(step, 1));
@@ -229,10 +233,7 @@ TEST_F(StreamJobTest, FailingFileSystemCallAtEachStepIsRetriedWithoutDuplicates)
        {Op::kWriteFile, Op::kRename, Op::kRenameNoReplace, Op::kFsyncDir, Op::kMakeDirs, Op::kListDir, Op::kRemove}) {
     for (int nth : {1, 3, 7}) {
       SCOPED_TRACE("op " + std::to_string(static_cast<int>(op)) + " call " + std::to_string(nth));
-      fs::remove_all(dir_);
-      expected_.clear();
-      produced_.clear();
-      bad_ = 0;
+      start_over();
       FakeSource src(2);
       produce(src, 2, 200);
       auto faulty = std::make_shared<FaultyFileSystem>(local_file_system());
