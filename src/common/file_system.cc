@@ -266,6 +266,12 @@ class LocalFileSystem final : public FileSystem {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;
   }
+
+  Result<int64_t> modified_time_ms(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return errno_status("stat of", path, errno);
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+  }
 };
 
 }  // namespace
@@ -403,6 +409,11 @@ bool FaultyFileSystem::exists(const std::string& path) {
     ++calls_[static_cast<int>(Op::kExists)];
   }
   return inner_->exists(path);
+}
+
+Result<int64_t> FaultyFileSystem::modified_time_ms(const std::string& path) {
+  if (auto st = check(Op::kStat, path)) return *st;
+  return inner_->modified_time_ms(path);
 }
 
 }  // namespace kpipe

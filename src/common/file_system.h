@@ -66,6 +66,8 @@ class FileSystem {
   virtual Result<std::vector<std::string>> list_dir(const std::string& dir) = 0;
   virtual Result<std::string> read_file(const std::string& path) = 0;
   virtual bool exists(const std::string& path) = 0;
+  // The file's last modification time, in ms since the epoch (what a log retention compares).
+  virtual Result<int64_t> modified_time_ms(const std::string& path) = 0;
 };
 
 // The POSIX file system. Stateless, so one instance may be shared by every thread.
@@ -104,9 +106,10 @@ class FaultyFileSystem : public FileSystem {
     kReadFile,
     kExists,
     kRenameNoReplace,
-    kLock
+    kLock,
+    kStat
   };
-  static constexpr int kOpCount = 10;
+  static constexpr int kOpCount = 11;
 
   explicit FaultyFileSystem(std::shared_ptr<FileSystem> inner) : inner_(std::move(inner)) {}
 
@@ -145,6 +148,7 @@ class FaultyFileSystem : public FileSystem {
   Result<std::vector<std::string>> list_dir(const std::string& dir) override;
   Result<std::string> read_file(const std::string& path) override;
   bool exists(const std::string& path) override;
+  Result<int64_t> modified_time_ms(const std::string& path) override;
 
  private:
   struct CountRule {

@@ -51,6 +51,15 @@ const std::vector<SettingSpec>& stream_setting_specs() {
        {}},
       {"FAIL_ON_DATA_LOSS", "true", "stop when offsets were deleted before being read (false: skip and report)", {}},
       {"PARQUET_COMPRESSION", "snappy", "snappy|zstd|none", {"--compression"}},
+      {"PARQUET_TABLE_FORMAT",
+       "delta",
+       "delta: the Parquet output is also a Delta Lake table (OUTPUT_PATH/_delta_log, one commit per batch) | none: "
+       "plain files only",
+       {}},
+      {"PARQUET_TABLE_APPEND",
+       "false",
+       "true: append to a Delta table at OUTPUT_PATH that another query or tool created (else kpipe refuses it)",
+       {}},
       {"ON_BAD_RECORD", "dlq", "dlq (dead-letter output) | skip (count only) | fail (stop the job)", {}},
       {"SCHEMA",
        "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING",
@@ -117,6 +126,8 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(o.parquet_compression,
                          s.get_choice("PARQUET_COMPRESSION", {"snappy", "zstd", "none", "uncompressed"}));
   if (o.parquet_compression == "uncompressed") o.parquet_compression = "none";
+  KPIPE_ASSIGN_OR_RETURN(o.parquet_table_format, s.get_choice("PARQUET_TABLE_FORMAT", {"delta", "none"}));
+  KPIPE_ASSIGN_OR_RETURN(o.parquet_table_append, s.get_bool("PARQUET_TABLE_APPEND"));
   KPIPE_ASSIGN_OR_RETURN(o.on_bad_record, s.get_choice("ON_BAD_RECORD", {"dlq", "skip", "fail"}));
   KPIPE_ASSIGN_OR_RETURN(o.schema, s.get_non_empty("SCHEMA"));
   KPIPE_ASSIGN_OR_RETURN(o.partition_from, s.get_non_empty("PARTITION_FROM"));

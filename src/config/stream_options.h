@@ -30,6 +30,8 @@ struct StreamOptions {
   int64_t max_batch_records = 100000;          // MAX_BATCH_RECORDS: records one batch holds in memory at most
   bool fail_on_data_loss = true;               // FAIL_ON_DATA_LOSS
   std::string parquet_compression = "snappy";  // PARQUET_COMPRESSION: snappy|zstd|none
+  std::string parquet_table_format = "delta";  // PARQUET_TABLE_FORMAT: delta|none
+  bool parquet_table_append = false;           // PARQUET_TABLE_APPEND: append to another query's table
   std::string on_bad_record = "dlq";           // ON_BAD_RECORD: dlq|skip|fail
   std::string schema = "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING";  // SCHEMA (Spark DDL)
   std::string partition_from = "ts";           // PARTITION_FROM: TIMESTAMP or DATE column giving dt

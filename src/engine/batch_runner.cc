@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "decode/schema.h"
+#include "delta/delta_stats.h"
 #include "engine/day_partitioner.h"
 #include "engine/stream_job.h"
 #include "sink/encoders.h"
@@ -25,7 +26,9 @@ int64_t ms_since(SteadyTime t) {
 std::vector<CommittedFile> recorded_files(const std::vector<FileTask>& tasks, const FileSinks& sinks) {
   std::vector<CommittedFile> files;
   files.reserve(tasks.size());
-  for (const auto& t : tasks) files.push_back(CommittedFile{sinks[t.sink]->spec().name, t.path, t.slice.length});
+  for (const auto& t : tasks) {
+    files.push_back(CommittedFile{sinks[t.sink]->spec().name, t.path, t.slice.length, t.bytes, t.stats});
+  }
   return files;
 }
 
@@ -220,10 +223,15 @@ Status BatchRunner::write_hidden(Batch& b) {
   for (const auto& t : b.tasks) dirs.insert(t.dir);
   for (const auto& d : dirs) KPIPE_RETURN_IF_ERROR(seams_.fs->make_dirs(d));
   FileSystem& fs = *seams_.fs;
+  // The footer statistics go into the Delta table's add actions (minValues, maxValues, nullCount).
+  const bool with_stats = opt_.sink_parquet && opt_.parquet_table_format == "delta";
   Status st = seams_.pool->run(b.tasks.size(), [&](size_t i) -> Status {
     FileTask& t = b.tasks[i];
     KPIPE_ASSIGN_OR_RETURN(auto buf, b.sinks[t.sink]->encode(t, b.rows));
     t.bytes = buf->size();
+    if (with_stats && b.sinks[t.sink]->spec().name == kParquetSink) {
+      KPIPE_ASSIGN_OR_RETURN(t.stats, delta_file_stats(*buf));
+    }
     return fs.write_file(t.dir + "/" + temp_file_name(t.name),
                          std::string_view(reinterpret_cast<const char*>(buf->data()), buf->size()));
   });
@@ -276,7 +284,9 @@ Status BatchRunner::commit(Batch& b) {
   c.input_rows = c.output_rows + static_cast<int64_t>(b.rows.bad.size());
   c.dead_letter_rows = b.entry.decode->on_bad_record == "dlq" ? static_cast<int64_t>(b.rows.bad.size()) : 0;
   c.files = recorded_files(b.tasks, b.sinks);
-  KPIPE_RETURN_IF_ERROR(commit_batch(*seams_.committers, b.entry, c));
+  KPIPE_RETURN_IF_ERROR(commit_batch(*seams_.committers, b.entry, c, [&](const Committer& done) {
+    return done.name() == "delta" ? crash("after_delta_commit", c.batch_id) : Status::success();
+  }));
   if (c.batch_id % 10 == 9) KPIPE_RETURN_IF_ERROR(seams_.checkpoint->purge(100));
   return Status::success();
 }

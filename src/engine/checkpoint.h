@@ -62,6 +62,10 @@ struct CommittedFile {
   std::string sink;  // "parquet", "csv", "dead-letter"
   std::string path;  // relative to the sink's root, e.g. "dt=2025-11-06/part-1a2b3c4d-00007-000.snappy.parquet"
   int64_t rows = 0;
+  // For the table committers, not recorded in the checkpoint: the file's size and, for a Parquet
+  // file of a Delta table, its statistics as the add action carries them.
+  int64_t bytes = 0;
+  std::string stats;
   bool operator==(const CommittedFile&) const = default;
 };
 

@@ -24,12 +24,13 @@ std::unique_ptr<Committer> make_checkpoint_committer(Checkpoint& checkpoint) {
 }
 
 Status commit_batch(const std::vector<std::unique_ptr<Committer>>& chain, const OffsetsEntry& entry,
-                    const CommitEntry& commit) {
+                    const CommitEntry& commit, const std::function<Status(const Committer&)>& after) {
   for (const auto& c : chain) {
     KPIPE_ASSIGN_OR_RETURN(bool done, c->has_committed(entry));
     if (done) continue;
     Status st = c->commit(entry, commit);
     if (!st.ok()) return st.with_context(std::string(c->name()) + " commit of batch " + std::to_string(entry.batch_id));
+    if (after) KPIPE_RETURN_IF_ERROR(after(*c));
   }
   return Status::success();
 }

@@ -10,6 +10,7 @@
 // records a batch twice.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -34,8 +35,9 @@ class Committer {
 std::unique_ptr<Committer> make_checkpoint_committer(Checkpoint& checkpoint);
 
 // Runs the chain for one batch: skips the committers that have the batch, commits the others in
-// order, and stops at the first error.
+// order, and stops at the first error. `after` runs after each committer that committed (the
+// crash points of the tests); its error stops the chain as well.
 Status commit_batch(const std::vector<std::unique_ptr<Committer>>& chain, const OffsetsEntry& entry,
-                    const CommitEntry& commit);
+                    const CommitEntry& commit, const std::function<Status(const Committer&)>& after = nullptr);
 
 }  // namespace kpipe

@@ -48,6 +48,7 @@ struct FileTask {
   std::string path;   // below the sink's root, as the checkpoint records it
   std::string name;   // final name, last component of `path`
   int64_t bytes = 0;  // set when written
+  std::string stats;  // set when written, for a Delta table's Parquet files: the add's stats JSON
 };
 
 class FileSink {

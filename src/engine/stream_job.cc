@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/worker_pool.h"
 #include "engine/batch_planner.h"
+#include "engine/delta_committer.h"
 #include "kafka/source.h"
 #include "sink/file_naming.h"
 
@@ -58,6 +59,7 @@ struct StreamJob::Impl {
   bool more_available = false;                                // the last plan left data for an immediate next batch
 
   std::unique_ptr<Decoding> decoding;  // until the runner takes it
+  std::unique_ptr<Committer> delta;    // the Delta table's committer, until the chain takes it
   bool locked = false;                 // lock_checkpoint done (the lock may be null: see there)
 
   Status check_settings();
@@ -119,7 +121,19 @@ Status StreamJob::Impl::start() {
     so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 16 << 20));
     KPIPE_ASSIGN_OR_RETURN(seams.source, KafkaSource::open(so));
   }
+  if (opt.sink_parquet && opt.parquet_table_format == "delta" && !delta) {
+    DeltaTableSpec spec;
+    spec.root = opt.output_path;
+    spec.query_id = checkpoint->query_id();
+    spec.topic = opt.topic;
+    spec.schema = decoding->schema;
+    spec.append = opt.parquet_table_append;
+    spec.last_committed_batch = checkpoint->latest_commit() ? checkpoint->latest_commit()->batch_id : -1;
+    KPIPE_ASSIGN_OR_RETURN(delta, open_delta_table(fs, spec));
+  }
   pool = std::make_unique<WorkerPool>(write_threads());
+  // The table's commit before the checkpoint's: commits/N then means the table has batch N.
+  if (delta) committers.push_back(std::move(delta));
   committers.push_back(make_checkpoint_committer(*checkpoint));
   observers.push_back(make_status_observer(status, checkpoint->query_id()));
   if (opt.sink_console) observers.push_back(make_console_observer());

@@ -54,7 +54,8 @@ class StreamJob {
 
 // Test hook: when KPIPE_TEST_CRASH_AT names `step` (optionally "step@batch"), the process kills
 // itself with SIGKILL there, as a power cut would. Steps: after_offsets, after_read,
-// after_temp_files, mid_rename, after_rename, after_commit.
+// after_temp_files, mid_rename, after_rename, after_delta_commit (the table has the batch,
+// commits/N not yet), after_commit.
 void crash_point(const char* step, int64_t batch_id);
 
 }  // namespace kpipe
