@@ -13,7 +13,7 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "common/time_util.h"
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 namespace {

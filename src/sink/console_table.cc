@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "sink/encoders.h"
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 namespace {

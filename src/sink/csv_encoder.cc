@@ -9,7 +9,7 @@
 
 #include "sink/arrow_boundary.h"
 #include "sink/encoders.h"
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 namespace {

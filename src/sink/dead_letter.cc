@@ -4,7 +4,7 @@
 
 #include "common/json_writer.h"
 #include "sink/encoders.h"
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 namespace {

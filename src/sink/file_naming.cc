@@ -3,7 +3,7 @@
 #include <charconv>
 #include <limits>
 
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 namespace {

@@ -30,7 +30,7 @@
 #include "decode/record_decoder.h"
 #include "decode/schema.h"
 #include "decode/timestamp.h"
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 namespace {
 

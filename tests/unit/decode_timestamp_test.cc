@@ -1,5 +1,5 @@
 #include "decode/timestamp.h"
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 #include <optional>
 #include <string>

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 namespace {

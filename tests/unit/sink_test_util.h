@@ -46,10 +46,10 @@ struct ProcessOutput {
   std::string output;  // stdout and stderr
 };
 
-// Runs tests/unit/sink_readback.py MODE FILE with the project's .venv Python.
-inline ProcessOutput read_back(const std::string& mode, const std::string& file) {
-  std::string cmd = std::string("'") + KPIPE_TEST_PYTHON + "' '" + KPIPE_SOURCE_DIR + "/tests/unit/sink_readback.py' " +
-                    mode + " '" + file + "' 2>&1";
+// Runs `args` (a script under tests/unit and its arguments, already quoted) with the project's
+// .venv Python.
+inline ProcessOutput run_python(const std::string& args) {
+  std::string cmd = std::string("'") + KPIPE_TEST_PYTHON + "' " + args + " 2>&1";
   ProcessOutput result;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -59,6 +59,11 @@ inline ProcessOutput read_back(const std::string& mode, const std::string& file)
   int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// Runs tests/unit/sink_readback.py MODE FILE with the project's .venv Python.
+inline ProcessOutput read_back(const std::string& mode, const std::string& file) {
+  return run_python(std::string("'") + KPIPE_SOURCE_DIR + "/tests/unit/sink_readback.py' " + mode + " '" + file + "'");
 }
 
 // Lines of `text` that start with `prefix`, joined with '\n' (each line ends with one).

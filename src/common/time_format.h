@@ -1,6 +1,7 @@
-// Calendar arithmetic and the text forms of dates and timestamps that the sinks write. Kept in
-// the sink so the sink depends on no other stage; the formatters write into a caller's buffer
-// so the CSV encoder formats millions of timestamps without an allocation per value.
+// Calendar arithmetic and the text forms of dates and timestamps that the sinks and the Delta
+// log write. Pure functions in common, so neither stage depends on the other; the formatters
+// write into a caller's buffer so the CSV encoder formats millions of timestamps without an
+// allocation per value.
 #pragma once
 
 #include <cstdint>

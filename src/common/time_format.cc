@@ -1,4 +1,4 @@
-#include "sink/time_format.h"
+#include "common/time_format.h"
 
 #include <charconv>
 

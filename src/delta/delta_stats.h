@@ -1,0 +1,41 @@
+// The per-file statistics of a Delta `add` action (delta-io/delta PROTOCOL.md, "Per-file
+// Statistics"), taken from the footer of the Parquet file Arrow wrote: the column chunk
+// statistics of every row group, combined per column. Only the footer is decoded, never a data
+// page, so this costs microseconds per file.
+//
+// What is written, and why (the protocol leaves the details to the writer; we follow Delta's
+// Spark writer, StatisticsCollection.scala, unless it would give a wrong bound):
+//   - numRecords: the rows of all row groups.
+//   - nullCount: for every top-level column whose chunks all carry a null count.
+//   - minValues/maxValues: for the types Delta collects them on (numbers, date, timestamp,
+//     string; not boolean: Spark's SkippingEligibleDataType has no BooleanType) when every
+//     chunk that has a non-null value carries min/max. All-null columns have none.
+//   - timestamps: ISO 8601 UTC with milliseconds, as the protocol says ("Timestamp columns are
+//     truncated down to milliseconds"). The min is floored; the max is rounded up to the next
+//     millisecond when it has sub-millisecond digits, so it stays an upper bound for readers
+//     that do not widen it by 1 ms as Spark's data skipping does.
+//   - strings: cut to 32 code points (Spark's dataSkippingStringPrefixLength). A cut max gets
+//     Spark's tie-breaker U+FFFD appended, after extending the prefix over any code points
+//     >= U+FFFD, so it stays >= every value in UTF-8 byte order.
+//   - floats: a non-finite min or max leaves the column out of minValues/maxValues. Parquet
+//     writers leave NaN out of the footer statistics, so a NaN in the data is not visible here
+//     (delta-rs, which also reads the footer, behaves the same).
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace arrow {
+class Buffer;
+}
+
+namespace kpipe {
+
+// Returns the stats JSON of one Parquet file held whole in `parquet_file`, e.g.
+// {"numRecords":3,"minValues":{"a":1},"maxValues":{"a":7},"nullCount":{"a":0}}.
+// Fails (kFatal, "reading the Parquet footer for Delta stats: ...") when the footer is not
+// readable. Thread-safe; reads `parquet_file` only for the duration of the call.
+[[nodiscard]] Result<std::string> delta_file_stats(const arrow::Buffer& parquet_file);
+
+}  // namespace kpipe
