@@ -64,7 +64,7 @@ struct DeltaSnapshot {
   int64_t version = -1;  // -1: no table yet
   DeltaProtocol protocol;
   DeltaMetadata metadata;
-  std::map<std::string, DeltaTxn> txns;  // by app_id
+  std::map<std::string, DeltaTxn> txns;   // by app_id
   std::map<std::string, DeltaAdd> files;  // live files, by path
 };
 

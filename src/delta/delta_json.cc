@@ -45,7 +45,8 @@ Status string_map_of(simdjson::dom::element obj, const char* key, std::map<std::
       out[std::string(k)] = "";  // a null partition value; kpipe's dt is never null
       continue;
     }
-    if (v.get_string().get(s) != simdjson::SUCCESS) return corrupt(file, std::string("'") + key + "' value is not a string");
+    if (v.get_string().get(s) != simdjson::SUCCESS)
+      return corrupt(file, std::string("'") + key + "' value is not a string");
     out[std::string(k)] = std::string(s);
   }
   return Status::success();

@@ -129,7 +129,8 @@ Result<DeltaSnapshot> load_snapshot(FileSystem& fs, const std::string& root) {
     }
     auto snap = decode_checkpoint(parts, it->first);
     if (!snap.ok()) {
-      return Status(snap.status()).with_context("reading the checkpoint " + delta_log_dir(root) + "/" + it->second.front());
+      return Status(snap.status())
+          .with_context("reading the checkpoint " + delta_log_dir(root) + "/" + it->second.front());
     }
     s = std::move(snap).value();
     s.version = it->first;
@@ -214,8 +215,9 @@ Result<int64_t> checkpoint_interval(const DeltaMetadata& metadata) {
   auto it = metadata.configuration.find("delta.checkpointInterval");
   if (it == metadata.configuration.end()) return 10;
   if (!all_digits(it->second) || to_int(it->second) < 1) {
-    return Status::fatal("Delta table property delta.checkpointInterval='" + it->second + "': expected a whole number >= 1",
-                         StatusCode::kInvalidArgument);
+    return Status::fatal(
+        "Delta table property delta.checkpointInterval='" + it->second + "': expected a whole number >= 1",
+        StatusCode::kInvalidArgument);
   }
   return to_int(it->second);
 }

@@ -87,8 +87,8 @@ class DeltaCommitter final : public Committer {
     const int64_t now = wall_clock_ms();
     std::string adds;
     int64_t files = 0, rows = 0, bytes = 0;
-    const auto parquet = std::find_if(entry.sinks.begin(), entry.sinks.end(),
-                                      [](const SinkSpec& s) { return s.name == kParquetSink; });
+    const auto parquet =
+        std::find_if(entry.sinks.begin(), entry.sinks.end(), [](const SinkSpec& s) { return s.name == kParquetSink; });
     const bool in_table = parquet != entry.sinks.end() && parquet->root == spec_.root;
     if (parquet != entry.sinks.end() && !in_table) {
       log_warn("delta", "batch " + std::to_string(entry.batch_id) + " was planned with its Parquet files in " +
@@ -111,7 +111,9 @@ class DeltaCommitter final : public Committer {
     JsonWriter info;
     info.begin_object().field("timestamp", now).field("operation", "STREAMING UPDATE");
     info.key("operationParameters").begin_object();
-    info.field("outputMode", "Append").field("queryId", spec_.query_id).field("epochId", std::to_string(entry.batch_id));
+    info.field("outputMode", "Append")
+        .field("queryId", spec_.query_id)
+        .field("epochId", std::to_string(entry.batch_id));
     info.end_object();
     info.field("isBlindAppend", true);
     info.key("operationMetrics").begin_object();
@@ -234,8 +236,8 @@ Result<std::unique_ptr<Committer>> open_delta_table(FileSystem& fs, const DeltaT
     KPIPE_RETURN_IF_ERROR(write_commit(fs, spec.root, s.version + 1, actions)
                               .with_context("adding columns " + added + " to the Delta table " + spec.root));
     KPIPE_RETURN_IF_ERROR(apply_commit(actions, s.version + 1, s, delta_commit_name(s.version + 1)));
-    log_info("delta", "the table schema at " + spec.root + " gains " + added + " (version " +
-                          std::to_string(s.version) + ")");
+    log_info("delta",
+             "the table schema at " + spec.root + " gains " + added + " (version " + std::to_string(s.version) + ")");
   }
   return std::unique_ptr<Committer>(std::make_unique<DeltaCommitter>(fs, spec, std::move(s)));
 }

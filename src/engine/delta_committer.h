@@ -24,9 +24,9 @@ struct DeltaTableSpec {
   std::string root;      // OUTPUT_PATH
   std::string query_id;  // the checkpoint's: the txn appId and the table's kpipe.queryId
   std::string topic;
-  Schema schema;                        // the SCHEMA in force
-  bool append = false;                  // PARQUET_TABLE_APPEND: another query's table is accepted
-  int64_t last_committed_batch = -1;    // the checkpoint's, for the warning about older batches
+  Schema schema;                      // the SCHEMA in force
+  bool append = false;                // PARQUET_TABLE_APPEND: another query's table is accepted
+  int64_t last_committed_batch = -1;  // the checkpoint's, for the warning about older batches
 };
 
 // Opens the table at spec.root, creating version 0 (protocol, metaData) when there is none, and

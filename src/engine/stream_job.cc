@@ -111,16 +111,7 @@ Status StreamJob::Impl::start() {
     log_info("stream", std::string(checkpoint->created_now() ? "new checkpoint " : "checkpoint ") +
                            opt.checkpoint_path + " (query " + checkpoint->query_id() + ")");
   }
-  if (!seams.source) {
-    SourceOptions so;
-    so.bootstrap_servers = opt.bootstrap_servers;
-    so.topic = opt.topic;
-    so.kafka_props = opt.kafka_props;
-    // Fetched ahead: enough to keep reading while a batch is written (the prefetch thread pauses
-    // a partition whose share is full), at most about one batch of the seed's events.
-    so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 16 << 20));
-    KPIPE_ASSIGN_OR_RETURN(seams.source, KafkaSource::open(so));
-  }
+  // The table before the broker: a table this job may not write to is a settings error (exit 2).
   if (opt.sink_parquet && opt.parquet_table_format == "delta" && !delta) {
     DeltaTableSpec spec;
     spec.root = opt.output_path;
@@ -130,6 +121,16 @@ Status StreamJob::Impl::start() {
     spec.append = opt.parquet_table_append;
     spec.last_committed_batch = checkpoint->latest_commit() ? checkpoint->latest_commit()->batch_id : -1;
     KPIPE_ASSIGN_OR_RETURN(delta, open_delta_table(fs, spec));
+  }
+  if (!seams.source) {
+    SourceOptions so;
+    so.bootstrap_servers = opt.bootstrap_servers;
+    so.topic = opt.topic;
+    so.kafka_props = opt.kafka_props;
+    // Fetched ahead: enough to keep reading while a batch is written (the prefetch thread pauses
+    // a partition whose share is full), at most about one batch of the seed's events.
+    so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 16 << 20));
+    KPIPE_ASSIGN_OR_RETURN(seams.source, KafkaSource::open(so));
   }
   pool = std::make_unique<WorkerPool>(write_threads());
   // The table's commit before the checkpoint's: commits/N then means the table has batch N.

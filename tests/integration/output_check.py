@@ -13,8 +13,11 @@ import pyarrow.parquet as pq
 
 
 def data_files(root: Path, suffix: str) -> list[Path]:
-    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.name.endswith(suffix)
-                  and not p.name.startswith((".", "_")))
+    """The data files below root, as plain readers list them: nothing under a name starting with
+    '.' or '_' (hidden temp files, the Delta log's _delta_log/ with its checkpoints)."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(suffix)
+                  and not any(part.startswith((".", "_")) for part in p.relative_to(root).parts))
 
 
 def hidden_files(*roots: Path) -> list[Path]:
@@ -29,6 +32,12 @@ def read_parquet(root: Path):
     """Every row of the Parquet output as a pyarrow Table, dt from the folder names."""
     dataset = ds.dataset(str(root), format="parquet", partitioning="hive")
     return dataset.to_table()
+
+
+def read_delta(root: Path, version: int | None = None):
+    """The rows of the Delta table at root as delta-rs (the deltalake package) reads them."""
+    from deltalake import DeltaTable
+    return DeltaTable(str(root), version=version).to_pyarrow_table()
 
 
 def read_parquet_duckdb(root: Path) -> list[tuple]:

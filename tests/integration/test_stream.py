@@ -15,13 +15,13 @@ import pyarrow as pa
 import pytest
 
 from output_check import (assert_every_file_opens, data_files, duplicates, hidden_files, progress_lines,
-                          read_csv_duckdb, read_dead_letter, read_parquet, read_parquet_duckdb, stream_env)
+                          read_csv_duckdb, read_dead_letter, read_delta, read_parquet, read_parquet_duckdb, stream_env)
 
 KPIPE_SETTING_PREFIXES = ("KAFKA_", "MSGS_PER_SEC", "OUTPUT_PATH", "CSV_OUTPUT_PATH", "CHECKPOINT_PATH",
                           "DEAD_LETTER_PATH", "TRIGGER_SECONDS", "MAX_RECORDS_PER_FILE", "FILES_PER_PARTITION",
                           "SINKS", "STARTING_OFFSETS", "MAX_OFFSETS_PER_TRIGGER", "FAIL_ON_DATA_LOSS",
                           "PARQUET_COMPRESSION", "ON_BAD_RECORD", "SCHEMA", "PARTITION_FROM", "STATUS_ADDR",
-                          "MAX_RECORD_BYTES", "MAX_STRING_BYTES", "KPIPE_TEST_CRASH_AT", "ONCE")
+                          "MAX_RECORD_BYTES", "MAX_STRING_BYTES", "KPIPE_TEST_CRASH_AT", "ONCE", "PARQUET_TABLE_")
 
 BASE = datetime(2025, 11, 6, 0, 0, tzinfo=timezone.utc)
 
@@ -66,6 +66,10 @@ def check_exactly_once(out: Path, expected_ids: set[str]):
     pq_ids = pq_table.column("event_id").to_pylist()
     assert duplicates(pq_ids) == {}
     assert set(pq_ids) == expected_ids, f"parquet missing {len(expected_ids - set(pq_ids))}, extra {len(set(pq_ids) - expected_ids)}"
+    # The Delta table over the same files (PARQUET_TABLE_FORMAT=delta, the default): every row once.
+    delta_ids = read_delta(out / "parquet").column("event_id").to_pylist()
+    assert duplicates(delta_ids) == {}
+    assert set(delta_ids) == expected_ids, f"delta missing {len(expected_ids - set(delta_ids))}"
     csv_rows = read_csv_duckdb(out / "csv")
     csv_ids = [r[0] for r in csv_rows]
     assert duplicates(csv_ids) == {}
@@ -213,7 +217,8 @@ def test_on_bad_record_fail_stops_with_offset_and_commits_nothing(kafka, kpipe_b
     assert data_files(out / "parquet", ".parquet") == [] and data_files(out / "csv", ".csv") == []
 
 
-CRASH_STEPS = ["after_offsets", "after_read", "after_temp_files", "mid_rename", "after_rename", "after_commit"]
+CRASH_STEPS = ["after_offsets", "after_read", "after_temp_files", "mid_rename", "after_rename", "after_delta_commit",
+               "after_commit"]
 
 
 @pytest.mark.parametrize("step", CRASH_STEPS)
