@@ -5,7 +5,9 @@
 #include <arrow/io/file.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/reader.h>
+
 #include <unistd.h>
+#include "delta/delta_log.h"
 
 #include <filesystem>
 #include <fstream>
@@ -123,8 +125,12 @@ class StreamJobTest : public ::testing::Test {
     std::vector<std::string> out;
     if (!fs::exists(root)) return out;
     for (const auto& e : fs::recursive_directory_iterator(root)) {
-      const std::string name = e.path().filename().string();
-      if (e.is_regular_file() && name[0] != '.' && name[0] != '_') out.push_back(e.path().string());
+      // As plain readers list a folder: nothing below a name starting with '.' or '_' (the
+      // Delta log in _delta_log/ included).
+      bool hidden = false;
+      for (const auto& part : fs::relative(e.path(), root))
+        hidden |= part.string()[0] == '.' || part.string()[0] == '_';
+      if (e.is_regular_file() && !hidden) out.push_back(e.path().string());
     }
     return out;
   }
@@ -143,6 +149,17 @@ class StreamJobTest : public ::testing::Test {
       while (std::getline(in, line)) ++dead;
     }
     EXPECT_EQ(dead, bad_) << "dead-letter lines";
+    // The Delta table holds exactly the Parquet files of the folder.
+    if (opt_.sink_parquet && opt_.parquet_table_format == "delta") {
+      auto table = load_snapshot(*local_file_system(), opt_.output_path);
+      ASSERT_TRUE(table.ok()) << table.status().message();
+      std::set<std::string> in_table, in_folder;
+      for (const auto& [path, add] : table->files) in_table.insert(path);
+      for (const auto& f : visible_files(opt_.output_path)) {
+        in_folder.insert(fs::relative(f, opt_.output_path).string());
+      }
+      EXPECT_EQ(in_table, in_folder) << "Delta table files";
+    }
     for (const auto& root : {opt_.output_path, opt_.csv_output_path}) {
       if (!fs::exists(root)) continue;
       for (const auto& e : fs::recursive_directory_iterator(root)) {
