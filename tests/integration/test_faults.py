@@ -385,7 +385,7 @@ def test_dt_comes_only_from_a_range_checked_date(kafka, kpipe_bin, unique_topic,
                      CHECKPOINT_PATH=out2 / "_checkpoint", DEAD_LETTER_PATH=out2 / "_dead_letter")
     p = run_kpipe(["stream", "--once"], env=env, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert sorted(d.name for d in (out2 / "parquet").iterdir()) == ["dt=2025-11-06"]
+    assert sorted(d.name for d in (out2 / "parquet").iterdir()) == ["_delta_log", "dt=2025-11-06"]
     assert sorted(d.name for d in (out2 / "csv").iterdir()) == ["dt=2025-11-06"]
     assert len(read_dead_letter(out2 / "_dead_letter")) == len(HOSTILE_DATES)
     created = {c for c in set(tmp_path.rglob("*")) - before if c.is_dir()}
