@@ -1,9 +1,6 @@
-"""Spark 3.5.1 + delta-spark 3.2.1 read a Delta table, as a kpipe user's Spark would (issue 17).
-
-For now the table is written by the Python `deltalake` package (delta-rs): several appends of
-rows with a `dt` date partition column, as kpipe lays out OUTPUT_PATH (dt=YYYY-MM-DD/part-*.parquet
-plus _delta_log/). This proves the Spark path itself; a kpipe test can call read_with_spark() on
-kpipe's output with the same checks.
+"""Spark 3.5.1 + delta-spark 3.2.0 read the Delta table kpipe writes, as a kpipe user's Spark would
+(issue 17): spark.read.format("delta") and spark.read.parquet give the same, exact rows; the
+history has one version per batch; versionAsOf N holds batches 0..N-1.
 
 One Spark JVM start for the module (module fixture), since a start takes 10 to 20 s here. Spark
 is set up by scripts/setup-spark (run by scripts/bootstrap); without it the tests skip locally and
@@ -17,23 +14,17 @@ from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pytest
-from deltalake import write_deltalake
 
+from output_check import progress_lines, stream_env
 from spark_reader import SETUP_HINT, read_with_spark, spark_settings
+from test_stream import make_events, run_stream
 
-# One append per entry: (day, rows). Versions 0, 1, 2 of the table.
-APPENDS = [("2025-11-06", 5), ("2025-11-07", 3), ("2025-11-06", 4)]
-
-
-def append_rows(n: int) -> list[dict]:
-    day, count = APPENDS[n]
-    start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
-    return [{"event_id": f"a{n}-{i:02d}", "ts": start + timedelta(minutes=37 * i, milliseconds=i),
-             "value": 1.5 * i + n, "source": f"append-{n}", "dt": date.fromisoformat(day)} for i in range(count)]
+SCHEMA_NAMES = ["event_id", "ts", "value", "source", "dt"]
 
 
-SCHEMA = pa.schema([("event_id", pa.string()), ("ts", pa.timestamp("us", tz="UTC")), ("value", pa.float64()),
-                    ("source", pa.string()), ("dt", pa.date32())])
+def event_row(e: dict) -> dict:
+    ts = datetime.fromisoformat(e["ts"].replace("Z", "+00:00"))
+    return {"event_id": e["event_id"], "ts": ts, "value": e["value"], "source": e["source"], "dt": ts.date()}
 
 
 def as_spark_row(row: dict) -> dict:
@@ -57,42 +48,42 @@ def spark_ready():
 
 
 @pytest.fixture(scope="module")
-def table(spark_ready, tmp_path_factory):
-    """(path, what Spark read): a table of len(APPENDS) appends, read once by Spark."""
-    path = tmp_path_factory.mktemp("delta") / "parquet"
-    for n in range(len(APPENDS)):
-        write_deltalake(str(path), pa.Table.from_pylist(append_rows(n), schema=SCHEMA), mode="append",
-                        partition_by=["dt"])
-    return path, read_with_spark(path, versions=list(range(len(APPENDS))))
-
-
-def test_table_has_the_kpipe_layout(table):
-    path, _ = table
-    assert (path / "_delta_log" / "00000000000000000000.json").is_file()
-    days = sorted(p.name for p in path.iterdir() if p.name.startswith("dt="))
-    assert days == ["dt=2025-11-06", "dt=2025-11-07"]
+def table(spark_ready, kafka, kpipe_bin, tmp_path_factory):
+    """(path, events, batches, what Spark read): kpipe's table of three batches, read once by Spark."""
+    tmp = tmp_path_factory.mktemp("delta-spark")
+    topic = "t-delta-spark"
+    kafka.create_topic(topic, 2)
+    events = make_events(1200, days=2)
+    kafka.produce(topic, [json.dumps(e).encode() for e in events])
+    env = stream_env(tmp, kafka.bootstrap, topic, MAX_OFFSETS_PER_TRIGGER=400, MAX_RECORDS_PER_FILE=250)
+    p = run_stream(kpipe_bin, env, tmp)
+    assert p.returncode == 0, p.stderr[-3000:]
+    batches = progress_lines(p.stderr)
+    assert len(batches) == 3
+    path = tmp / "out" / "parquet"
+    return path, events, batches, read_with_spark(path, versions=[0, 1, 2, 3])
 
 
 def test_delta_reader_returns_the_exact_rows(table):
-    _, read = table
-    expected = sorted_rows([as_spark_row(r) for n in range(len(APPENDS)) for r in append_rows(n)])
-    assert read["delta_rows"] == expected
-    assert set(read["columns"]["delta"]) == set(SCHEMA.names)
+    _, events, _, read = table
+    assert read["delta_rows"] == sorted_rows([as_spark_row(event_row(e)) for e in events])
+    assert set(read["columns"]["delta"]) == set(SCHEMA_NAMES)
 
 
 def test_plain_parquet_reader_returns_the_same_rows(table):
-    _, read = table
-    assert set(read["columns"]["parquet"]) == set(SCHEMA.names)
+    _, _, _, read = table
+    assert set(read["columns"]["parquet"]) == set(SCHEMA_NAMES)
     assert read["parquet_rows"] == read["delta_rows"]
 
 
-def test_history_has_one_version_per_append(table):
-    _, read = table
-    assert [h["version"] for h in read["history"]] == list(range(len(APPENDS)))
-    assert all(h["operation"] in ("WRITE", "CREATE TABLE") for h in read["history"]), read["history"]
+def test_history_has_one_version_per_batch(table):
+    _, _, _, read = table
+    history = sorted(read["history"], key=lambda h: h["version"])
+    assert [h["version"] for h in history] == [0, 1, 2, 3]
+    assert [h["operation"] for h in history] == ["CREATE TABLE"] + ["STREAMING UPDATE"] * 3, history
 
 
-def test_version_as_of_n_has_the_first_n_plus_one_appends(table):
-    _, read = table
-    expected = {str(n): sum(count for _, count in APPENDS[: n + 1]) for n in range(len(APPENDS))}
+def test_version_as_of_n_has_batches_before_n(table):
+    _, _, batches, read = table
+    expected = {str(n): sum(b["numInputRows"] for b in batches[:n]) for n in range(4)}
     assert read["version_counts"] == expected
