@@ -122,7 +122,7 @@ def test_read_with_pandas(verified):
 def test_read_with_spark(verified):
     _, root = verified
     if not (REPO_ROOT / ".venv-spark" / "bin" / "python").exists():
-        pytest.skip("PySpark is not set up: `make bench-spark` installs it into .venv-spark/")
+        pytest.skip("PySpark is not set up: scripts/setup-spark (run by scripts/bootstrap) installs it into .venv-spark/")
     p = run_block("spark", cwd=root, timeout=600)
     assert_counts_per_day(p.stdout)
     assert re.search(r"\bts: timestamp\b", p.stdout) and re.search(r"\bdt: date\b", p.stdout), p.stdout
