@@ -252,3 +252,33 @@ def test_plain_files_only_with_table_format_none(kafka, kpipe_bin, unique_topic,
     assert read_parquet(root).num_rows == 100
     p = run_stream(kpipe_bin, {**env, "PARQUET_TABLE_FORMAT": "iceberg"}, tmp_path)
     assert p.returncode == 2 and "PARQUET_TABLE_FORMAT" in p.stderr
+
+
+def test_appends_to_a_table_another_tool_created_from_its_checkpoint(kafka, kpipe_bin, unique_topic, run_kpipe,
+                                                                    tmp_path):
+    """A table delta-rs made (its own checkpoint, the commits before it gone): kpipe reads that
+    checkpoint, refuses the table by default, and with PARQUET_TABLE_APPEND=true adds its batches."""
+    from datetime import date, datetime, timezone
+    from deltalake import write_deltalake
+    root = tmp_path / "out" / "parquet"
+    schema = pa.schema([("event_id", pa.string()), ("ts", pa.timestamp("us", tz="UTC")), ("value", pa.float64()),
+                        ("source", pa.string()), ("dt", pa.date32())])
+    theirs = [{"event_id": f"old-{i}", "ts": datetime(2025, 1, 2, 3, i, tzinfo=timezone.utc), "value": float(i),
+               "source": "rs", "dt": date(2025, 1, 2)} for i in range(5)]
+    for i in range(3):
+        write_deltalake(str(root), pa.Table.from_pylist(theirs[i::3], schema=schema), mode="append", partition_by=["dt"])
+    DeltaTable(str(root)).create_checkpoint()
+    for v in range(0, 2):
+        (root / "_delta_log" / f"{v:020d}.json").unlink()
+    kafka.create_topic(unique_topic, 1)
+    events = make_events(200, days=1)
+    produce_lines(run_kpipe, kafka, unique_topic, [json.dumps(e) for e in events], tmp_path)
+    env = stream_env(tmp_path, kafka.bootstrap, unique_topic)
+    p = run_stream(kpipe_bin, env, tmp_path)
+    assert p.returncode == 2 and "a table kpipe did not create" in p.stderr, p.stderr[-2000:]
+    p = run_stream(kpipe_bin, {**env, "PARQUET_TABLE_APPEND": "true"}, tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    table = DeltaTable(str(root))
+    assert table.version() == 3
+    ids = table.to_pyarrow_table().column("event_id").to_pylist()
+    assert sorted(ids) == sorted([r["event_id"] for r in theirs] + [e["event_id"] for e in events])
