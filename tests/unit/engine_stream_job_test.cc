@@ -24,8 +24,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kSteps[] = {"after_read", "after_offsets", "after_temp_files",
-                              "mid_rename", "after_rename",  "after_commit"};
+const char* const kSteps[] = {"after_read",   "after_offsets",      "after_temp_files", "mid_rename",
+                              "after_rename", "after_delta_commit", "after_commit"};
 
 class StreamJobTest : public ::testing::Test {
  protected:
