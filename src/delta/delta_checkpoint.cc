@@ -133,14 +133,18 @@ arrow::Result<std::shared_ptr<arrow::Table>> build_table(const DeltaSnapshot& s)
     ARROW_RETURN_NOT_OK(append_map(b.field_builder(6), m.configuration));
     return append_opt(child<arrow::Int64Builder>(b, 7), m.created_time);
   }));
-  for (const auto& [app, t] : s.txns) {
+  // Named references, not structured bindings: lambdas capture those only from C++20 on, and
+  // clang-tidy's clang refuses them.
+  for (const auto& txn_entry : s.txns) {
+    const DeltaTxn& t = txn_entry.second;
     ARROW_RETURN_NOT_OK(append_row(cols, kTxn, [&](arrow::StructBuilder& b) -> arrow::Status {
       ARROW_RETURN_NOT_OK(child<arrow::StringBuilder>(b, 0)->Append(t.app_id));
       ARROW_RETURN_NOT_OK(child<arrow::Int64Builder>(b, 1)->Append(t.version));
       return append_opt(child<arrow::Int64Builder>(b, 2), t.last_updated);
     }));
   }
-  for (const auto& [path, a] : s.files) {
+  for (const auto& file_entry : s.files) {
+    const DeltaAdd& a = file_entry.second;
     ARROW_RETURN_NOT_OK(append_row(cols, kAdd, [&](arrow::StructBuilder& b) -> arrow::Status {
       ARROW_RETURN_NOT_OK(child<arrow::StringBuilder>(b, 0)->Append(a.path));
       ARROW_RETURN_NOT_OK(append_map(b.field_builder(1), a.partition_values));

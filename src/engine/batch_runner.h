@@ -36,8 +36,8 @@
 namespace kpipe {
 
 // Called at each named point of the protocol ("after_offsets", "after_read", "after_temp_files",
-// "mid_rename", "after_rename", "after_delta_commit", "after_commit"); an error return stops the batch right there, as a
-// crash would. The default (crash_point) kills the process when KPIPE_TEST_CRASH_AT names the step.
+// "mid_rename", "after_rename", "after_delta_commit", "after_commit"); an error return stops the batch right there, as
+// a crash would. The default (crash_point) kills the process when KPIPE_TEST_CRASH_AT names the step.
 using CrashHook = std::function<Status(const char* step, int64_t batch_id)>;
 
 // The seams a batch goes through; all owned by the caller and alive while the runner is.

@@ -12,8 +12,8 @@
 
 #include "common/json_writer.h"
 #include "common/log.h"
-#include "common/time_util.h"
 #include "common/time_format.h"
+#include "common/time_util.h"
 
 namespace kpipe {
 namespace {

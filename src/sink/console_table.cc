@@ -9,8 +9,8 @@
 #include <system_error>
 #include <vector>
 
-#include "sink/encoders.h"
 #include "common/time_format.h"
+#include "sink/encoders.h"
 
 namespace kpipe {
 namespace {

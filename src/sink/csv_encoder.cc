@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "common/time_format.h"
 #include "sink/arrow_boundary.h"
 #include "sink/encoders.h"
-#include "common/time_format.h"
 
 namespace kpipe {
 namespace {

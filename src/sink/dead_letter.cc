@@ -3,8 +3,8 @@
 #include <string>
 
 #include "common/json_writer.h"
-#include "sink/encoders.h"
 #include "common/time_format.h"
+#include "sink/encoders.h"
 
 namespace kpipe {
 namespace {

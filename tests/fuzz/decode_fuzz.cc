@@ -27,10 +27,10 @@
 #include <arrow/type.h>
 #include <simdjson.h>
 
+#include "common/time_format.h"
 #include "decode/record_decoder.h"
 #include "decode/schema.h"
 #include "decode/timestamp.h"
-#include "common/time_format.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
-#include "decode/timestamp.h"
 #include "common/time_format.h"
+#include "decode/timestamp.h"
 
 #include <optional>
 #include <string>

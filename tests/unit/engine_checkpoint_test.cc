@@ -39,7 +39,8 @@ class CheckpointTest : public ::testing::Test {
     c.input_rows = 10;
     c.output_rows = 9;
     c.dead_letter_rows = 1;
-    c.files = {{"parquet", "dt=2025-11-06/part-x-00000-000.snappy.parquet", 9, 0, {}}, {"dead-letter", "part-x.jsonl", 1, 0, {}}};
+    c.files = {{"parquet", "dt=2025-11-06/part-x-00000-000.snappy.parquet", 9, 0, {}},
+               {"dead-letter", "part-x.jsonl", 1, 0, {}}};
     return c;
   }
   void write_raw(const std::string& rel, const std::string& text) { std::ofstream(dir_ / rel) << text; }
@@ -100,7 +101,8 @@ TEST_F(CheckpointTest, FullEntryRoundTrips) {
   e.writer = "12@host/abcd";
   e.sinks = {{"parquet", "/out/p", "zstd"}, {"csv", "/out/c", ""}, {"dead-letter", "/out/d", ""}};
   e.decode = DecodeSpec{"a INT, ts TIMESTAMP", "ts", "dlq", 100, 10};
-  e.files = {{"parquet", "dt=2025-11-06/part-x-00003-000.zstd.parquet", 7, 0, {}}, {"dead-letter", "part-x.jsonl", 1, 0, {}}};
+  e.files = {{"parquet", "dt=2025-11-06/part-x-00003-000.zstd.parquet", 7, 0, {}},
+             {"dead-letter", "part-x.jsonl", 1, 0, {}}};
   auto back = parse_offsets(serialize_offsets(e), "offsets/3");
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(*back, e);
