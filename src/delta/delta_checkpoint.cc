@@ -7,22 +7,11 @@
 #include <parquet/exception.h>
 #include <simdjson.h>
 
-#include <cstdio>
-
 #include "common/json_writer.h"
+#include "sink/arrow_boundary.h"
 
 namespace kpipe {
 namespace {
-
-Status arrow_error(const arrow::Status& st, std::string_view what) {
-  return Status::fatal(std::string(what) + ": " + st.ToString(), StatusCode::kInternal);
-}
-
-#define KPIPE_ARROW_OK(expr, what)                \
-  do {                                            \
-    ::arrow::Status _st = (expr);                 \
-    if (!_st.ok()) return arrow_error(_st, what); \
-  } while (0)
 
 using arrow::field;
 
@@ -229,8 +218,8 @@ Status read_part(const std::shared_ptr<arrow::Buffer>& buffer, int64_t version, 
   if (!read.ok()) return corrupt(version, read.status().ToString());
   std::shared_ptr<arrow::Table> table = *read;
   auto combined = table->CombineChunksToBatch();
-  if (!combined.ok()) return arrow_error(combined.status(), "reading the Delta checkpoint");
-  std::shared_ptr<arrow::RecordBatch> batch = *combined;
+  KPIPE_ASSIGN_OR_RETURN(std::shared_ptr<arrow::RecordBatch> batch,
+                         from_arrow(std::move(combined), "reading the Delta checkpoint"));
   auto column = [&](const char* name) {
     Col c;
     auto a = batch->GetColumnByName(name);
@@ -297,20 +286,18 @@ Status read_part(const std::shared_ptr<arrow::Buffer>& buffer, int64_t version, 
 }  // namespace
 
 Result<std::shared_ptr<arrow::Buffer>> encode_checkpoint(const DeltaSnapshot& s) {
-  auto table = build_table(s);
-  if (!table.ok()) return arrow_error(table.status(), "building the Delta checkpoint");
-  auto sink = arrow::io::BufferOutputStream::Create();
-  if (!sink.ok()) return arrow_error(sink.status(), "building the Delta checkpoint");
+  KPIPE_ASSIGN_OR_RETURN(auto table, from_arrow(build_table(s), "building the Delta checkpoint"));
+  KPIPE_ASSIGN_OR_RETURN(auto sink,
+                         from_arrow(arrow::io::BufferOutputStream::Create(), "building the Delta checkpoint"));
   auto props = parquet::WriterProperties::Builder().compression(parquet::Compression::SNAPPY)->build();
   try {
-    KPIPE_ARROW_OK(parquet::arrow::WriteTable(**table, arrow::default_memory_pool(), *sink, 64 * 1024, props),
-                   "writing the Delta checkpoint");
+    KPIPE_RETURN_IF_ERROR(
+        from_arrow(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink, 64 * 1024, props),
+                   "writing the Delta checkpoint"));
   } catch (const parquet::ParquetException& e) {
     return Status::fatal(std::string("writing the Delta checkpoint: ") + e.what(), StatusCode::kInternal);
   }
-  auto buffer = (*sink)->Finish();
-  if (!buffer.ok()) return arrow_error(buffer.status(), "writing the Delta checkpoint");
-  return *buffer;
+  return from_arrow(sink->Finish(), "writing the Delta checkpoint");
 }
 
 Result<DeltaSnapshot> decode_checkpoint(const std::vector<std::shared_ptr<arrow::Buffer>>& parts, int64_t version) {
@@ -352,12 +339,6 @@ Result<LastCheckpoint> parse_last_checkpoint(std::string_view json) {
   if (doc["sizeInBytes"].get_int64().get(v) == simdjson::SUCCESS) c.size_in_bytes = v;
   if (doc["numOfAddFiles"].get_int64().get(v) == simdjson::SUCCESS) c.num_of_add_files = v;
   return c;
-}
-
-std::string checkpoint_file_name(int64_t version) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%020lld.checkpoint.parquet", static_cast<long long>(version));
-  return buf;
 }
 
 }  // namespace kpipe

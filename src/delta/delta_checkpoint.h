@@ -53,7 +53,4 @@ struct LastCheckpoint {
 std::string encode_last_checkpoint(int64_t version, int64_t size, int64_t size_in_bytes, int64_t num_add_files);
 [[nodiscard]] Result<LastCheckpoint> parse_last_checkpoint(std::string_view json);
 
-// "<version, 20 digits>.checkpoint.parquet", the name of a classic single-file checkpoint.
-std::string checkpoint_file_name(int64_t version);
-
 }  // namespace kpipe

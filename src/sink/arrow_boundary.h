@@ -1,5 +1,5 @@
 // The one place where Arrow's and Parquet's error reporting (arrow::Status, ParquetException,
-// std::bad_alloc) becomes kpipe's Status. Internal to the sink.
+// std::bad_alloc) becomes kpipe's Status. Used by the sink and the Delta log (src/delta).
 #pragma once
 
 #include <arrow/result.h>
