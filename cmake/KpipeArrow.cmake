@@ -1,5 +1,5 @@
 # Finds Apache Arrow C++ and Parquet and defines the targets kpipe::arrow, kpipe::parquet,
-# kpipe::arrow_compute, whatever provided them:
+# kpipe::arrow_compute, kpipe::arrow_s3 (Arrow's S3 file system), whatever provided them:
 #   1. an installed Arrow (Apache's APT repository, conda, vcpkg, Homebrew) via find_package;
 #   2. otherwise the libraries and headers bundled in the pyarrow wheel of .venv/ (or of
 #      KPIPE_PYTHON), linked by full path with an RPATH so `kpipe` runs without LD_LIBRARY_PATH.
@@ -22,6 +22,12 @@ if(Arrow_FOUND AND Parquet_FOUND)
     find_package(ArrowCompute CONFIG QUIET)
     target_link_libraries(kpipe::arrow_compute INTERFACE ArrowCompute::arrow_compute_shared)
     target_compile_definitions(kpipe::arrow_compute INTERFACE KPIPE_ARROW_COMPUTE_SPLIT=1)
+  endif()
+  # Arrow >= 22 builds its S3 file system as a library of its own; before, it is in libarrow.
+  add_library(kpipe::arrow_s3 INTERFACE IMPORTED)
+  find_package(ArrowS3 CONFIG QUIET)
+  if(TARGET ArrowS3::arrow_s3_shared)
+    target_link_libraries(kpipe::arrow_s3 INTERFACE ArrowS3::arrow_s3_shared)
   endif()
   set(KPIPE_ARROW_SOURCE "installed Arrow ${Arrow_VERSION}" CACHE STRING "" FORCE)
   return()
@@ -67,6 +73,12 @@ if(_compute)
   target_compile_definitions(kpipe::arrow_compute INTERFACE KPIPE_ARROW_COMPUTE_SPLIT=1)
 else()
   add_library(kpipe::arrow_compute INTERFACE IMPORTED)
+endif()
+file(GLOB _s3 "${KPIPE_PYARROW_LIBDIR}/libarrow_s3.so.*")
+if(_s3)
+  _kpipe_wheel_lib(kpipe::arrow_s3 arrow_s3)
+else()
+  add_library(kpipe::arrow_s3 INTERFACE IMPORTED)
 endif()
 # The wheel's headers are not ours to warn about.
 set_target_properties(kpipe::arrow kpipe::parquet PROPERTIES

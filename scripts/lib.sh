@@ -7,6 +7,7 @@ kpipe_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Where fetched artefacts live: outside the tracked tree, shared by clones.
 kpipe_cache() { printf '%s\n' "${KPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kpipe}"; }
 kpipe_kafka_home() { printf '%s/kafka-%s\n' "$(kpipe_cache)" "$KAFKA_VERSION"; }
+kpipe_s3proxy_home() { printf '%s/s3proxy-%s\n' "$(kpipe_cache)" "$S3PROXY_VERSION"; }
 
 # kpipe_venv DIR REQUIREMENTS: creates the virtual environment DIR from the pinned REQUIREMENTS
 # unless its stamp (a hash of that file) says it is current. pip is bounded: a stalled index

@@ -2,6 +2,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "engine/stream_job.h"
 #include "sink/encoders.h"
 #include "status/status_server.h"
+#include "storage/s3_file_system.h"
 
 namespace kpipe {
 namespace {
@@ -65,10 +68,16 @@ int run_stream(int argc, char** argv) {
                          " (Arrow allocator: " + pool + ")");
   // One writer per checkpoint, checked before the status port is taken: a second `kpipe stream`
   // with the same settings must hear about the checkpoint, not about port 8080.
-  auto lock = lock_checkpoint(*local_file_system(), o.checkpoint_path);
-  if (!lock.ok()) {
-    std::fprintf(stderr, "kpipe stream: %s\n", lock.status().message().c_str());
-    return lock.status().code() == StatusCode::kLocked ? 2 : 1;
+  // (A checkpoint on S3 has no lock: the job holds it through a Kafka fence once the broker answers.)
+  std::shared_ptr<FileSystem> fs = routing_file_system(local_file_system(), o.s3);
+  std::optional<std::unique_ptr<FileLock>> lock;
+  if (!fs->is_object_store(o.checkpoint_path)) {
+    auto locked = lock_checkpoint(*fs, o.checkpoint_path);
+    if (!locked.ok()) {
+      std::fprintf(stderr, "kpipe stream: %s\n", locked.status().message().c_str());
+      return locked.status().code() == StatusCode::kLocked ? 2 : 1;
+    }
+    lock = std::move(locked).value();
   }
   auto status = std::make_shared<JobStatus>();
   std::unique_ptr<StatusServer> status_server;
@@ -87,10 +96,15 @@ int run_stream(int argc, char** argv) {
     log_info("stream", "status page at " + status_server->url() + " (JSON at /api/status, Prometheus at /metrics)");
   }
   StreamSeams seams;
-  seams.fs = local_file_system();
-  seams.checkpoint_lock = std::move(lock).value();
-  StreamJob job(o, std::move(seams), status);
-  Status st = job.run(g_stop);
+  seams.fs = fs;
+  seams.checkpoint_lock = std::move(lock);
+  Status st;
+  {
+    StreamJob job(o, std::move(seams), status);
+    st = job.run(g_stop);
+  }
+  fs.reset();
+  finalize_s3();  // after every S3 object is gone: the AWS SDK must be shut down explicitly
   if (status_server) status_server->stop();
   if (!st.ok()) {
     log_error("stream", st.message());

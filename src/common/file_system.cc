@@ -282,6 +282,8 @@ std::shared_ptr<FileSystem> local_file_system() {
 }
 
 Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes) {
+  // An object store's upload is visible whole or not at all: no temp name needed (nor possible).
+  if (fs.is_object_store(dir)) return fs.write_file(dir + "/" + name, bytes);
   const std::string tmp = dir + "/." + name + ".tmp";
   Status st = fs.write_file(tmp, bytes);
   if (st.ok()) st = fs.rename(tmp, dir + "/" + name);
@@ -297,6 +299,17 @@ Status write_atomically(FileSystem& fs, const std::string& dir, const std::strin
 Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes) {
   const std::string tmp = dir + "/." + name + ".tmp";
   const std::string path = dir + "/" + name;
+  if (fs.is_object_store(dir)) {
+    // No conditional put through arrow::fs (apache/arrow#44281): look, then upload. Two writers
+    // could both find the name free; the writer fence keeps the second one from getting here.
+    auto existing = fs.read_file(path);
+    if (existing.ok()) {
+      if (*existing == bytes) return Status::success();
+      return Status::fatal(path + " exists (written by another writer)", StatusCode::kAlreadyExists);
+    }
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+    return fs.write_file(path, bytes);
+  }
   Status st = fs.write_file(tmp, bytes);
   if (st.ok()) st = fs.rename_no_replace(tmp, path);
   if (!st.ok()) {

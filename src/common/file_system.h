@@ -68,6 +68,14 @@ class FileSystem {
   virtual bool exists(const std::string& path) = 0;
   // The file's last modification time, in ms since the epoch (what a log retention compares).
   virtual Result<int64_t> modified_time_ms(const std::string& path) = 0;
+  // True when `path` lies on an object store (S3): no rename, no directories, no locks, but an
+  // upload is visible whole or not at all. Files are then written under their final names,
+  // write_atomically is one upload, and create_atomically checks for the name before it uploads
+  // (not atomic: one writer per table and checkpoint is kept by a fence, see docs/design.md).
+  virtual bool is_object_store(const std::string& path) const {
+    (void)path;
+    return false;
+  }
 };
 
 // The POSIX file system. Stateless, so one instance may be shared by every thread.
@@ -149,6 +157,7 @@ class FaultyFileSystem : public FileSystem {
   Result<std::string> read_file(const std::string& path) override;
   bool exists(const std::string& path) override;
   Result<int64_t> modified_time_ms(const std::string& path) override;
+  bool is_object_store(const std::string& path) const override { return inner_->is_object_store(path); }
 
  private:
   struct CountRule {

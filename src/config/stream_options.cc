@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "common/s3_settings.h"
 #include "common/strings.h"
 
 namespace kpipe {
@@ -31,13 +32,13 @@ const std::vector<SettingSpec>& stream_setting_specs() {
       {"KAFKA_TOPIC", "events", "topic to read", {"--topic"}},
       {"OUTPUT_PATH",
        "data/output/parquet",
-       "root folder of the Parquet output (dt=YYYY-MM-DD/ below it)",
+       "root of the Parquet output (dt=YYYY-MM-DD/ below it): a folder or s3://bucket/prefix",
        {"--output"}},
-      {"CSV_OUTPUT_PATH", "", "root folder of the CSV output (default: csv beside OUTPUT_PATH)", {"--csv-output"}},
-      {"CHECKPOINT_PATH", "data/output/_checkpoint", "checkpoint folder: offsets and commit logs", {"--checkpoint"}},
+      {"CSV_OUTPUT_PATH", "", "root of the CSV output, folder or s3:// (default: csv beside OUTPUT_PATH)", {"--csv-output"}},
+      {"CHECKPOINT_PATH", "data/output/_checkpoint", "checkpoint: offsets and commit logs (folder or s3://bucket/prefix)", {"--checkpoint"}},
       {"DEAD_LETTER_PATH",
        "data/output/_dead_letter",
-       "folder for records that do not fit the schema",
+       "records that do not fit the schema (folder or s3://bucket/prefix)",
        {"--dead-letter"}},
       {"TRIGGER_SECONDS", "30", "seconds between micro-batch starts", {"--trigger"}},
       {"MAX_RECORDS_PER_FILE", "5000", "rows per output file at most", {}},
@@ -60,6 +61,13 @@ const std::vector<SettingSpec>& stream_setting_specs() {
        "false",
        "true: append to a Delta table at OUTPUT_PATH that another query or tool created (else kpipe refuses it)",
        {}},
+      {"S3_ENDPOINT_URL", "", "S3-compatible store's URL (http://127.0.0.1:9000); empty = AWS S3", {}},
+      {"S3_ADDRESSING_STYLE", "auto", "auto (path-style with S3_ENDPOINT_URL) | path | virtual", {}},
+      {"AWS_ACCESS_KEY_ID", "", "S3 access key; empty = the AWS SDK's chain (profile, SSO, instance role)", {}},
+      {"AWS_SECRET_ACCESS_KEY", "", "S3 secret key (masked on the status page)", {}},
+      {"AWS_SESSION_TOKEN", "", "session token of temporary credentials (masked)", {}},
+      {"AWS_REGION", "", "the bucket's region (empty: the SDK's choice; us-east-1 with S3_ENDPOINT_URL)", {}},
+      {"AWS_PROFILE", "", "profile of ~/.aws/credentials and ~/.aws/config, when no key is given", {}},
       {"ON_BAD_RECORD", "dlq", "dlq (dead-letter output) | skip (count only) | fail (stop the job)", {}},
       {"SCHEMA",
        "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING",
@@ -91,13 +99,42 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(o.topic, s.get_non_empty("KAFKA_TOPIC"));
   KPIPE_ASSIGN_OR_RETURN(o.output_path, s.get_non_empty("OUTPUT_PATH"));
   o.csv_output_path = s.get("CSV_OUTPUT_PATH");
-  if (o.csv_output_path.empty()) {
+  if (o.csv_output_path.empty() && is_s3_uri(o.output_path)) {
+    // "s3://b/out/parquet" → "s3://b/out/csv"; a bucket's root has no beside.
+    std::string p = o.output_path;
+    while (p.size() > 5 && p.back() == '/') p.pop_back();
+    const auto slash = p.rfind('/');
+    if (slash <= 5) return s.invalid("CSV_OUTPUT_PATH", "is needed when OUTPUT_PATH is a bucket's root (" + p + ")");
+    o.csv_output_path = p.substr(0, slash) + "/csv";
+  } else if (o.csv_output_path.empty()) {
     std::filesystem::path p(o.output_path);
     while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "out/parquet/" → "out/parquet"
     o.csv_output_path = (p.parent_path() / "csv").string();
   }
   KPIPE_ASSIGN_OR_RETURN(o.checkpoint_path, s.get_non_empty("CHECKPOINT_PATH"));
   KPIPE_ASSIGN_OR_RETURN(o.dead_letter_path, s.get_non_empty("DEAD_LETTER_PATH"));
+  for (auto [name, path] : {std::pair{"OUTPUT_PATH", &o.output_path}, std::pair{"CSV_OUTPUT_PATH", &o.csv_output_path},
+                            std::pair{"CHECKPOINT_PATH", &o.checkpoint_path},
+                            std::pair{"DEAD_LETTER_PATH", &o.dead_letter_path}}) {
+    // "s3://b/out/" and "s3://b/out" are one place: the paths are joined with "/" below.
+    const size_t keep = is_s3_uri(*path) ? 5 : 1;  // never below "s3://" or "/"
+    while (path->size() > keep && path->back() == '/') path->pop_back();
+    if (is_s3_uri(*path)) KPIPE_RETURN_IF_ERROR(check_s3_uri(name, *path));
+  }
+  o.s3.endpoint_url = s.get("S3_ENDPOINT_URL");
+  KPIPE_ASSIGN_OR_RETURN(o.s3.addressing_style, s.get_choice("S3_ADDRESSING_STYLE", {"auto", "path", "virtual"}));
+  o.s3.access_key_id = s.get("AWS_ACCESS_KEY_ID");
+  o.s3.secret_access_key = s.get("AWS_SECRET_ACCESS_KEY");
+  o.s3.session_token = s.get("AWS_SESSION_TOKEN");
+  o.s3.region = s.get("AWS_REGION");
+  o.s3.profile = s.get("AWS_PROFILE");
+  if (!o.s3.access_key_id.empty() && o.s3.secret_access_key.empty()) {
+    return s.invalid("AWS_SECRET_ACCESS_KEY", "is empty while AWS_ACCESS_KEY_ID is set: set both, or neither");
+  }
+  if (!o.s3.endpoint_url.empty() && o.s3.endpoint_url.rfind("http://", 0) != 0 &&
+      o.s3.endpoint_url.rfind("https://", 0) != 0) {
+    return s.invalid("S3_ENDPOINT_URL", "expected http://host:port or https://host");
+  }
   KPIPE_ASSIGN_OR_RETURN(o.trigger_seconds, s.get_double("TRIGGER_SECONDS", 0.001, 86400.0 * 365));
   KPIPE_ASSIGN_OR_RETURN(o.max_records_per_file, s.get_int("MAX_RECORDS_PER_FILE", 1, int64_t{1} << 40));
   KPIPE_ASSIGN_OR_RETURN(o.files_per_partition, s.get_int("FILES_PER_PARTITION", 1, 100000));

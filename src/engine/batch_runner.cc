@@ -137,6 +137,17 @@ Result<BatchRows> BatchRunner::read_and_decode(const std::vector<PartitionRange>
   return rows;
 }
 
+Status BatchRunner::check_fence(const OffsetsEntry& e) const {
+  if (!seams_.fence) return Status::success();
+  // The offsets the checkpoint has committed (this batch's starts): the fence's consumer group
+  // shows them to Kafka's own tools.
+  std::vector<std::pair<int32_t, int64_t>> offsets;
+  for (const auto& r : e.ranges) offsets.emplace_back(r.partition, r.start);
+  Status st = seams_.fence->check(opt_.topic, offsets);
+  if (!st.ok()) st.with_context("batch " + std::to_string(e.batch_id) + " not written");
+  return st;
+}
+
 Status BatchRunner::check_bad_records(const BatchRows& rows, const DecodeSpec& spec, int64_t batch_id) const {
   if (rows.bad.empty() || spec.on_bad_record != "fail") return Status::success();
   const BadRecord& b = rows.bad.front();
@@ -166,6 +177,7 @@ Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>&
   KPIPE_ASSIGN_OR_RETURN(b.sinks, make_file_sinks(e.sinks, opt_.topic));
   b.tasks = plan_outputs(b.sinks, b.rows, e.layout, seams_.checkpoint->query_id(), batch_id);
   e.files = recorded_files(b.tasks, b.sinks);
+  KPIPE_RETURN_IF_ERROR(check_fence(e));
   KPIPE_RETURN_IF_ERROR(seams_.checkpoint->write_offsets(e));
   KPIPE_RETURN_IF_ERROR(crash("after_offsets", batch_id));
   return finish(b, {});
@@ -232,13 +244,18 @@ Status BatchRunner::write_hidden(Batch& b) {
     if (with_stats && b.sinks[t.sink]->spec().name == kParquetSink) {
       KPIPE_ASSIGN_OR_RETURN(t.stats, delta_file_stats(*buf));
     }
-    return fs.write_file(t.dir + "/" + temp_file_name(t.name),
+    // An object store has no rename: the file goes under its final name (an upload is visible
+    // whole or not at all), and the batch is visible to table readers by its Delta commit.
+    const std::string name = fs.is_object_store(t.dir) ? t.name : temp_file_name(t.name);
+    return fs.write_file(t.dir + "/" + name,
                          std::string_view(reinterpret_cast<const char*>(buf->data()), buf->size()));
   });
   if (!st.ok()) {
     // A full disk stays full while the partial temp files hold what was left: remove them so
     // the space is back before the retry (best effort; start-up cleanup catches the rest).
-    for (const auto& t : b.tasks) (void)fs.remove(t.dir + "/" + temp_file_name(t.name));
+    for (const auto& t : b.tasks) {
+      if (!fs.is_object_store(t.dir)) (void)fs.remove(t.dir + "/" + temp_file_name(t.name));
+    }
     return st.with_context("writing batch " + std::to_string(b.entry.batch_id));
   }
   return Status::success();
@@ -249,7 +266,9 @@ Status BatchRunner::publish(Batch& b, const std::vector<CommittedFile>& recorded
   std::set<std::string> dirs;
   bool first = true;
   for (const auto& t : b.tasks) {
-    KPIPE_RETURN_IF_ERROR(fs.rename(t.dir + "/" + temp_file_name(t.name), t.dir + "/" + t.name));
+    if (!fs.is_object_store(t.dir)) {
+      KPIPE_RETURN_IF_ERROR(fs.rename(t.dir + "/" + temp_file_name(t.name), t.dir + "/" + t.name));
+    }
     dirs.insert(t.dir);
     if (first) KPIPE_RETURN_IF_ERROR(crash("mid_rename", b.entry.batch_id));
     first = false;
@@ -269,7 +288,9 @@ Status BatchRunner::publish(Batch& b, const std::vector<CommittedFile>& recorded
     log_warn("stream", "removing " + path + ": planned by batch " + std::to_string(b.entry.batch_id) +
                            "'s write-ahead entry, not written by its re-run");
     KPIPE_RETURN_IF_ERROR(fs.remove(path));
-    KPIPE_RETURN_IF_ERROR(fs.remove(dir + "/" + temp_file_name(path.substr(dir.size() + 1))));
+    if (!fs.is_object_store(dir)) {
+      KPIPE_RETURN_IF_ERROR(fs.remove(dir + "/" + temp_file_name(path.substr(dir.size() + 1))));
+    }
     dirs.insert(dir);
   }
   for (const auto& d : dirs) KPIPE_RETURN_IF_ERROR(fs.fsync_dir(d));
@@ -284,6 +305,7 @@ Status BatchRunner::commit(Batch& b) {
   c.input_rows = c.output_rows + static_cast<int64_t>(b.rows.bad.size());
   c.dead_letter_rows = b.entry.decode->on_bad_record == "dlq" ? static_cast<int64_t>(b.rows.bad.size()) : 0;
   c.files = recorded_files(b.tasks, b.sinks);
+  KPIPE_RETURN_IF_ERROR(check_fence(b.entry));
   KPIPE_RETURN_IF_ERROR(commit_batch(*seams_.committers, b.entry, c, [&](const Committer& done) {
     return done.name() == "delta" ? crash("after_delta_commit", c.batch_id) : Status::success();
   }));

@@ -32,6 +32,7 @@
 #include "engine/committer.h"
 #include "engine/file_sink.h"
 #include "kafka/record_source.h"
+#include "kafka/writer_fence.h"
 
 namespace kpipe {
 
@@ -49,6 +50,7 @@ struct BatchSeams {
   const std::vector<std::unique_ptr<Committer>>* committers = nullptr;
   const std::vector<std::unique_ptr<BatchObserver>>* observers = nullptr;
   CrashHook crash;
+  WriterFence* fence = nullptr;  // checked before the write-ahead entry and the commit; null: none
 };
 
 // The sinks and decode settings that new batches get from the settings in force.
@@ -81,6 +83,8 @@ class BatchRunner {
   Result<BatchRows> read_and_decode(const std::vector<PartitionRange>& ranges, Decoding& decoding,
                                     const std::atomic<bool>& stop,
                                     std::vector<std::shared_ptr<arrow::RecordBatch>>& parts);
+  // Still the checkpoint's one writer? (a fence on an object store; nothing to do on a local disk)
+  Status check_fence(const OffsetsEntry& e) const;
   Status check_bad_records(const BatchRows& rows, const DecodeSpec& spec, int64_t batch_id) const;
   Status write_hidden(Batch& b);
   Status publish(Batch& b, const std::vector<CommittedFile>& recorded);

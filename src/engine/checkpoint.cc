@@ -24,13 +24,6 @@ std::string host_name() {
   return buf;
 }
 
-// "pid 1234 on host h, started 2026-12-01T23:10:00.000Z": what a second writer's error shows.
-std::string owner_line() {
-  char when[40];
-  char* end = format_timestamp(wall_clock_ms() * 1000, TimestampStyle::kIsoUtcMillis, when);
-  return "pid " + std::to_string(::getpid()) + " on host " + host_name() + ", started " + std::string(when, end);
-}
-
 std::string new_writer_id() {
   return std::to_string(::getpid()) + "@" + host_name() + "/" + new_query_id().substr(0, 8);
 }
@@ -100,6 +93,14 @@ Result<simdjson::dom::element> parse_object(simdjson::dom::parser& parser, std::
 }
 
 }  // namespace
+
+// "pid 1234 on host h, started 2026-12-01T23:10:00.000Z": what a second writer's error shows.
+std::string owner_line() {
+  char when[40];
+  char* end = format_timestamp(wall_clock_ms() * 1000, TimestampStyle::kIsoUtcMillis, when);
+  return "pid " + std::to_string(::getpid()) + " on host " + host_name() + ", started " + std::string(when, end);
+}
+
 
 std::string new_query_id() {
   std::random_device rd;

@@ -106,6 +106,9 @@ Result<CommitEntry> parse_commit(std::string_view json, std::string_view file_fo
 // this warns and returns null: the create-if-absent entries still let only one writer commit.
 Result<std::unique_ptr<FileLock>> lock_checkpoint(FileSystem& fs, const std::string& dir);
 
+// "pid 1234 on host h, started 2026-12-01T23:10:00.000Z": who holds a checkpoint, in messages.
+std::string owner_line();
+
 class Checkpoint {
  public:
   // Opens the checkpoint in `dir`, creating it (with a new query id) when absent. A checkpoint

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +24,7 @@
 #include "engine/checkpoint.h"
 #include "engine/job_status.h"
 #include "kafka/record_source.h"
+#include "kafka/writer_fence.h"
 
 namespace kpipe {
 
@@ -35,6 +38,11 @@ struct StreamSeams {
   // The checkpoint's writer lock, when the caller took it already (lock_checkpoint) — the CLI does,
   // before it opens the status port, so a second writer hears about the checkpoint, not the port.
   std::optional<std::unique_ptr<FileLock>> checkpoint_lock;
+  // How a checkpoint on an object store (no locks there) is held: null = acquire_kafka_fence.
+  std::function<Result<std::unique_ptr<WriterFence>>(const WriterFenceOptions&)> acquire_fence;
+  // How long a new holder of such a fence waits before it reads the checkpoint, so that a commit
+  // the fenced holder had begun before it lost the fence has landed (see docs/design.md).
+  std::chrono::milliseconds fence_grace{5000};
 };
 
 class StreamJob {

@@ -1,0 +1,135 @@
+// The object-storage settings of `kpipe stream`: s3:// paths, the AWS names, their errors.
+#include "config/stream_options.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/s3_settings.h"
+
+namespace kpipe {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class StreamOptionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // An empty .env of our own, so a developer's ./.env never leaks in.
+    env_file_ = std::filesystem::temp_directory_path() / ("kpipe-stream-options-" + std::to_string(::getpid()));
+    std::ofstream(env_file_) << "";
+  }
+  void TearDown() override { std::filesystem::remove(env_file_); }
+
+  Result<StreamOptions> load() {
+    auto settings = Settings::load("kpipe stream", stream_setting_specs(), {"--env-file", env_file_.string()},
+                                   [this](const std::string& name) -> std::optional<std::string> {
+                                     auto it = env_.find(name);
+                                     if (it == env_.end()) return std::nullopt;
+                                     return it->second;
+                                   });
+    if (!settings.ok()) return settings.status();
+    return load_stream_options(*settings);
+  }
+  std::string error() {
+    auto r = load();
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? "" : r.status().message();
+  }
+
+  std::filesystem::path env_file_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(StreamOptionsTest, S3PathsAreKeptAndTheCsvRootGoesBesideTheParquetOne) {
+  env_["OUTPUT_PATH"] = "s3://lake/events/parquet/";
+  env_["CHECKPOINT_PATH"] = "s3://lake/events/_checkpoint";
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->output_path, "s3://lake/events/parquet");
+  EXPECT_EQ(o->csv_output_path, "s3://lake/events/csv");
+  EXPECT_EQ(o->checkpoint_path, "s3://lake/events/_checkpoint");
+  EXPECT_EQ(o->dead_letter_path, "data/output/_dead_letter");
+}
+
+TEST_F(StreamOptionsTest, LocalPathsLoseTheirTrailingSlash) {
+  env_["OUTPUT_PATH"] = "out/parquet/";
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->output_path, "out/parquet");
+  EXPECT_EQ(o->csv_output_path, "out/csv");
+}
+
+TEST_F(StreamOptionsTest, ABadS3UriNamesTheSettingAndWhatIsWrong) {
+  env_["OUTPUT_PATH"] = "s3://Lake_Bucket/x";
+  EXPECT_THAT(error(), HasSubstr("OUTPUT_PATH='s3://Lake_Bucket/x': 'Lake_Bucket' is not a valid bucket name"));
+  env_["OUTPUT_PATH"] = "S3://lake/x";
+  EXPECT_THAT(error(), HasSubstr("lower case"));
+  env_["OUTPUT_PATH"] = "out/parquet";
+  env_["CHECKPOINT_PATH"] = "s3://";
+  EXPECT_THAT(error(), HasSubstr("CHECKPOINT_PATH='s3://': name a bucket"));
+  env_["CHECKPOINT_PATH"] = "s3://lake//cp";
+  EXPECT_THAT(error(), HasSubstr("empty path segment"));
+}
+
+TEST_F(StreamOptionsTest, ABucketRootNeedsAnExplicitCsvRoot) {
+  env_["OUTPUT_PATH"] = "s3://lake";
+  EXPECT_THAT(error(), HasSubstr("CSV_OUTPUT_PATH"));
+  env_["CSV_OUTPUT_PATH"] = "s3://lake-csv";
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->csv_output_path, "s3://lake-csv");
+}
+
+TEST_F(StreamOptionsTest, TheAwsSettingsAreReadUnderTheirUsualNames) {
+  env_["S3_ENDPOINT_URL"] = "http://127.0.0.1:9000";
+  env_["AWS_ACCESS_KEY_ID"] = "AKIDEXAMPLE";
+  env_["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI";
+  env_["AWS_SESSION_TOKEN"] = "FwoGZXIvYXdzE";
+  env_["AWS_REGION"] = "eu-west-1";
+  env_["S3_ADDRESSING_STYLE"] = "Virtual";
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->s3.endpoint_url, "http://127.0.0.1:9000");
+  EXPECT_EQ(o->s3.access_key_id, "AKIDEXAMPLE");
+  EXPECT_EQ(o->s3.secret_access_key, "wJalrXUtnFEMI");
+  EXPECT_EQ(o->s3.session_token, "FwoGZXIvYXdzE");
+  EXPECT_EQ(o->s3.region, "eu-west-1");
+  EXPECT_EQ(o->s3.addressing_style, "virtual");
+  // What the status page and /api/status show: never the secrets.
+  std::string shown;
+  for (const auto& [name, value] : o->effective) shown += name + "=" + value + "\n";
+  EXPECT_THAT(shown, Not(HasSubstr("wJalrXUtnFEMI")));
+  EXPECT_THAT(shown, Not(HasSubstr("FwoGZXIvYXdzE")));
+  EXPECT_THAT(shown, HasSubstr("AWS_ACCESS_KEY_ID=AKIDEXAMPLE"));
+}
+
+TEST_F(StreamOptionsTest, AKeyWithoutItsSecretOrAnEndpointWithoutSchemeIsRefused) {
+  env_["AWS_ACCESS_KEY_ID"] = "AKIDEXAMPLE";
+  EXPECT_THAT(error(), HasSubstr("AWS_SECRET_ACCESS_KEY"));
+  env_["AWS_SECRET_ACCESS_KEY"] = "s";
+  env_["S3_ENDPOINT_URL"] = "127.0.0.1:9000";
+  EXPECT_THAT(error(), HasSubstr("S3_ENDPOINT_URL"));
+  env_["S3_ENDPOINT_URL"] = "http://127.0.0.1:9000";
+  env_["S3_ADDRESSING_STYLE"] = "dns";
+  EXPECT_THAT(error(), HasSubstr("S3_ADDRESSING_STYLE"));
+}
+
+TEST(S3Uri, RecognisesTheSchemeInAnyCase) {
+  EXPECT_TRUE(is_s3_uri("s3://b/k"));
+  EXPECT_TRUE(is_s3_uri("S3://b/k"));
+  EXPECT_FALSE(is_s3_uri("s3:/b/k"));
+  EXPECT_FALSE(is_s3_uri("data/s3://x"));
+  EXPECT_TRUE(check_s3_uri("X", "s3://my.bucket-1/a/b").ok());
+  EXPECT_FALSE(check_s3_uri("X", "s3://ab").ok());
+  EXPECT_FALSE(check_s3_uri("X", "s3://-abc").ok());
+}
+
+}  // namespace
+}  // namespace kpipe
