@@ -3,6 +3,8 @@
     kafka         (session) a real Kafka broker on a free port with its own data folder, stopped
                   at the end of the session: .bootstrap, .create_topic(), .produce(), .consume(),
                   .stop(), .start(), .env and more (see kafka_fixture.KafkaBroker)
+    s3            (session) a real S3-compatible server (S3Proxy via scripts/s3) on a free port with
+                  its own data folder: .env, .new_bucket(), .fs(), .kill(), .start() (see s3_fixture)
     repo_root     (session) Path of the repository
     kpipe_bin     (session) Path of the kpipe binary: $KPIPE_BIN or <repo>/build/kpipe
     unique_topic  (function) a fresh topic name, t-<test name>-<random>; not created
@@ -22,6 +24,7 @@ import pytest
 
 from kafka_fixture import REPO_ROOT, KafkaBroker, KafkaError, default_kpipe_bin, free_ports
 from kafka_fixture import run_kpipe as _run_kpipe
+from s3_fixture import S3Error, S3Server
 
 
 def pytest_configure(config):
@@ -60,6 +63,24 @@ def kafka(tmp_path_factory):
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    server = None
+    for attempt in range(3):
+        server = S3Server(tmp_path_factory.mktemp("s3"))
+        try:
+            server.start()
+            break
+        except S3Error as e:
+            if "in use" in str(e) and attempt < 2:
+                continue
+            pytest.fail(str(e), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
