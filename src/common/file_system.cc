@@ -46,7 +46,7 @@ bool is_transient(int err) {
 Status errno_status(std::string_view what, const std::string& path, int err) {
   std::string msg = std::string(what) + " " + path + ": " + errno_text(err);
   if (is_transient(err)) return Status::retriable(std::move(msg));
-  return Status::fatal(std::move(msg));
+  return Status::fatal(std::move(msg), err == ENOENT ? StatusCode::kNotFound : StatusCode::kUnknown);
 }
 
 // Closes on every path out of a function, so an error return never leaks a descriptor.

@@ -177,15 +177,7 @@ Status StreamJob::Impl::check_storage() {
     if (std::string(setting) == "CSV_OUTPUT_PATH" && !opt.sink_csv) continue;
     if (std::string(setting) == "OUTPUT_PATH" && !opt.sink_parquet) continue;
     auto names = seams.fs->list_dir(*path);
-    if (names.ok()) {
-      // A listing under a missing bucket may come back empty rather than failed.
-      const std::string bucket = path->substr(0, path->find('/', 5));
-      if (seams.fs->exists(bucket)) continue;
-      return Status::fatal(std::string(setting) + "='" + *path + "': the bucket " + bucket.substr(5) +
-                               " does not exist (or these credentials may not see it): create it (for the local "
-                               "server: scripts/s3 bucket " + bucket.substr(5) + ")",
-                           StatusCode::kInvalidArgument);
-    }
+    if (names.ok()) continue;
     Status st = names.status();
     if (st.is_retriable()) return st.with_context(setting);
     return Status::fatal(std::string(setting) + "='" + *path + "': " + st.message(), StatusCode::kInvalidArgument);

@@ -134,6 +134,19 @@ class S3FileSystemAdapter : public FileSystem {
     sel.recursive = false;
     auto infos = fs_->GetFileInfo(sel);
     if (!infos.ok()) return from_s3(infos.status(), "listing", dir);
+    if (infos->empty()) {
+      // Nothing below `dir` may also mean no bucket at all (the listing does not say).
+      const std::string bucket = sel.base_dir.substr(0, sel.base_dir.find('/'));
+      auto info = fs_->GetFileInfo(bucket);
+      if (!info.ok()) return from_s3(info.status(), "listing", dir);
+      if (info->type() == arrow::fs::FileType::NotFound) {
+        return Status::fatal("listing " + dir + ": the bucket " + bucket +
+                                 " does not exist (or these credentials may not see it): create it (for the local "
+                                 "server: scripts/s3 bucket " +
+                                 bucket + ")",
+                             StatusCode::kInvalidArgument);
+      }
+    }
     std::vector<std::string> names;
     names.reserve(infos->size());
     for (const auto& info : *infos) names.push_back(info.base_name());

@@ -376,5 +376,78 @@ TEST_F(StreamJobTest, WithoutALockOfTwoWritersOnlyOneCreatesBatchN) {
   expect_exactly_once();
 }
 
+// A store without rename and locks, as S3 is to the engine: the local disk behind it, every rename
+// refused, is_object_store() true. And a fence that counts its checks (or says it lost).
+class ObjectStoreLike final : public FaultyFileSystem {
+ public:
+  ObjectStoreLike() : FaultyFileSystem(local_file_system()) {
+    fail_path_containing("", Status::fatal("rename on an object store", StatusCode::kInternal), Op::kRename);
+    fail_path_containing("", Status::fatal("rename on an object store", StatusCode::kInternal),
+                         Op::kRenameNoReplace);
+    fail_path_containing("", Status::fatal("an object store has no locks", StatusCode::kUnavailable), Op::kLock);
+  }
+  bool is_object_store(const std::string&) const override { return true; }
+};
+
+class CountingFence final : public WriterFence {
+ public:
+  explicit CountingFence(std::shared_ptr<int> checks, std::shared_ptr<bool> lost)
+      : checks_(std::move(checks)), lost_(std::move(lost)) {}
+  Status check(const std::string&, const std::vector<std::pair<int32_t, int64_t>>& offsets) override {
+    EXPECT_FALSE(offsets.empty());
+    ++*checks_;
+    if (*lost_) return Status::fatal("another instance took over transactional.id x", StatusCode::kLocked);
+    return Status::success();
+  }
+
+ private:
+  std::shared_ptr<int> checks_;
+  std::shared_ptr<bool> lost_;
+};
+
+TEST_F(StreamJobTest, OnAnObjectStoreFilesGoUnderFinalNamesAndEachStepChecksTheFence) {
+  for (const char* step : kSteps) {
+    SCOPED_TRACE(step);
+    start_over();
+    FakeSource src(3);
+    produce(src, 3, 300);
+    auto store = std::make_shared<ObjectStoreLike>();
+    auto checks = std::make_shared<int>(0);
+    auto lost = std::make_shared<bool>(false);
+    auto run_on_store = [&](CrashHook crash) {
+      StreamSeams seams;
+      seams.fs = store;
+      seams.source = std::make_unique<Borrowed>(src);
+      seams.crash = std::move(crash);
+      seams.clock = &clock_;
+      seams.fence_grace = std::chrono::milliseconds(0);
+      seams.acquire_fence = [&](const WriterFenceOptions& o) -> Result<std::unique_ptr<WriterFence>> {
+        EXPECT_EQ(o.transactional_id, "kpipe:" + opt_.checkpoint_path);
+        return std::unique_ptr<WriterFence>(std::make_unique<CountingFence>(checks, lost));
+      };
+      StreamJob job(opt_, std::move(seams), std::make_shared<JobStatus>());
+      std::atomic<bool> stop{false};
+      return job.run(stop);
+    };
+    Status crashed = run_on_store(crash_at(step, 1));
+    ASSERT_EQ(crashed.code(), StatusCode::kAborted) << crashed.message();
+    produce(src, 3, 20);
+    Status st = run_on_store(nullptr);
+    ASSERT_TRUE(st.ok()) << st.message();
+    expect_exactly_once();
+    EXPECT_EQ(store->calls(FaultyFileSystem::Op::kRename), 0);
+    EXPECT_EQ(store->calls(FaultyFileSystem::Op::kLock), 0);
+    EXPECT_GE(*checks, 2 * 4) << "a check before each write-ahead entry and each commit";
+    // A writer that lost the fence stops before it writes the next entry.
+    produce(src, 3, 50);
+    *lost = true;
+    const size_t entries = std::distance(fs::directory_iterator(dir_ / "_checkpoint" / "offsets"), {});
+    Status fenced = run_on_store(nullptr);
+    EXPECT_EQ(fenced.code(), StatusCode::kLocked) << fenced.message();
+    EXPECT_NE(fenced.message().find("took over"), std::string::npos) << fenced.message();
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "_checkpoint" / "offsets"), {}), entries);
+  }
+}
+
 }  // namespace
 }  // namespace kpipe
