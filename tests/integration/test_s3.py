@@ -159,7 +159,8 @@ def test_s3_wrong_credentials_or_missing_bucket_exit_2_at_once_and_commit_nothin
 
     p = run_stream(kpipe_bin, {**env, "CHECKPOINT_PATH": "s3://no-such-bucket-kpipe/cp"}, tmp_path, timeout=60)
     assert p.returncode == 2, p.stderr[-2000:]
-    assert "CHECKPOINT_PATH='s3://no-such-bucket-kpipe/cp': the bucket no-such-bucket-kpipe does not exist" in p.stderr
+    assert "CHECKPOINT_PATH='s3://no-such-bucket-kpipe/cp': " in p.stderr
+    assert "the bucket no-such-bucket-kpipe does not exist" in p.stderr and "scripts/s3 bucket" in p.stderr
     assert s3.keys(bucket) == []
 
 
