@@ -208,3 +208,37 @@ def test_s3_a_newer_writer_fences_the_older_one(s3, kafka, kpipe_bin, unique_top
     assert final.returncode == 0, final.stderr[-3000:]
     ids = [r["event_id"] for r in kafka_values(kafka, unique_topic)]
     check_s3_exactly_once(s3, bucket, tmp_path, set(ids))
+
+
+def test_s3_secrets_are_masked_on_the_status_page(s3, kafka, kpipe_bin, unique_topic, tmp_path):
+    import urllib.request
+
+    from kafka_fixture import free_port
+
+    kafka.create_topic(unique_topic, 1)
+    bucket = s3.new_bucket()
+    port = free_port()
+    env = s3_env(s3, tmp_path, kafka, unique_topic, bucket, STATUS_ADDR=f"127.0.0.1:{port}",
+                 AWS_SESSION_TOKEN="session-token-value")
+    secret = env["AWS_SECRET_ACCESS_KEY"]
+    p = subprocess.Popen([str(kpipe_bin), "stream"], env=clean_env(env), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                pages = {path: urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read().decode()
+                         for path in ("/api/status", "/", "/metrics")}
+                break
+            except OSError:
+                assert time.monotonic() < deadline and p.poll() is None
+                time.sleep(0.2)
+        config = {c["name"]: c["value"] for c in json.loads(pages["/api/status"])["config"]}
+        assert config["AWS_SECRET_ACCESS_KEY"] == "***" and config["AWS_SESSION_TOKEN"] == "***"
+        assert config["OUTPUT_PATH"] == f"s3://{bucket}/out/parquet"
+        assert config["AWS_ACCESS_KEY_ID"] == env["AWS_ACCESS_KEY_ID"]
+        for text in pages.values():
+            assert secret not in text and "session-token-value" not in text
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
