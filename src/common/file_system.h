@@ -76,6 +76,14 @@ class FileSystem {
     (void)path;
     return false;
   }
+  // Aborts the unfinished multipart uploads below `dir` whose file name starts with
+  // `name_prefix` (left by a process killed mid-upload; invisible, but kept by the store).
+  // Returns how many. Nothing to do where uploads are not multipart: 0.
+  virtual Result<int> abort_unfinished_uploads(const std::string& dir, std::string_view name_prefix) {
+    (void)dir;
+    (void)name_prefix;
+    return 0;
+  }
 };
 
 // The POSIX file system. Stateless, so one instance may be shared by every thread.
@@ -158,6 +166,9 @@ class FaultyFileSystem : public FileSystem {
   bool exists(const std::string& path) override;
   Result<int64_t> modified_time_ms(const std::string& path) override;
   bool is_object_store(const std::string& path) const override { return inner_->is_object_store(path); }
+  Result<int> abort_unfinished_uploads(const std::string& dir, std::string_view name_prefix) override {
+    return inner_->abort_unfinished_uploads(dir, name_prefix);
+  }
 
  private:
   struct CountRule {

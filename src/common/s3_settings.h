@@ -10,12 +10,12 @@
 namespace kpipe {
 
 struct S3Settings {
-  std::string endpoint_url;       // S3_ENDPOINT_URL: "http://127.0.0.1:9000"; "" = AWS
-  std::string region;             // AWS_REGION; "" = the SDK's choice (us-east-1 with an endpoint)
-  std::string access_key_id;      // AWS_ACCESS_KEY_ID; "" = the SDK's default credential chain
-  std::string secret_access_key;  // AWS_SECRET_ACCESS_KEY
-  std::string session_token;      // AWS_SESSION_TOKEN
-  std::string profile;            // AWS_PROFILE: a profile of ~/.aws/credentials and ~/.aws/config
+  std::string endpoint_url;               // S3_ENDPOINT_URL: "http://127.0.0.1:9000"; "" = AWS
+  std::string region;                     // AWS_REGION; "" = the SDK's choice (us-east-1 with an endpoint)
+  std::string access_key_id;              // AWS_ACCESS_KEY_ID; "" = the SDK's default credential chain
+  std::string secret_access_key;          // AWS_SECRET_ACCESS_KEY
+  std::string session_token;              // AWS_SESSION_TOKEN
+  std::string profile;                    // AWS_PROFILE: a profile of ~/.aws/credentials and ~/.aws/config
   std::string addressing_style = "auto";  // S3_ADDRESSING_STYLE: auto | path | virtual
   double connect_timeout_s = 5;
 };

@@ -34,8 +34,14 @@ const std::vector<SettingSpec>& stream_setting_specs() {
        "data/output/parquet",
        "root of the Parquet output (dt=YYYY-MM-DD/ below it): a folder or s3://bucket/prefix",
        {"--output"}},
-      {"CSV_OUTPUT_PATH", "", "root of the CSV output, folder or s3:// (default: csv beside OUTPUT_PATH)", {"--csv-output"}},
-      {"CHECKPOINT_PATH", "data/output/_checkpoint", "checkpoint: offsets and commit logs (folder or s3://bucket/prefix)", {"--checkpoint"}},
+      {"CSV_OUTPUT_PATH",
+       "",
+       "root of the CSV output, folder or s3:// (default: csv beside OUTPUT_PATH)",
+       {"--csv-output"}},
+      {"CHECKPOINT_PATH",
+       "data/output/_checkpoint",
+       "checkpoint: offsets and commit logs (folder or s3://bucket/prefix)",
+       {"--checkpoint"}},
       {"DEAD_LETTER_PATH",
        "data/output/_dead_letter",
        "records that do not fit the schema (folder or s3://bucket/prefix)",
@@ -113,9 +119,9 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   }
   KPIPE_ASSIGN_OR_RETURN(o.checkpoint_path, s.get_non_empty("CHECKPOINT_PATH"));
   KPIPE_ASSIGN_OR_RETURN(o.dead_letter_path, s.get_non_empty("DEAD_LETTER_PATH"));
-  for (auto [name, path] : {std::pair{"OUTPUT_PATH", &o.output_path}, std::pair{"CSV_OUTPUT_PATH", &o.csv_output_path},
-                            std::pair{"CHECKPOINT_PATH", &o.checkpoint_path},
-                            std::pair{"DEAD_LETTER_PATH", &o.dead_letter_path}}) {
+  for (auto [name, path] :
+       {std::pair{"OUTPUT_PATH", &o.output_path}, std::pair{"CSV_OUTPUT_PATH", &o.csv_output_path},
+        std::pair{"CHECKPOINT_PATH", &o.checkpoint_path}, std::pair{"DEAD_LETTER_PATH", &o.dead_letter_path}}) {
     // "s3://b/out/" and "s3://b/out" are one place: the paths are joined with "/" below.
     const size_t keep = is_s3_uri(*path) ? 5 : 1;  // never below "s3://" or "/"
     while (path->size() > keep && path->back() == '/') path->pop_back();

@@ -247,8 +247,7 @@ Status BatchRunner::write_hidden(Batch& b) {
     // An object store has no rename: the file goes under its final name (an upload is visible
     // whole or not at all), and the batch is visible to table readers by its Delta commit.
     const std::string name = fs.is_object_store(t.dir) ? t.name : temp_file_name(t.name);
-    return fs.write_file(t.dir + "/" + name,
-                         std::string_view(reinterpret_cast<const char*>(buf->data()), buf->size()));
+    return fs.write_file(t.dir + "/" + name, std::string_view(reinterpret_cast<const char*>(buf->data()), buf->size()));
   });
   if (!st.ok()) {
     // A full disk stays full while the partial temp files hold what was left: remove them so

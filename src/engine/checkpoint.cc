@@ -101,7 +101,6 @@ std::string owner_line() {
   return "pid " + std::to_string(::getpid()) + " on host " + host_name() + ", started " + std::string(when, end);
 }
 
-
 std::string new_query_id() {
   std::random_device rd;
   std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(wall_clock_ms()));

@@ -231,7 +231,16 @@ Status StreamJob::Impl::recover() {
   add(sink_specs(opt));
   if (auto pending = checkpoint->pending_batch()) add(pending->sinks);
   roots.emplace(opt.dead_letter_path, false);
-  for (const auto& [root, day_dirs] : roots) KPIPE_RETURN_IF_ERROR(clean_temp_files(root, day_dirs));
+  for (const auto& [root, day_dirs] : roots) {
+    KPIPE_RETURN_IF_ERROR(clean_temp_files(root, day_dirs));
+    // On S3: the uploads a killed run of this query left unfinished (its temp files, in effect).
+    KPIPE_ASSIGN_OR_RETURN(int aborted,
+                           seams.fs->abort_unfinished_uploads(root, file_name_prefix(checkpoint->query_id())));
+    if (aborted > 0) {
+      log_info("stream", "aborted " + std::to_string(aborted) + " unfinished upload(s) below " + root +
+                             " left by an earlier run");
+    }
+  }
   KPIPE_RETURN_IF_ERROR(clean_temp_files(opt.checkpoint_path + "/offsets", false));
   KPIPE_RETURN_IF_ERROR(clean_temp_files(opt.checkpoint_path + "/commits", false));
   return Status::success();

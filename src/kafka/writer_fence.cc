@@ -162,15 +162,13 @@ Status KafkaWriterFence::fatal_failure(rd_kafka_error_t* error, const char* step
                               ") must stop: " + what,
                           StatusCode::kLocked);
   } else {
-    dead_ = Status::fatal("the writer fence (transactional.id '" + options_.transactional_id + "', " +
-                              options_.holder + ") failed for good and cannot check again: " + what +
-                              (reason[0] != '\0' && what.find(reason) == std::string::npos
-                                   ? std::string(" (") + reason + ")"
-                                   : "") +
-                              "; restart kpipe",
-                          is_authorization_code(code) || is_authorization_code(original)
-                              ? StatusCode::kInvalidArgument
-                              : StatusCode::kUnknown);
+    dead_ = Status::fatal(
+        "the writer fence (transactional.id '" + options_.transactional_id + "', " + options_.holder +
+            ") failed for good and cannot check again: " + what +
+            (reason[0] != '\0' && what.find(reason) == std::string::npos ? std::string(" (") + reason + ")" : "") +
+            "; restart kpipe",
+        is_authorization_code(code) || is_authorization_code(original) ? StatusCode::kInvalidArgument
+                                                                       : StatusCode::kUnknown);
   }
   return dead_;
 }
@@ -291,8 +289,8 @@ Status KafkaWriterFence::check(const std::string& topic, const std::vector<std::
 Result<std::unique_ptr<WriterFence>> acquire_kafka_fence(const WriterFenceOptions& options) {
   if (options.bootstrap_servers.empty() || options.transactional_id.empty() || options.group_id.empty()) {
     return Status::fatal("writer fence: bootstrap servers, transactional.id and group id must all be set (got '" +
-                             options.bootstrap_servers + "', '" + options.transactional_id + "', '" +
-                             options.group_id + "')",
+                             options.bootstrap_servers + "', '" + options.transactional_id + "', '" + options.group_id +
+                             "')",
                          StatusCode::kInvalidArgument);
   }
   if (options.timeout_ms <= 0) {

@@ -24,7 +24,8 @@ namespace kpipe {
 
 struct WriterFenceOptions {
   std::string bootstrap_servers;
-  std::vector<std::pair<std::string, std::string>> kafka_props;  // user's extra librdkafka properties (security etc.), applied after ours
+  std::vector<std::pair<std::string, std::string>>
+      kafka_props;               // user's extra librdkafka properties (security etc.), applied after ours
   std::string transactional_id;  // one per checkpoint, e.g. "kpipe-checkpoint-<hash>"
   std::string group_id;          // consumer group whose offsets each check commits
   std::string holder;            // one line naming this instance (host, pid), for messages

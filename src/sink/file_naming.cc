@@ -45,6 +45,10 @@ std::optional<int64_t> take_number(std::string_view& s, int min_digits) {
 
 }  // namespace
 
+std::string file_name_prefix(std::string_view query_id) {
+  return std::string(kPrefix) + std::string(query8(query_id)) + "-";
+}
+
 std::string final_file_name(std::string_view query_id, int64_t batch_id, int file_index, std::string_view extension) {
   std::string out;
   out.reserve(kPrefix.size() + kQueryChars + 16 + extension.size());

@@ -21,6 +21,8 @@
 namespace kpipe {
 
 std::string final_file_name(std::string_view query_id, int64_t batch_id, int file_index, std::string_view extension);
+// "part-<query8>-": what every final name of `query_id` starts with.
+std::string file_name_prefix(std::string_view query_id);
 // "." + final_name + ".tmp"
 std::string temp_file_name(std::string_view final_name);
 // True for names made by temp_file_name (and write_atomically, which uses the same shape).

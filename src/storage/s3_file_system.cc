@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "storage/s3_uploads.h"
 
 namespace kpipe {
 namespace {
@@ -80,7 +81,8 @@ Status from_s3(const arrow::Status& st, std::string_view op, std::string_view ur
 
 class S3FileSystemAdapter : public FileSystem {
  public:
-  explicit S3FileSystemAdapter(std::shared_ptr<arrow::fs::S3FileSystem> fs) : fs_(std::move(fs)) {}
+  S3FileSystemAdapter(std::shared_ptr<arrow::fs::S3FileSystem> fs, arrow::fs::S3Options options)
+      : fs_(std::move(fs)), options_(std::move(options)) {}
 
   Status write_file(const std::string& path, std::string_view bytes) override {
     auto opened = fs_->OpenOutputStream(arrow_path(path), nullptr);
@@ -119,8 +121,7 @@ class S3FileSystemAdapter : public FileSystem {
     auto info = fs_->GetFileInfo(p);
     if (!info.ok()) return from_s3(info.status(), "removing", path);
     if (info->type() == arrow::fs::FileType::NotFound) return Status::success();
-    arrow::Status st =
-        info->type() == arrow::fs::FileType::Directory ? fs_->DeleteDir(p) : fs_->DeleteFile(p);
+    arrow::Status st = info->type() == arrow::fs::FileType::Directory ? fs_->DeleteDir(p) : fs_->DeleteFile(p);
     return st.ok() ? Status::success() : from_s3(st, "removing", path);
   }
 
@@ -190,8 +191,19 @@ class S3FileSystemAdapter : public FileSystem {
 
   bool is_object_store(const std::string&) const override { return true; }
 
+  Result<int> abort_unfinished_uploads(const std::string& dir, std::string_view name_prefix) override {
+    const std::string p = arrow_path(dir);
+    const auto slash = p.find('/');
+    const std::string bucket = p.substr(0, slash);
+    const std::string prefix = slash == std::string::npos ? "" : p.substr(slash + 1) + "/";
+    arrow::fs::S3Options o = options_;
+    if (o.region.empty()) o.region = fs_->region();
+    return kpipe::abort_unfinished_uploads(o, bucket, prefix, name_prefix);
+  }
+
  private:
   std::shared_ptr<arrow::fs::S3FileSystem> fs_;
+  arrow::fs::S3Options options_;
 };
 
 class RoutingFileSystem : public FileSystem {
@@ -243,6 +255,10 @@ class RoutingFileSystem : public FileSystem {
     return fs->modified_time_ms(path);
   }
   bool is_object_store(const std::string& path) const override { return is_s3_uri(path); }
+  Result<int> abort_unfinished_uploads(const std::string& dir, std::string_view name_prefix) override {
+    KPIPE_ASSIGN_OR_RETURN(FileSystem * fs, route(dir));
+    return fs->abort_unfinished_uploads(dir, name_prefix);
+  }
 
  private:
   Result<FileSystem*> route(const std::string& path) {
@@ -315,7 +331,7 @@ Result<std::shared_ptr<FileSystem>> open_s3_file_system(const S3Settings& s) {
   o.retry_strategy = arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(3);
   auto fs = arrow::fs::S3FileSystem::Make(o);
   if (!fs.ok()) return from_s3(fs.status(), "opening", endpoint.empty() ? "AWS S3" : endpoint);
-  return std::shared_ptr<FileSystem>(std::make_shared<S3FileSystemAdapter>(*fs));
+  return std::shared_ptr<FileSystem>(std::make_shared<S3FileSystemAdapter>(*fs, o));
 }
 
 std::shared_ptr<FileSystem> routing_file_system(std::shared_ptr<FileSystem> local, S3Settings s3) {

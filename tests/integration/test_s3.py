@@ -242,3 +242,59 @@ def test_s3_secrets_are_masked_on_the_status_page(s3, kafka, kpipe_bin, unique_t
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=30)
+
+
+PARTIAL_UPLOAD = """
+import os, sys, time, pyarrow.fs as pafs
+fs = pafs.S3FileSystem(endpoint_override=sys.argv[1], scheme="http", access_key=sys.argv[2], secret_key=sys.argv[3],
+                       region="us-east-1", background_writes=False)
+out = fs.open_output_stream(sys.argv[4])
+out.write(os.urandom(12 << 20))  # more than Arrow's part size: a multipart upload has begun
+out.write(os.urandom(1 << 20))
+print("uploading", flush=True)
+time.sleep(120)
+"""
+
+
+def leave_unfinished_upload(s3, key: str):
+    """A writer killed in the middle of a multipart upload, as a SIGKILLed kpipe leaves one."""
+    import sys
+    e = s3.env
+    p = subprocess.Popen([sys.executable, "-c", PARTIAL_UPLOAD, f"127.0.0.1:{s3.port}", e["AWS_ACCESS_KEY_ID"],
+                          e["AWS_SECRET_ACCESS_KEY"], key], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "uploading"
+    p.kill()
+    p.wait()
+
+
+def unfinished_upload_dirs(s3, bucket: str) -> list[str]:
+    # S3Proxy keeps an upload's parts under <bucket>/.mpus-<upload id>-<key>; ListMultipartUploads
+    # answers from them. Listing the folder is looking at the server's state, not at kpipe's.
+    root = s3.data_dir / "blobs" / bucket
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*part-*") if ".mpus-" in str(p) and p.is_file()
+                  and not p.name.endswith("-stub"))
+
+
+def test_s3_a_restart_aborts_the_unfinished_uploads_of_its_query_only(s3, kafka, kpipe_bin, unique_topic, run_kpipe,
+                                                                       tmp_path):
+    kafka.create_topic(unique_topic, 1)
+    bucket = s3.new_bucket()
+    produce_lines(run_kpipe, kafka, unique_topic, [json.dumps(e) for e in make_events(500, days=1)], tmp_path)
+    env = s3_env(s3, tmp_path, kafka, unique_topic, bucket)
+    first = run_stream(kpipe_bin, env, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    ours = next(k for k in s3.keys(f"{bucket}/out/parquet") if k.startswith("dt=")).split("/")[1]
+    query8 = ours.split("-")[1]
+    leave_unfinished_upload(s3, f"{bucket}/out/parquet/dt=2025-11-06/part-{query8}-00007-000.snappy.parquet")
+    leave_unfinished_upload(s3, f"{bucket}/out/csv/dt=2025-11-06/part-{query8}-00007-000.csv")
+    other = "0badc0de" if query8 != "0badc0de" else "1badc0de"
+    leave_unfinished_upload(s3, f"{bucket}/out/parquet/dt=2025-11-06/part-{other}-00001-000.snappy.parquet")
+    assert len(unfinished_upload_dirs(s3, bucket)) == 3
+    second = run_stream(kpipe_bin, env, tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"aborted 1 unfinished upload(s) below s3://{bucket}/out/parquet" in second.stderr
+    assert f"aborted 1 unfinished upload(s) below s3://{bucket}/out/csv" in second.stderr
+    left = unfinished_upload_dirs(s3, bucket)
+    assert len(left) == 1 and f"part-{other}-" in left[0], left
+    # Never visible as objects, before or after.
+    assert not [k for k in s3.keys(f"{bucket}/out") if "00007" in k or other in k]

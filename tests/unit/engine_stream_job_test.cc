@@ -382,8 +382,7 @@ class ObjectStoreLike final : public FaultyFileSystem {
  public:
   ObjectStoreLike() : FaultyFileSystem(local_file_system()) {
     fail_path_containing("", Status::fatal("rename on an object store", StatusCode::kInternal), Op::kRename);
-    fail_path_containing("", Status::fatal("rename on an object store", StatusCode::kInternal),
-                         Op::kRenameNoReplace);
+    fail_path_containing("", Status::fatal("rename on an object store", StatusCode::kInternal), Op::kRenameNoReplace);
     fail_path_containing("", Status::fatal("an object store has no locks", StatusCode::kUnavailable), Op::kLock);
   }
   bool is_object_store(const std::string&) const override { return true; }

@@ -10,12 +10,12 @@
 // `KAFKA_PORT=19092 scripts/kafka start`).
 #include "kafka/writer_fence.h"
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -159,8 +159,7 @@ TEST(WriterFence, RetriableTransactionErrorThenRecovers) {
   ASSERT_TRUE(fence);
   // More failures than librdkafka retries within the timeout.
   for (int i = 0; i < 50; ++i) {
-    rd_kafka_mock_push_request_errors(cluster.get(), kEndTxn, 1,
-                                      RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+    rd_kafka_mock_push_request_errors(cluster.get(), kEndTxn, 1, RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS);
   }
   Status st = fence->check("t1", kOffsets);
   EXPECT_EQ(st.kind(), ErrorKind::kRetriable) << st.message();
