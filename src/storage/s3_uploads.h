@@ -30,11 +30,11 @@ struct UnfinishedUpload {
 
 // The request to sign, as it goes on the wire. `query` is the raw (unencoded) parameters.
 struct SignedRequest {
-  std::string method;                         // "GET", "DELETE"
-  std::string host;                           // "127.0.0.1:9000", "b.s3.eu-west-1.amazonaws.com"
-  std::string path;                           // "/bucket/key" or "/key", unencoded
-  std::map<std::string, std::string> query;   // {"uploads", ""}, {"prefix", "a/b/"}
-  std::string amz_date;                       // "20261203T063000Z"
+  std::string method;                        // "GET", "DELETE"
+  std::string host;                          // "127.0.0.1:9000", "b.s3.eu-west-1.amazonaws.com"
+  std::string path;                          // "/bucket/key" or "/key", unencoded
+  std::map<std::string, std::string> query;  // {"uploads", ""}, {"prefix", "a/b/"}
+  std::string amz_date;                      // "20261203T063000Z"
   std::string region;
   std::string access_key, secret_key, session_token;
 };
