@@ -37,17 +37,19 @@ test-docker: bootstrap
 
 # The whole stack, like the seed's `docker compose up`: local Kafka, the topic, the streaming
 # job and the producer, their logs in this terminal. Ctrl-C stops both; Kafka runs on until
-# `make down`.
+# `make down`. KPIPE_STORAGE=s3 (environment or .env) writes the output to s3://S3_BUCKET/output/
+# (default bucket kpipe) on the local S3 server (scripts/s3), started too and stopped by `make down`.
 run: build
 	@scripts/run
 
 down:
 	@scripts/kafka stop
+	@scripts/s3 stop
 
-# Like `docker compose down -v`: stop Kafka and remove its data and all output.
+# Like `docker compose down -v`: stop Kafka and the S3 server and remove their data and all output.
 clean-data: down
-	@rm -rf .local/kafka data/output
-	@echo "removed .local/kafka and data/output"
+	@rm -rf .local/kafka .local/s3 data/output
+	@echo "removed .local/kafka, .local/s3 and data/output"
 
 clean:
 	@rm -rf $(BUILD_DIR)
