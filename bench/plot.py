@@ -20,10 +20,11 @@ LABELS = {
     "kcat": "kcat -C -e\n(raw ceiling)",
     "kpipe": "kpipe stream\nParquet+CSV",
     "kpipe-parquet": "kpipe stream\nParquet",
+    "kpipe-s3": "kpipe stream\nParquet+CSV to S3",
     "kpipe-1m": "kpipe, P+CSV\n1M-event batches",
     "spark": "Spark 3.5\nParquet+CSV",
 }
-COLORS = {"produce": "#8c8c8c", "kcat": "#4c72b0", "kpipe": "#dd8452", "kpipe-parquet": "#f0b27a", "kpipe-1m": "#c44e52", "spark": "#55a868"}
+COLORS = {"produce": "#8c8c8c", "kcat": "#4c72b0", "kpipe": "#dd8452", "kpipe-parquet": "#f0b27a", "kpipe-s3": "#937860", "kpipe-1m": "#c44e52", "spark": "#55a868"}
 
 
 def main(results_path, png_path):
