@@ -1,5 +1,6 @@
 // The `kpipe` executable: dispatches to a subcommand, each of which owns its flags and --help.
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "cli/produce_command.h"
@@ -38,7 +39,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "produce") return kpipe::run_produce(argc - 2, argv + 2);
-  if (command == "stream") return kpipe::run_stream(argc - 2, argv + 2);
+  if (command == "stream") {
+    const int rc = kpipe::run_stream(argc - 2, argv + 2);
+    if (kpipe::abandoned_kafka_clients() > 0) {
+      // A librdkafka thread is still inside a destroy that hung: end without running static
+      // destructors under it.
+      std::fflush(nullptr);
+      std::_Exit(rc);
+    }
+    return rc;
+  }
   std::fprintf(stderr, "kpipe: unknown command '%.*s'\n\n%s", static_cast<int>(command.size()), command.data(), kUsage);
   return 2;
 }

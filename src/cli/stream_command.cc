@@ -102,12 +102,12 @@ int run_stream(int argc, char** argv) {
   {
     StreamJob job(o, std::move(seams), status);
     st = job.run(g_stop);
+    if (status_server) status_server->stop();
+    if (!st.ok()) log_error("stream", st.message());
   }
   fs.reset();
   finalize_s3();  // after every S3 object is gone: the AWS SDK must be shut down explicitly
-  if (status_server) status_server->stop();
   if (!st.ok()) {
-    log_error("stream", st.message());
     // A setting that cannot work (SCHEMA, a checkpoint another process holds) is a usage error,
     // as the flags' errors are: exit 2. Everything else that stops the job: exit 1.
     return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kLocked ? 2 : 1;

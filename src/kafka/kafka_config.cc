@@ -2,6 +2,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
+#include <future>
+#include <thread>
+
 #include "common/log.h"
 
 namespace kpipe {
@@ -77,6 +81,29 @@ std::string describe_kafka_error(int err, std::string_view reason) {
 }
 
 std::string librdkafka_version() { return rd_kafka_version_str(); }
+
+namespace {
+std::atomic<int> g_abandoned_clients{0};
+}
+
+void destroy_kafka_client(rd_kafka_t* rk, bool close_consumer, std::chrono::milliseconds deadline,
+                          std::string_view what, std::shared_ptr<void> keep_alive) {
+  if (rk == nullptr) return;
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
+  std::thread([rk, close_consumer, done, keep_alive = std::move(keep_alive)] {
+    if (close_consumer) rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    done->set_value();
+  }).detach();
+  if (finished.wait_for(deadline) == std::future_status::ready) return;
+  g_abandoned_clients.fetch_add(1);
+  log_warn("kafka", std::string(what) + ": librdkafka did not shut down within " + std::to_string(deadline.count()) +
+                        " ms (librdkafka " + rd_kafka_version_str() +
+                        " can hang there after a topic was deleted under its assignment); left to the process exit");
+}
+
+int abandoned_kafka_clients() { return g_abandoned_clients.load(); }
 
 KafkaErrorLog::KafkaErrorLog(std::string component, std::chrono::milliseconds repeat_every)
     : component_(std::move(component)), repeat_every_(repeat_every) {}

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include "common/status.h"
 
 typedef struct rd_kafka_conf_s rd_kafka_conf_t;
+typedef struct rd_kafka_s rd_kafka_t;
 
 namespace kpipe {
 
@@ -37,6 +39,17 @@ std::string describe_kafka_error(int err, std::string_view reason);
 
 // "2.0.2"
 std::string librdkafka_version();
+
+// rd_kafka_consumer_close (for a consumer) and rd_kafka_destroy, with a deadline. librdkafka 2.0.2
+// can wait for ever in rd_kafka_destroy after a topic was deleted and re-created under an
+// assignment (its broker thread never lets go of the old partition): past `deadline` the handle
+// is left to the process exit, with a warning naming `what`. `keep_alive` (the state the
+// client's callbacks use) lives as long as the handle does.
+void destroy_kafka_client(rd_kafka_t* rk, bool close_consumer, std::chrono::milliseconds deadline,
+                          std::string_view what, std::shared_ptr<void> keep_alive = nullptr);
+// How many clients destroy_kafka_client left behind: the CLI then ends with _Exit, so that no
+// static destructor runs under a librdkafka thread still at work.
+int abandoned_kafka_clients();
 
 // Thread-safe: librdkafka calls the error and log callbacks from its own threads.
 class KafkaErrorLog {

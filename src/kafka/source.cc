@@ -23,6 +23,9 @@ struct KafkaSource::ErrorState {
 
 namespace {
 
+// How long closing the clients may take at shutdown (a clean close takes milliseconds).
+constexpr std::chrono::milliseconds kShutdownDeadline{10000};
+
 constexpr int kConsumeBatch = 4096;
 // Least prefetch budget of a partition: four of PrefetchBuffer's smallest chunks.
 constexpr size_t kMinBudget = 64u << 10;
@@ -51,7 +54,8 @@ KafkaSource::~KafkaSource() {
     rd_kafka_queue_destroy(q);
   }
   close_consumer();
-  if (meta_) rd_kafka_destroy(meta_);
+  destroy_kafka_client(meta_, false, kShutdownDeadline, "closing the metadata client", errors_);
+  meta_ = nullptr;
   for (int fd : wake_) {
     if (fd >= 0) ::close(fd);
   }
@@ -139,8 +143,7 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& opti
 void KafkaSource::close_consumer() {
   if (!rk_) return;
   rd_kafka_assign(rk_, nullptr);
-  rd_kafka_consumer_close(rk_);
-  rd_kafka_destroy(rk_);
+  destroy_kafka_client(rk_, true, kShutdownDeadline, "closing the consumer", errors_);
   rk_ = nullptr;
 }
 
