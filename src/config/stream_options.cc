@@ -110,8 +110,8 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
     std::string p = o.output_path;
     while (p.size() > 5 && p.back() == '/') p.pop_back();
     const auto slash = p.rfind('/');
-    if (slash <= 5) return s.invalid("CSV_OUTPUT_PATH", "is needed when OUTPUT_PATH is a bucket's root (" + p + ")");
-    o.csv_output_path = p.substr(0, slash) + "/csv";
+    // (Left empty for a bucket's root: an error below, if the CSV sink is on.)
+    if (slash > 5) o.csv_output_path = p.substr(0, slash) + "/csv";
   } else if (o.csv_output_path.empty()) {
     std::filesystem::path p(o.output_path);
     while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "out/parquet/" → "out/parquet"
@@ -160,6 +160,9 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   }
   if (sinks.empty()) {
     return s.invalid("SINKS", "name at least one of parquet, csv, console");
+  }
+  if (o.sink_csv && o.csv_output_path.empty()) {
+    return s.invalid("CSV_OUTPUT_PATH", "is needed when OUTPUT_PATH is a bucket's root (" + o.output_path + ")");
   }
   KPIPE_ASSIGN_OR_RETURN(auto starting, s.get_choice("STARTING_OFFSETS", {"earliest", "latest"}));
   o.starting_earliest = starting == "earliest";
