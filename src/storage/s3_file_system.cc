@@ -121,7 +121,17 @@ class S3FileSystemAdapter : public FileSystem {
     auto info = fs_->GetFileInfo(p);
     if (!info.ok()) return from_s3(info.status(), "removing", path);
     if (info->type() == arrow::fs::FileType::NotFound) return Status::success();
-    arrow::Status st = info->type() == arrow::fs::FileType::Directory ? fs_->DeleteDir(p) : fs_->DeleteFile(p);
+    if (info->type() == arrow::fs::FileType::Directory) {
+      // As rmdir(2): only an empty one (Arrow's DeleteDir would take everything below it).
+      arrow::fs::FileSelector sel;
+      sel.base_dir = p;
+      auto below = fs_->GetFileInfo(sel);
+      if (!below.ok()) return from_s3(below.status(), "removing", path);
+      if (!below->empty()) return Status::fatal("removing " + path + ": not empty");
+      arrow::Status st = fs_->DeleteDir(p);
+      return st.ok() ? Status::success() : from_s3(st, "removing", path);
+    }
+    arrow::Status st = fs_->DeleteFile(p);
     return st.ok() ? Status::success() : from_s3(st, "removing", path);
   }
 
