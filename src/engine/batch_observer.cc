@@ -58,7 +58,42 @@ class ConsoleObserver final : public BatchObserver {
   }
 };
 
+class BadRecordObserver final : public BatchObserver {
+ public:
+  explicit BadRecordObserver(std::string dead_letter_path) : dead_letter_path_(std::move(dead_letter_path)) {}
+  void on_committed(const CommittedBatch& b) override {
+    const std::string text = bad_record_warning(b, dead_letter_path_);
+    if (!text.empty()) log_warn("stream", text);
+  }
+
+ private:
+  std::string dead_letter_path_;
+};
+
 }  // namespace
+
+std::string bad_record_warning(const CommittedBatch& b, const std::string& dead_letter_path) {
+  const BatchProgress& p = b.progress;
+  if (b.bad_rows <= 0 || b.bad_rows * 100 < p.num_input_rows) return "";
+  char share[96];
+  std::snprintf(
+      share, sizeof share, "batch %lld: %lld of %lld records (%.1f%%) did not fit SCHEMA",
+      static_cast<long long>(p.batch_id), static_cast<long long>(b.bad_rows), static_cast<long long>(p.num_input_rows),
+      p.num_input_rows > 0 ? 100.0 * static_cast<double>(b.bad_rows) / static_cast<double>(p.num_input_rows) : 100.0);
+  std::string text = share;
+  text += p.dead_lettered > 0 ? " and went to the dead-letter files under DEAD_LETTER_PATH=" + dead_letter_path
+                              : " and were skipped (ON_BAD_RECORD=skip)";
+  if (b.first_bad) {
+    text += "; the first, partition " + std::to_string(b.first_bad->partition) + " offset " +
+            std::to_string(b.first_bad->offset) + ": " + b.first_bad->reason;
+  }
+  text += ". Check that the producer's events match SCHEMA";
+  return text;
+}
+
+std::unique_ptr<BatchObserver> make_bad_record_observer(std::string dead_letter_path) {
+  return std::make_unique<BadRecordObserver>(std::move(dead_letter_path));
+}
 
 std::unique_ptr<BatchObserver> make_status_observer(std::shared_ptr<JobStatus> status, std::string query_id) {
   return std::make_unique<StatusObserver>(std::move(status), std::move(query_id));

@@ -352,7 +352,7 @@ void BatchRunner::observe(const Batch& b) {
     p.dead_lettered = bad;
   else
     p.skipped_bad = bad;
-  const CommittedBatch done{p, b.parts, bad, total_ms};
+  const CommittedBatch done{p, b.parts, bad, total_ms, b.rows.bad.empty() ? nullptr : &b.rows.bad.front()};
   for (const auto& o : *seams_.observers) o->on_committed(done);
 }
 

@@ -151,6 +151,7 @@ Status StreamJob::Impl::start() {
   if (delta) committers.push_back(std::move(delta));
   committers.push_back(make_checkpoint_committer(*checkpoint));
   observers.push_back(make_status_observer(status, checkpoint->query_id()));
+  observers.push_back(make_bad_record_observer(opt.dead_letter_path));
   if (opt.sink_console) observers.push_back(make_console_observer());
   BatchSeams bs;
   bs.fs = seams.fs.get();
