@@ -248,3 +248,50 @@ def test_unreachable_broker_is_a_warning_and_a_missing_checkpoint_exit_2(kafka, 
     assert not (tmp_path / "nowhere").exists()  # verify never writes
     p = verify(kpipe_bin, {**env, "KAFKA_TOPIC": "other"}, tmp_path)
     assert p.returncode == 2 and "KAFKA_TOPIC='other'" in p.stderr
+
+
+def test_verify_on_s3_through_the_same_seam(s3, kafka, kpipe_bin, unique_topic, run_kpipe, tmp_path):
+    from test_s3 import s3_env
+    kafka.create_topic(unique_topic, 2)
+    bucket = s3.new_bucket()
+    produce_lines(run_kpipe, kafka, unique_topic, [json.dumps(e) for e in make_events(1000)] + ["{broken"], tmp_path)
+    env = s3_env(s3, tmp_path, kafka, unique_topic, bucket, MAX_OFFSETS_PER_TRIGGER=600, MAX_RECORDS_PER_FILE=300)
+    assert run_stream(kpipe_bin, env, tmp_path).returncode == 0
+    ok = verify(kpipe_bin, env, tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.splitlines()[-1].startswith("verified 2 batches, ") and ", 1000 rows: OK" in ok.stdout
+    fs = s3.fs()
+    keys = s3.keys(f"{bucket}/out")
+    parquet_key = next(k for k in keys if k.startswith("parquet/dt=") and k.endswith(".parquet"))
+    q8 = parquet_key.split("/")[-1].split("-")[1]
+    data = fs.open_input_file(f"{bucket}/out/{parquet_key}").read()
+    fs.delete_file(f"{bucket}/out/{parquet_key}")
+    expect(kpipe_bin, env, tmp_path, "missing-file", parquet_key.split("/")[-1])
+    with fs.open_output_stream(f"{bucket}/out/{parquet_key}") as f:
+        f.write(data)
+    stray = f"{bucket}/out/{parquet_key.rsplit('/', 1)[0]}/part-{q8}-00042-000.snappy.parquet"
+    with fs.open_output_stream(stray) as f:
+        f.write(data)
+    expect(kpipe_bin, env, tmp_path, "stray-file", "00042")
+    fs.delete_file(stray)
+    assert verify(kpipe_bin, env, tmp_path).returncode == 0
+
+
+def test_readme_command_runs_beside_the_job_with_no_argument(kafka, kpipe_bin, unique_topic, run_kpipe, repo_root,
+                                                             tmp_path):
+    """README's `kpipe verify` block, as written, in a folder where `kpipe stream` ran with the
+    default paths (data/output/...)."""
+    import re
+    block = re.search(r"<!-- verify:kpipe-verify -->\n```bash\n(.*?)```", (repo_root / "README.md").read_text(),
+                      re.S).group(1)
+    assert block.strip() == "build/kpipe verify"
+    kafka.create_topic(unique_topic, 2)
+    produce_lines(run_kpipe, kafka, unique_topic, [json.dumps(e) for e in make_events(300)], tmp_path)
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "KAFKA_TOPIC": unique_topic, "STATUS_ADDR": "off"}
+    assert run_stream(kpipe_bin, env, tmp_path).returncode == 0
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "kpipe").symlink_to(kpipe_bin)
+    p = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=clean_env(env),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert re.fullmatch(r"verified 1 batches, \d+ files, 300 rows: OK", p.stdout.splitlines()[-1]), p.stdout
