@@ -175,6 +175,8 @@ Result<AuditInput> read_audit_input(std::shared_ptr<FileSystem> fs, const Stream
   if (o.sink_parquet && o.parquet_table_format == "delta") {
     in.delta_root = o.output_path;
     auto snapshot = load_snapshot(*fs, o.output_path);
+    // A running job may remove expired log files between the listing of the log and their read.
+    if (!snapshot.ok()) snapshot = load_snapshot(*fs, o.output_path);
     if (snapshot.ok()) {
       in.delta = std::move(snapshot).value();
     } else {

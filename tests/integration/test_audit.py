@@ -295,3 +295,26 @@ def test_readme_command_runs_beside_the_job_with_no_argument(kafka, kpipe_bin, u
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     assert re.fullmatch(r"verified 1 batches, \d+ files, 300 rows: OK", p.stdout.splitlines()[-1]), p.stdout
+
+
+def test_topic_recreated_behind_the_checkpoint_is_a_kafka_finding(kafka, kpipe_bin, unique_topic, run_kpipe,
+                                                                   tmp_path):
+    kafka.create_topic(unique_topic, 1)
+    produce_lines(run_kpipe, kafka, unique_topic, [json.dumps(e) for e in make_events(100)], tmp_path)
+    env = stream_env(tmp_path, kafka.bootstrap, unique_topic)
+    assert run_stream(kpipe_bin, env, tmp_path).returncode == 0
+    p = kafka.kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", kafka.bootstrap, "--delete",
+                         "--topic", unique_topic)
+    assert p.returncode == 0, p.stderr[-2000:]
+    deadline = time.monotonic() + 60
+    while True:  # the deletion completes in the background
+        try:
+            kafka.create_topic(unique_topic, 1)
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "the topic was not deleted within 60 s"
+            time.sleep(1)
+    produce_lines(run_kpipe, kafka, unique_topic, [json.dumps(e) for e in make_events(10, prefix="n")], tmp_path)
+    report = expect(kpipe_bin, env, tmp_path, "kafka-offsets-ahead")
+    f = next(f for f in report["findings"] if f["kind"] == "kafka-offsets-ahead")
+    assert f["partition"] == 0 and "up to offset 100 but Kafka's high watermark is 10" in f["message"]

@@ -260,6 +260,12 @@ TEST_F(AuditTest, DeltaTxnMustBeTheLastBatch) {
   a.path = parquet_path(3);
   in_.delta->files[a.path] = a;
   EXPECT_TRUE(audit(in_).ok()) << format_report_text(audit(in_));
+  // Its file renamed after the listing, its add read after: not a missing file either.
+  unlist(kParquetRoot, parquet_path(3));
+  EXPECT_TRUE(audit(in_).ok()) << format_report_text(audit(in_));
+  in_.settled = 3;
+  in_.commits[3] = CommitEntry{3, 1003, "", 10, 10, 0, in_.offsets[3].files};
+  EXPECT_EQ(kinds(audit(in_)), (std::vector<std::string>{"missing-file", "delta-missing-file"}));
 }
 
 TEST_F(AuditTest, BatchesBeforeTheTableAreNotExpectedInIt) {
