@@ -5,6 +5,7 @@
 
 #include "cli/produce_command.h"
 #include "cli/stream_command.h"
+#include "cli/verify_command.h"
 #include "kafka/kafka_config.h"
 
 namespace {
@@ -17,6 +18,7 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  stream    read the topic in micro-batches and write Parquet, CSV and console output (exactly once)\n"
     "  produce   send random events, or the lines of a JSON-lines file, to the topic at a steady rate\n"
+    "  verify    audit the output and checkpoint of `stream` (same settings), also while it runs; exit 1 on findings\n"
     "  version   print the versions of kpipe and librdkafka\n"
     "\n"
     "Settings come from flags, then the environment, then ./.env (or --env-file PATH), then defaults.\n"
@@ -39,8 +41,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "produce") return kpipe::run_produce(argc - 2, argv + 2);
-  if (command == "stream") {
-    const int rc = kpipe::run_stream(argc - 2, argv + 2);
+  if (command == "stream" || command == "verify") {
+    const int rc = command == "stream" ? kpipe::run_stream(argc - 2, argv + 2) : kpipe::run_verify(argc - 2, argv + 2);
     if (kpipe::abandoned_kafka_clients() > 0) {
       // A librdkafka thread is still inside a destroy that hung: end without running static
       // destructors under it.

@@ -68,6 +68,7 @@ Result<Plan> plan_batch(const PlanInput& in) {
         return Status::fatal(what + " (FAIL_ON_DATA_LOSS=true; set it to false to skip them and go on)");
       }
       plan.data_loss.push_back(what);
+      plan.skipped.push_back(PartitionRange{p, r.start, w.low});
       r.start = w.low;
     }
     r.end = w.high;

@@ -27,9 +27,10 @@ struct PlanInput {
 };
 
 struct Plan {
-  std::vector<PartitionRange> ranges;  // one per partition, sorted; start == end when nothing new
-  std::vector<std::string> data_loss;  // offsets skipped because Kafka no longer had them
-  bool more_available = false;         // MAX_BATCH_RECORDS cut the batch: run the next one at once
+  std::vector<PartitionRange> ranges;   // one per partition, sorted; start == end when nothing new
+  std::vector<std::string> data_loss;   // offsets skipped because Kafka no longer had them
+  std::vector<PartitionRange> skipped;  // the same, as ranges [start, end) for the write-ahead entry
+  bool more_available = false;          // MAX_BATCH_RECORDS cut the batch: run the next one at once
   int64_t total() const {
     int64_t n = 0;
     for (const auto& r : ranges) n += r.end - r.start;

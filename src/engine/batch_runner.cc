@@ -157,7 +157,8 @@ Status BatchRunner::check_bad_records(const BatchRows& rows, const DecodeSpec& s
 }
 
 Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges,
-                            const std::vector<std::string>& data_loss, const std::atomic<bool>& stop) {
+                            const std::vector<std::string>& data_loss, const std::vector<PartitionRange>& skipped,
+                            const std::atomic<bool>& stop) {
   Batch b;
   b.data_loss = data_loss;
   for (const auto& o : *seams_.observers) o->on_started(batch_id, false);
@@ -174,6 +175,7 @@ Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>&
   e.layout = FileLayout{opt_.files_per_partition, opt_.max_records_per_file};
   e.sinks = sink_specs(opt_);
   e.decode = decoding_->spec;
+  e.skipped = skipped;
   KPIPE_ASSIGN_OR_RETURN(b.sinks, make_file_sinks(e.sinks, opt_.topic));
   b.tasks = plan_outputs(b.sinks, b.rows, e.layout, seams_.checkpoint->query_id(), batch_id);
   e.files = recorded_files(b.tasks, b.sinks);

@@ -72,9 +72,10 @@ class BatchRunner {
  public:
   BatchRunner(const StreamOptions& options, std::unique_ptr<Decoding> decoding, BatchSeams seams);
 
-  // Steps (2)-(8) of a new batch over `ranges`, which step (1) planned.
+  // Steps (2)-(8) of a new batch over `ranges`, which step (1) planned; `skipped` (what
+  // FAIL_ON_DATA_LOSS=false skipped) goes into the write-ahead entry, `data_loss` to the observers.
   Status run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges, const std::vector<std::string>& data_loss,
-                 const std::atomic<bool>& stop);
+                 const std::vector<PartitionRange>& skipped, const std::atomic<bool>& stop);
   // Steps (2)-(8) again for a batch whose write-ahead entry has no commit, as the entry says.
   Status replay(const OffsetsEntry& entry, const std::atomic<bool>& stop);
 

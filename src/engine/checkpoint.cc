@@ -188,6 +188,13 @@ std::string serialize_offsets(const OffsetsEntry& e) {
   }
   w.end_array();
   write_files(w, e.files);
+  if (!e.skipped.empty()) {
+    w.key("skipped").begin_array();
+    for (const auto& r : e.skipped) {
+      w.begin_object().field("partition", r.partition).field("start", r.start).field("end", r.end).end_object();
+    }
+    w.end_array();
+  }
   w.end_object();
   return w.take() + "\n";
 }
@@ -243,6 +250,19 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
     e.sinks.push_back(std::move(spec));
   }
   KPIPE_RETURN_IF_ERROR(read_files(doc, e.files, file));
+  simdjson::dom::array skipped;
+  if (doc["skipped"].get_array().get(skipped) == simdjson::SUCCESS) {
+    for (auto r : skipped) {
+      PartitionRange pr;
+      KPIPE_RETURN_IF_ERROR(get_int(r, "partition", pr.partition, file));
+      KPIPE_RETURN_IF_ERROR(get_int(r, "start", pr.start, file));
+      KPIPE_RETURN_IF_ERROR(get_int(r, "end", pr.end, file));
+      if (pr.end < pr.start) return corrupt(file, "a skipped range ends before it starts");
+      e.skipped.push_back(pr);
+    }
+  } else if (doc["skipped"].error() != simdjson::NO_SUCH_FIELD) {
+    return corrupt(file, "field 'skipped'");
+  }
   return e;
 }
 

@@ -80,6 +80,10 @@ struct OffsetsEntry {
   std::vector<SinkSpec> sinks;
   std::optional<DecodeSpec> decode;
   std::vector<CommittedFile> files;  // every file the batch writes, by sink and path below its root
+  // Offsets [start, end) per partition that Kafka had deleted before they were read and that
+  // FAIL_ON_DATA_LOSS=false skipped: the only gap `kpipe verify` accepts between this batch and
+  // the previous one. Written only when not empty; absent in entries before kpipe 0.3.
+  std::vector<PartitionRange> skipped;
   bool operator==(const OffsetsEntry&) const = default;
 };
 

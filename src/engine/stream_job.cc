@@ -290,7 +290,7 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
     return int64_t{0};
   }
   const int64_t batch_id = checkpoint->latest_offsets() ? checkpoint->latest_offsets()->batch_id + 1 : 0;
-  KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, stop));
+  KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, stop));
   return plan.total();
 }
 

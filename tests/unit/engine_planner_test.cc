@@ -98,6 +98,8 @@ TEST(BatchPlanner, DeletedOffsetsSkippedAndReportedWhenAllowed) {
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->ranges[0], (PartitionRange{0, 40, 100}));
   ASSERT_EQ(plan->data_loss.size(), 1u);
+  // The write-ahead entry records the skip as a range, for `kpipe verify`.
+  EXPECT_EQ(plan->skipped, (std::vector<PartitionRange>{{0, 30, 40}}));
 }
 
 TEST(BatchPlanner, VanishedPartitionIsFatal) {
