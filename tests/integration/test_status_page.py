@@ -169,6 +169,32 @@ def test_status_page_updates_live_in_chromium(pipeline, record_property):
         shutil.copyfile(shot, README_SCREENSHOT)
 
 
+def test_lag_at_steady_state_is_what_the_last_batch_left(pipeline):
+    """With the producer at RATE and a 1 s trigger: committed is the last committed batch's end
+    offsets (issue 12 showed its start offsets and its own size as lag), latest is between
+    committed and the broker's end offsets, and the lag and the oldest record's age stay within
+    what a trigger plus a sample lets arrive."""
+    checked = 0
+    deadline = time.monotonic() + 30
+    while checked < 5 and time.monotonic() < deadline:
+        before = get_json(pipeline.url + "api/status")
+        last = get_json(pipeline.url + "api/progress?last=1")[-1]
+        st = get_json(pipeline.url + "api/status")
+        end = pipeline.kafka.end_offsets(pipeline.topic, 3)
+        if not (before["lastCommittedBatch"] == st["lastCommittedBatch"] == last["batchId"]):
+            continue  # a batch committed in between: look again
+        committed = {lag["partition"]: lag["committedOffset"] for lag in st["lag"]}
+        assert committed == {s["partition"]: s["endOffset"] for s in last["sources"]}, (st["lag"], last["sources"])
+        for lag in st["lag"]:
+            assert lag["committedOffset"] <= lag["latestOffset"] <= end[lag["partition"]], (lag, end)
+            assert lag["lag"] == lag["latestOffset"] - lag["committedOffset"]
+        assert st["totalLag"] <= RATE * 5, st["lag"]
+        assert st["oldestUncommittedAgeSeconds"] <= 5, st["lag"]
+        checked += 1
+        time.sleep(0.7)
+    assert checked >= 5, "the job committed a batch between every two reads of its status"
+
+
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? '
                     r'(NaN|[+-]Inf|[-+]?[0-9.eE+-]+)$')
 
