@@ -38,6 +38,8 @@
     if (m > 0) return m + 'm ' + pad(s) + 's';
     return s + 's';
   }
+  // The age of the oldest uncommitted record: null while the job has not seen it yet.
+  const fmtAge = (sec) => (sec === null || sec === undefined ? '?' : sec < 10 ? sec.toFixed(1) + ' s' : fmtDuration(sec));
   const fmtTime = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
   const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
   const fmtTick = (v) => {
@@ -82,11 +84,17 @@
     return { width: Math.max(200, container.clientWidth || 600), height: 200 };
   }
 
-  const X_SCALE = {
-    time: true,
-    // Half a second of room on the right keeps the newest bar whole.
-    range: (u, min, max) => (min === null || max === null ? [min, max] : [Math.min(min, max - MIN_SPAN_S), max + 0.5]),
-  };
+  // The time axis spans the data, at least MIN_SPAN_S, the newest point at the right; half a
+  // second of room on the right keeps the newest bar whole. From the data, not from uPlot's
+  // min/max: for a single point uPlot widens a time scale by 86400 / ms, 1000 days with
+  // timestamps in seconds, and one batch drew the years 2027-2029 under it.
+  function xRange(u, min, max) {
+    const xs = u.data[0];
+    if (!xs || !xs.length) return [min, max];
+    const lo = xs[0], hi = xs[xs.length - 1];
+    return [Math.min(lo, hi - MIN_SPAN_S), hi + 0.5];
+  }
+  const X_SCALE = { time: true, range: xRange };
 
   function makeChart(id, series, extra) {
     const container = $(id);
@@ -118,7 +126,9 @@
   }
 
   function line(label, color, fill) {
-    return { label: label, stroke: color, width: 2, fill: fill ? color + '22' : undefined, points: { show: false },
+    // A line needs two points: the first batch is drawn as a dot.
+    return { label: label, stroke: color, width: 2, fill: fill ? color + '22' : undefined,
+             points: { show: (u) => u.data[0].length <= 2, size: 8, fill: color },
              value: (u, v) => (v === null || v === undefined ? '–' : fmtRate(v)) };
   }
 
@@ -129,7 +139,7 @@
     ], { scales: { x: X_SCALE, y: { distr: 3, log: 10 } } });
     page.charts['chart-duration'] = makeChart('chart-duration', [line('Total ms', PALETTE[4], true)]);
     page.charts['chart-rows'] = makeChart('chart-rows', [
-      Object.assign(line('Input rows', PALETTE[3], true), { paths: uPlot.paths.bars({ size: [0.7, 40] }) }),
+      Object.assign(line('Input rows', PALETTE[3], true), { paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } }),
     ]);
     page.lagPartitions = [];
     page.charts['chart-lag'] = makeChart('chart-lag', []);
@@ -193,7 +203,8 @@
     setText('last-duration', last ? fmtMs(totalMs(last)) : '–');
     setText('avg-duration', st.totals.batches ? 'last batch; mean ' + fmtMs(Math.round(st.totals.batchDurationMs / st.totals.batches)) : 'last batch');
     setText('total-lag', st.lag.length ? fmtInt(st.totalLag) : '–');
-    setText('lag-partitions', st.lag.length ? 'records behind, ' + st.lag.length + ' partition' + (st.lag.length === 1 ? '' : 's') : 'records behind');
+    setText('lag-partitions', st.lag.length ? 'records behind, ' + st.lag.length + ' partition' + (st.lag.length === 1 ? '' : 's') +
+      (st.totalLag > 0 ? '; oldest ' + fmtAge(st.oldestUncommittedAgeSeconds) : '') : 'records behind');
     setText('dead-lettered', fmtInt(st.deadLettered));
     $('dead-lettered').parentElement.classList.toggle('alert', st.deadLettered > 0);
     const kinds = Object.entries(st.errorsByKind).filter(([, n]) => n > 0);
@@ -238,8 +249,9 @@
       el('tr', null, [td(name), td(fmtInt(s.rows), 'num'), td(fmtInt(s.files), 'num'), td(fmtBytes(s.bytes), 'num')]));
     fillBody($('sinks'), rows, 'Nothing written yet.', 4);
     const lagRows = st.lag.map((l) =>
-      el('tr', null, [td(l.partition), td(fmtInt(l.committedOffset), 'num'), td(fmtInt(l.latestOffset), 'num'), td(fmtInt(l.lag), 'num')]));
-    fillBody($('lag'), lagRows, 'No partition planned yet.', 4);
+      el('tr', null, [td(l.partition), td(fmtInt(l.committedOffset), 'num'), td(fmtInt(l.latestOffset), 'num'), td(fmtInt(l.lag), 'num'),
+                      td(l.lag > 0 ? fmtAge(l.oldestUncommittedAgeSeconds) : '–', 'num')]));
+    fillBody($('lag'), lagRows, 'No partition planned yet.', 5);
   }
 
   function updateFiles(st) {

@@ -1,5 +1,8 @@
 #include "engine/job_status.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/json_writer.h"
 
 namespace kpipe {
@@ -72,9 +75,17 @@ void JobStatus::set_current_batch(int64_t id) {
   s_.current_batch = id;
 }
 
-void JobStatus::set_lag(std::vector<PartitionLag> lag) {
+double oldest_uncommitted_age_seconds(const PartitionLag& lag, int64_t now_ms) {
+  if (lag.records() == 0) return 0;
+  if (lag.oldest_uncommitted_ms < 0) return std::nan("");
+  // A producer's clock ahead of ours would make the age negative.
+  return static_cast<double>(std::max<int64_t>(0, now_ms - lag.oldest_uncommitted_ms)) / 1000.0;
+}
+
+void JobStatus::set_lag(std::vector<PartitionLag> lag, int64_t sampled_at_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   s_.lag = std::move(lag);
+  if (sampled_at_ms > 0) s_.lag_sampled_at_ms = sampled_at_ms;
 }
 
 void JobStatus::record_error(const char* kind) {
@@ -98,6 +109,14 @@ void JobStatus::add_batch(const BatchProgress& p) {
     auto& cell = s_.files_per_day[o.sink][o.day];
     cell.first += o.files;
     cell.second += o.rows;
+  }
+  for (const auto& r : p.ranges) {
+    for (auto& l : s_.lag) {
+      if (l.partition != r.partition || l.committed == r.end) continue;
+      l.committed = r.end;
+      l.latest = std::max(l.latest, r.end);
+      l.oldest_uncommitted_ms = -1;  // the next record's, once the lag tracker has it
+    }
   }
   ++s_.total_batches;
   for (const auto& [phase, ms] : p.duration_ms) {

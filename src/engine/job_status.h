@@ -52,11 +52,20 @@ struct BatchProgress {
 };
 std::string progress_json(const BatchProgress& p, std::string_view query_id);
 
+// Consumer lag of one partition (engine/lag_tracker.h keeps it true between batches).
 struct PartitionLag {
   int32_t partition = 0;
-  int64_t committed = 0;  // end offset of the last committed batch
-  int64_t latest = 0;     // high watermark at the last plan
+  int64_t committed = 0;  // end offset of the last committed batch: where the next batch starts
+  int64_t latest = 0;     // high watermark, sampled every few seconds
+  // When the oldest uncommitted record (the first at or after `committed`) was written, ms since
+  // the epoch: its Kafka timestamp when the job holds it, otherwise when the job first saw the
+  // partition behind (a lower bound of the age). -1 when caught up or not known yet.
+  int64_t oldest_uncommitted_ms = -1;
+  int64_t records() const { return latest > committed ? latest - committed : 0; }
 };
+// Seconds since the oldest uncommitted record was written at `now_ms`: 0 when caught up, NaN
+// when behind but not known yet.
+double oldest_uncommitted_age_seconds(const PartitionLag& lag, int64_t now_ms);
 
 struct StatusSnapshot {
   std::string query_id;
@@ -70,6 +79,7 @@ struct StatusSnapshot {
   std::map<std::string, SinkProgress> sink_totals;
   std::map<std::string, int64_t> errors_by_kind;  // "retriable", "fatal", "replay"
   std::vector<PartitionLag> lag;
+  int64_t lag_sampled_at_ms = 0;  // wall clock of the last high-watermark sample; 0 before the first
   // sink → dt day → {files, rows}
   std::map<std::string, std::map<int32_t, std::pair<int64_t, int64_t>>> files_per_day;
   std::vector<double> batch_duration_ms;  // of the batches kept, oldest first (for histograms)
@@ -84,9 +94,10 @@ class JobStatus {
   void set_query_id(std::string id);
   void set_state(JobState s, std::string detail = "");
   void set_current_batch(int64_t id);
-  void set_lag(std::vector<PartitionLag> lag);
+  void set_lag(std::vector<PartitionLag> lag, int64_t sampled_at_ms = 0);
   void record_error(const char* kind);
-  // Adds a finished batch to history and totals.
+  // Adds a finished batch to history and totals; its end offsets become the lag's committed ones
+  // in the same step, so no reader sees the batch committed and the lag from before it.
   void add_batch(const BatchProgress& p);
 
   StatusSnapshot snapshot() const;

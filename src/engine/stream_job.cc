@@ -14,6 +14,7 @@
 #include "common/worker_pool.h"
 #include "engine/batch_planner.h"
 #include "engine/delta_committer.h"
+#include "engine/lag_tracker.h"
 #include "kafka/source.h"
 #include "sink/file_naming.h"
 
@@ -64,6 +65,7 @@ struct StreamJob::Impl {
   std::vector<std::unique_ptr<Committer>> committers;
   std::vector<std::unique_ptr<BatchObserver>> observers;
   std::unique_ptr<BatchRunner> runner;
+  std::unique_ptr<LagTracker> lag;
   std::optional<std::vector<PartitionRange>> initial_ranges;  // STARTING_OFFSETS resolved before the first batch
   bool more_available = false;                                // the last plan left data for an immediate next batch
 
@@ -78,9 +80,14 @@ struct StreamJob::Impl {
   Status recover();
   Status clean_temp_files(const std::string& root, bool with_day_dirs);
   Result<std::map<int32_t, Watermarks>> read_watermarks();
+  // The end offsets of the last committed batch; before the first, where the first one starts.
+  std::map<int32_t, int64_t> committed_offsets() const;
+  void update_lag();
   // Plans and runs the next batch; returns rows planned (0 = nothing new).
   Result<int64_t> run_next_batch(const std::map<int32_t, int64_t>& stop_at, const std::atomic<bool>& stop);
-  void sleep_until(Clock::TimePoint until, const std::atomic<bool>& stop);
+  // `sample_lag`: keep the consumer lag up to date meanwhile (not while backing off from errors,
+  // when the broker may be the problem and each sample would wait for its deadline).
+  void sleep_until(Clock::TimePoint until, const std::atomic<bool>& stop, bool sample_lag = false);
 };
 
 StreamJob::StreamJob(StreamOptions options, std::shared_ptr<FileSystem> fs, std::shared_ptr<JobStatus> status)
@@ -163,6 +170,9 @@ Status StreamJob::Impl::start() {
   bs.crash = seams.crash;
   bs.fence = fence.get();
   runner = std::make_unique<BatchRunner>(opt, std::move(decoding), std::move(bs));
+  LagTrackerOptions lo;
+  lo.sample_every = seams.lag_sample_every;
+  lag = std::make_unique<LagTracker>(*seams.source, *status, *clock, lo);
   return Status::success();
 }
 
@@ -252,12 +262,32 @@ Result<std::map<int32_t, Watermarks>> StreamJob::Impl::read_watermarks() {
   return seams.source->watermarks(ids);
 }
 
+std::map<int32_t, int64_t> StreamJob::Impl::committed_offsets() const {
+  std::map<int32_t, int64_t> committed;
+  const auto& offsets = checkpoint->latest_offsets();
+  if (offsets) {
+    const bool done = checkpoint->latest_commit() && checkpoint->latest_commit()->batch_id == offsets->batch_id;
+    // A batch in progress starts where the last committed one ended.
+    for (const auto& r : offsets->ranges) committed[r.partition] = done ? r.end : r.start;
+  } else if (initial_ranges) {
+    for (const auto& r : *initial_ranges) committed[r.partition] = r.start;
+  }
+  return committed;
+}
+
+void StreamJob::Impl::update_lag() {
+  if (!lag || !checkpoint) return;
+  lag->set_committed(committed_offsets());
+  lag->tick();
+}
+
 Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>& stop_at,
                                                 const std::atomic<bool>& stop) {
   if (auto pending = checkpoint->pending_batch()) {
     log_warn("stream", "batch " + std::to_string(pending->batch_id) +
                            " was planned but not committed: running it again with its recorded offsets");
     KPIPE_RETURN_IF_ERROR(runner->replay(*pending, stop));
+    update_lag();
     int64_t rows = 0;
     for (const auto& r : pending->ranges) rows += r.end - r.start;
     return std::max<int64_t>(rows, 1);
@@ -279,23 +309,34 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
   more_available = plan.more_available;
   for (const auto& d : plan.data_loss) log_warn("stream", d + " (FAIL_ON_DATA_LOSS=false: skipped)");
 
-  std::vector<PartitionLag> lag;
-  for (const auto& r : plan.ranges) lag.push_back(PartitionLag{r.partition, r.start, marks[r.partition].high});
-  status->set_lag(lag);
+  // The plan's watermarks are a fresh sample of `latest`; `committed` stays the last committed
+  // batch's until this one commits (update_lag after it).
+  lag->set_latest(marks);
 
   if (plan.total() == 0) {
     // Nothing to write: no checkpoint entry, no files. Remember where a new checkpoint starts,
     // so data that arrives from now on is read even with STARTING_OFFSETS=latest.
     if (!checkpoint->latest_offsets()) initial_ranges = plan.ranges;
+    update_lag();
     return int64_t{0};
+  }
+  if (checkpoint->latest_offsets()) {
+    update_lag();
+  } else {  // the first batch of a new checkpoint: its ranges start where reading starts
+    std::map<int32_t, int64_t> starts;
+    for (const auto& r : plan.ranges) starts[r.partition] = r.start;
+    lag->set_committed(starts);
+    lag->tick();
   }
   const int64_t batch_id = checkpoint->latest_offsets() ? checkpoint->latest_offsets()->batch_id + 1 : 0;
   KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, stop));
+  update_lag();
   return plan.total();
 }
 
-void StreamJob::Impl::sleep_until(Clock::TimePoint until, const std::atomic<bool>& stop) {
+void StreamJob::Impl::sleep_until(Clock::TimePoint until, const std::atomic<bool>& stop, bool sample_lag) {
   while (!stop.load()) {
+    if (sample_lag) update_lag();
     const auto now = clock->now();
     if (now >= until) return;
     clock->sleep_until(std::min(until, now + std::chrono::milliseconds(20)));
@@ -380,7 +421,7 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
     if (m.more_available) continue;
     // Like Spark's ProcessingTime trigger: batches start every TRIGGER_SECONDS; one that
     // overran starts the next at once.
-    m.sleep_until(tick + trigger, stop);
+    m.sleep_until(tick + trigger, stop, true);
   }
   m.status->set_state(JobState::kStopped);
   return Status::success();

@@ -43,6 +43,8 @@ struct StreamSeams {
   // How long a new holder of such a fence waits before it reads the checkpoint, so that a commit
   // the fenced holder had begun before it lost the fence has landed (see docs/design.md).
   std::chrono::milliseconds fence_grace{5000};
+  // How often the consumer lag's high watermarks are sampled between batches (lag_tracker.h).
+  std::chrono::milliseconds lag_sample_every{2000};
 };
 
 class StreamJob {

@@ -112,6 +112,23 @@ bool PrefetchBuffer::consume(int32_t partition, const std::function<bool(const I
   return !wanted_before && wants_more_locked(parts_.at(partition));
 }
 
+std::optional<std::pair<int64_t, int64_t>> PrefetchBuffer::first_record(int32_t partition) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto pit = parts_.find(partition);
+  if (pit == parts_.end()) return std::nullopt;
+  const Partition& part = pit->second;
+  size_t from = part.read;
+  for (const Chunk& chunk : part.chunks) {
+    for (size_t i = from; i < chunk.count; ++i) {
+      const Entry& e = chunk.entries[i];
+      if (e.kind == Kind::kRecord) return std::make_pair(e.offset, e.timestamp_ms);
+      if (e.kind != Kind::kEnd) return std::nullopt;
+    }
+    from = 0;
+  }
+  return std::nullopt;
+}
+
 void PrefetchBuffer::wait_for_data(uint64_t seen, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   data_cv_.wait_for(lock, timeout, [&] { return appended_ != seen; });

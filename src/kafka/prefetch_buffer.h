@@ -23,7 +23,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace kpipe {
@@ -60,6 +62,9 @@ class PrefetchBuffer {
   // an item it returns false for stays first in line. Returns true when wants_more() went
   // from false to true (a producer waiting for it may want waking).
   bool consume(int32_t partition, const std::function<bool(const Item&)>& take);
+  // Consumer: {offset, timestamp_ms} of the first unread record of `partition`, past any
+  // end-of-partition marks; nullopt when nothing is buffered or an error comes first. Reads only.
+  std::optional<std::pair<int64_t, int64_t>> first_record(int32_t partition) const;
   // Waits until something was appended since `seen` (a value of appended()) or `timeout`.
   void wait_for_data(uint64_t seen, std::chrono::milliseconds timeout);
   uint64_t appended() const;

@@ -9,9 +9,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,30 @@ class RecordSource {
       KPIPE_ASSIGN_OR_RETURN(marks[p], watermarks(p));
     }
     return marks;
+  }
+  // For the consumer lag (engine/lag_tracker.h), between batches:
+  // The high watermarks the source knows without a request, because it is fetching those
+  // partitions and every fetch response carries them; the others are missing from the answer.
+  virtual std::map<int32_t, int64_t> cached_high_watermarks(const std::vector<int32_t>& partitions) {
+    (void)partitions;
+    return {};
+  }
+  // The high watermarks of `partitions`, asked of the broker, answered within `timeout`.
+  virtual Result<std::map<int32_t, int64_t>> high_watermarks(const std::vector<int32_t>& partitions,
+                                                             std::chrono::milliseconds timeout) {
+    (void)timeout;
+    KPIPE_ASSIGN_OR_RETURN(auto marks, watermarks(partitions));
+    std::map<int32_t, int64_t> high;
+    for (const auto& [p, w] : marks) high[p] = w.high;
+    return high;
+  }
+  // The Kafka timestamp (ms since the epoch) of the first record at or after `offset`, when the
+  // source holds that record already (fetched ahead, or the first one of the last read); nullopt
+  // when it would have to ask the broker. Never blocks.
+  virtual std::optional<int64_t> held_timestamp_ms(int32_t partition, int64_t offset) {
+    (void)partition;
+    (void)offset;
+    return std::nullopt;
   }
   // Calls `on_record` for every record of every range: offsets ascending within a partition,
   // partitions possibly interleaved. Retriable errors when the source stalls; a fatal one when

@@ -199,12 +199,12 @@ Result<Watermarks> KafkaSource::watermarks(int32_t partition) {
   return marks.at(partition);
 }
 
-Status KafkaSource::list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which) {
+Status KafkaSource::list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which,
+                                 std::chrono::milliseconds timeout) {
   for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = which;
   // A logical offset as the "timestamp" asks ListOffsets for the first or the next offset,
   // as rd_kafka_query_watermark_offsets does, but for all partitions of a leader at once.
-  const rd_kafka_resp_err_t err =
-      rd_kafka_offsets_for_times(meta_, list, static_cast<int>(options_.request_timeout.count()));
+  const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(meta_, list, static_cast<int>(timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::retriable("cannot read offsets of " + options_.topic + ": " + err_text(err));
   }
@@ -223,9 +223,9 @@ Result<std::map<int32_t, Watermarks>> KafkaSource::watermarks(const std::vector<
   std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
       rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), rd_kafka_topic_partition_list_destroy);
   for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p);
-  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_BEGINNING));
+  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_BEGINNING, options_.request_timeout));
   for (int i = 0; i < list->cnt; ++i) marks[list->elems[i].partition].low = list->elems[i].offset;
-  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_END));
+  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_END, options_.request_timeout));
   for (int i = 0; i < list->cnt; ++i) {
     const rd_kafka_topic_partition_t& e = list->elems[i];
     if (e.offset < 0) {  // left at the logical offset: the leader did not answer for it
@@ -236,6 +236,47 @@ Result<std::map<int32_t, Watermarks>> KafkaSource::watermarks(const std::vector<
     if (w.low < 0) w.low = w.high;  // an empty partition may answer "none" for its beginning
   }
   return marks;
+}
+
+Result<std::map<int32_t, int64_t>> KafkaSource::high_watermarks(const std::vector<int32_t>& partitions,
+                                                                std::chrono::milliseconds timeout) {
+  std::map<int32_t, int64_t> high;
+  if (partitions.empty()) return high;
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), rd_kafka_topic_partition_list_destroy);
+  for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p);
+  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_END, timeout));
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].offset >= 0) high[list->elems[i].partition] = list->elems[i].offset;
+  }
+  return high;
+}
+
+std::map<int32_t, int64_t> KafkaSource::cached_high_watermarks(const std::vector<int32_t>& partitions) {
+  std::map<int32_t, int64_t> high;
+  if (!rk_ || !prefetcher_.joinable()) return high;
+  std::lock_guard<std::mutex> lock(paused_mu_);
+  for (int32_t p : partitions) {
+    if (!queues_.count(p) || paused_.count(p)) continue;
+    int64_t low = -1, hi = -1;
+    // RD_KAFKA_OFFSET_INVALID until the first fetch response of the assignment.
+    if (rd_kafka_get_watermark_offsets(rk_, options_.topic.c_str(), p, &low, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi >= 0) {
+      high[p] = hi;
+    }
+  }
+  return high;
+}
+
+std::optional<int64_t> KafkaSource::held_timestamp_ms(int32_t partition, int64_t offset) {
+  if (auto it = first_read_.find(partition); it != first_read_.end() && it->second.first == offset) {
+    return it->second.second;
+  }
+  auto pos = position_.find(partition);
+  if (pos == position_.end() || pos->second != offset || !buffer_) return std::nullopt;
+  auto first = buffer_->first_record(partition);
+  if (!first || first->first < offset || first->second < 0) return std::nullopt;
+  return first->second;
 }
 
 Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
@@ -259,6 +300,7 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   }
   queues_.clear();
   position_.clear();
+  first_read_.clear();
   if (!rk_ || client_partitions_ != ranges.size()) {
     // The consumer is made for the number of partitions it reads (see consumer_settings): at the
     // first batch, and again only when partitions are added.
@@ -380,6 +422,7 @@ Status KafkaSource::consume_available(Cursor& c, const std::function<void(const 
           return false;
         }
         if (it.offset >= c.next) {
+          if (c.next == c.range.start) first_read_[c.range.partition] = {c.range.start, it.timestamp_ms};
           RawRecord rec;
           rec.payload = it.payload;
           rec.partition = c.range.partition;
@@ -469,6 +512,13 @@ void KafkaSource::prefetch_loop() {
     const bool done = err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_topic_partition_list_destroy(list);
     if (!done) return;  // tried again on the next round
+    {
+      std::lock_guard<std::mutex> lock(paused_mu_);
+      if (pause)
+        paused_.insert(partition);
+      else
+        paused_.erase(partition);
+    }
     if (pause) {
       paused.insert(partition);
       pauses_.fetch_add(1, std::memory_order_relaxed);

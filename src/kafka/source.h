@@ -15,6 +15,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -59,6 +62,18 @@ class KafkaSource final : public RecordSource {
   // however many partitions; one query per partition made planning cost grow with them).
   Result<std::map<int32_t, Watermarks>> watermarks(const std::vector<int32_t>& partitions) override;
 
+  // From librdkafka's copy of the high watermark that each fetch response carries
+  // (rd_kafka_get_watermark_offsets: no request), for the assigned partitions the prefetch
+  // thread has not paused: those are fetched continuously, so the copy is at most about
+  // fetch.wait.max.ms old while the broker answers. A paused or unassigned partition is left out.
+  std::map<int32_t, int64_t> cached_high_watermarks(const std::vector<int32_t>& partitions) override;
+  // One ListOffsets request per leader (the end offsets only), within `timeout`.
+  Result<std::map<int32_t, int64_t>> high_watermarks(const std::vector<int32_t>& partitions,
+                                                     std::chrono::milliseconds timeout) override;
+  // The first record of the last read that started at `offset`, or the first record the prefetch
+  // buffer holds when the source is positioned at `offset` (between batches: the next batch's first).
+  std::optional<int64_t> held_timestamp_ms(int32_t partition, int64_t offset) override;
+
   // Reads every message of every range and calls `on_record` for each: offsets ascending within
   // a partition, partitions interleaved. A prefetch thread copies messages out of librdkafka's
   // partition queues as they arrive (see PrefetchBuffer), between batches too, so librdkafka
@@ -100,7 +115,7 @@ class KafkaSource final : public RecordSource {
   // waiting for anything.
   void wake_fetchers(const std::vector<int32_t>& partitions);
   // ListOffsets of every partition at logical offset `which` (beginning or end), in place.
-  Status list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which);
+  Status list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which, std::chrono::milliseconds timeout);
   int queued_min_messages() const;
   void stop_prefetch();
 
@@ -121,6 +136,11 @@ class KafkaSource final : public RecordSource {
   std::atomic<bool> prefetch_quit_{false};
   std::atomic<uint64_t> pauses_{0};
   std::shared_ptr<ErrorState> errors_;
+  // The partitions the prefetch thread has paused, for cached_high_watermarks on the job thread.
+  mutable std::mutex paused_mu_;
+  std::set<int32_t> paused_;
+  // Per partition: the start of the last range read and the timestamp of its first record.
+  std::map<int32_t, std::pair<int64_t, int64_t>> first_read_;
 };
 
 }  // namespace kpipe

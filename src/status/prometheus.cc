@@ -174,17 +174,34 @@ std::string render_job_metrics(const StatusSnapshot& s, const StatusInfo& info, 
   w.sample("kpipe_batch_duration_seconds_sum", {}, static_cast<double>(s.total_batch_duration_ms) / 1000.0);
   w.sample("kpipe_batch_duration_seconds_count", {}, s.total_batches);
 
-  w.family("kpipe_consumer_lag_records", "gauge",
-           "Records in the partition after the end of the last committed batch (high watermark at the last plan).");
+  // The consumer lag (engine/lag_tracker.h): committed = the last committed batch's end offsets,
+  // latest = the high watermark sampled every few seconds, lag = latest - committed.
+  const std::string lag_note =
+      " (committed: end offset of the last committed batch; latest: high watermark, sampled every 2 s).";
+  w.family("kpipe_consumer_lag_records", "gauge", "Records after the last committed batch, per partition" + lag_note);
+  int64_t total_lag = 0;
   for (const auto& l : s.lag) {
-    w.sample("kpipe_consumer_lag_records", {{"partition", std::to_string(l.partition)}},
-             std::max<int64_t>(0, l.latest - l.committed));
+    w.sample("kpipe_consumer_lag_records", {{"partition", std::to_string(l.partition)}}, l.records());
+    total_lag += l.records();
   }
+  w.gauge("kpipe_consumer_total_lag_records", "Records after the last committed batch, all partitions" + lag_note,
+          total_lag);
   w.family("kpipe_committed_offset", "gauge", "End offset of the last committed batch, per partition.");
   for (const auto& l : s.lag)
     w.sample("kpipe_committed_offset", {{"partition", std::to_string(l.partition)}}, l.committed);
-  w.family("kpipe_latest_offset", "gauge", "High watermark of the partition at the last plan.");
+  w.family("kpipe_latest_offset", "gauge", "High watermark of the partition, sampled every 2 s.");
   for (const auto& l : s.lag) w.sample("kpipe_latest_offset", {{"partition", std::to_string(l.partition)}}, l.latest);
+  w.family("kpipe_oldest_uncommitted_age_seconds", "gauge",
+           "Age of the oldest record not yet committed (now - its Kafka timestamp), per partition; 0 when caught up.");
+  for (const auto& l : s.lag) {
+    w.sample("kpipe_oldest_uncommitted_age_seconds", {{"partition", std::to_string(l.partition)}},
+             oldest_uncommitted_age_seconds(l, now_ms));
+  }
+  if (s.lag_sampled_at_ms > 0) {
+    w.gauge("kpipe_latest_offset_sampled_timestamp_seconds",
+            "When the high watermarks were last sampled, in seconds since the Unix epoch.",
+            static_cast<double>(s.lag_sampled_at_ms) / 1000.0);
+  }
   return w.take();
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "common/json_writer.h"
@@ -55,19 +56,24 @@ std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t
   w.end_object();
 
   int64_t total_lag = 0;
+  double oldest_age = 0;  // the largest of the partitions'; NaN ones left out (JSON has no NaN)
   w.key("lag").begin_array();
   for (const auto& l : s.lag) {
-    int64_t lag = std::max<int64_t>(0, l.latest - l.committed);
-    total_lag += lag;
+    total_lag += l.records();
+    const double age = oldest_uncommitted_age_seconds(l, now_ms);
+    if (!std::isnan(age)) oldest_age = std::max(oldest_age, age);
     w.begin_object()
         .field("partition", l.partition)
         .field("committedOffset", l.committed)
         .field("latestOffset", l.latest)
-        .field("lag", lag)
+        .field("lag", l.records())
+        .field("oldestUncommittedAgeSeconds", age)  // null while not known
         .end_object();
   }
   w.end_array();
-  w.field("totalLag", total_lag);
+  w.field("totalLag", total_lag)
+      .field("oldestUncommittedAgeSeconds", oldest_age)
+      .field("lagSampledAtMs", s.lag_sampled_at_ms);
 
   w.key("filesPerDt").begin_object();
   for (const auto& [sink, days] : s.files_per_day) {
@@ -93,10 +99,7 @@ std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t
     for (const auto& sample : *lag_history) {
       w.begin_object().field("atMs", sample.at_ms).key("lag").begin_array();
       for (const auto& l : sample.lag) {
-        w.begin_object()
-            .field("partition", l.partition)
-            .field("lag", std::max<int64_t>(0, l.latest - l.committed))
-            .end_object();
+        w.begin_object().field("partition", l.partition).field("lag", l.records()).end_object();
       }
       w.end_array().end_object();
     }

@@ -19,7 +19,8 @@ struct LagSample {
 // /api/status: {component, version, queryId, state, stateDetail, healthy, startedAtMs, nowMs,
 // uptimeSeconds, kafka{bootstrapServers, topic}, currentBatch, lastCommittedBatch,
 // totals{batches, inputRows, deadLettered, batchDurationMs}, sinks{<sink>{rows, files, bytes}},
-// lag[{partition, committedOffset, latestOffset, lag}], totalLag,
+// lag[{partition, committedOffset, latestOffset, lag, oldestUncommittedAgeSeconds (null while not
+// known)}], totalLag, oldestUncommittedAgeSeconds (the largest), lagSampledAtMs,
 // filesPerDt{<sink>[{dt: "YYYY-MM-DD", files, rows}]}, deadLettered, errorsByKind{<kind>: n},
 // config[{name, value}]}, and with `lag_history`: lagHistory[{atMs, lag[{partition, lag}]}],
 // oldest first. `now_ms`: wall clock, epoch ms.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Browser check of the kpipe status page, against a live `kpipe stream`:
 //
-//   node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png]
+//   node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png] [--batches B]
 //
 // Opens URL in Debian's headless Chromium (playwright-core, never a downloaded browser), waits
 // for the first update, then watches it for up to N seconds (default 8) and checks that
@@ -9,7 +9,12 @@
 //   - the charts change (new points, new pixels on the canvases),
 //   - the console shows no error, no page error, no failed request, and no request leaves the
 //     page's own origin (everything must work with no internet),
+//   - every chart's time axis spans its points and no more than MIN_SPAN_S (60 s) or their own
+//     span, the newest at the right (one batch once drew the years 2027-2029),
 // then saves a screenshot of the viewport (and of the full page with --full).
+// With --batches B the job is expected to hold still at B committed batches: instead of
+// changes, the page must show batch B-1 as the last committed one and B points on each batch
+// chart, within N seconds.
 // Prints what it saw as JSON; exits 0 when every check passed, 1 otherwise, 2 on bad usage.
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -20,7 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(resolve(here, '../../package.json'));
 
 function usage(msg) {
-  console.error(`check_page: ${msg}\nusage: node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png]`);
+  console.error(`check_page: ${msg}\nusage: node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png] [--batches B]`);
   process.exit(2);
 }
 
@@ -28,12 +33,17 @@ const args = process.argv.slice(2);
 const positional = [];
 let seconds = 8;
 let fullPath = null;
+let batches = null;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--seconds') seconds = Number(args[++i]);
   else if (args[i] === '--full') fullPath = args[++i];
+  else if (args[i] === '--batches') batches = Number(args[++i]);
   else positional.push(args[i]);
 }
 if (positional.length !== 2 || !(seconds > 0) || (fullPath === undefined)) usage('expected URL and SCREENSHOT path');
+if (batches !== null && !(Number.isInteger(batches) && batches > 0)) usage('--batches needs a whole number > 0');
+const MIN_SPAN_S = 60;  // as web/app.js
+const BATCH_CHARTS = ['chart-rates', 'chart-duration', 'chart-rows'];
 const [url, shotPath] = positional;
 const origin = new URL(url).origin;
 
@@ -80,8 +90,13 @@ try {
     const charts = {};
     for (const c of document.querySelectorAll('.chart')) {
       const canvas = c.querySelector('canvas');
+      const u = window.kpipePage.charts[c.id];
+      const xs = u ? u.data[0] : [];
       charts[c.id] = { points: Number(c.dataset.points || 0), lastX: c.dataset.lastX || '',
-                       pixels: canvas ? canvas.toDataURL() : '' };
+                       pixels: canvas ? canvas.toDataURL() : '',
+                       // The time axis as drawn (seconds since the epoch) and the points under it.
+                       xMin: u ? u.scales.x.min : null, xMax: u ? u.scales.x.max : null,
+                       firstX: xs.length ? xs[0] : null, lastPointX: xs.length ? xs[xs.length - 1] : null };
     }
     return {
       state: text('state'), queryId: text('query-id'), kafka: text('kafka'), topic: text('topic'),
@@ -89,6 +104,7 @@ try {
       currentBatch: text('current-batch'), batchRows: document.querySelectorAll('#batches tbody tr:not(.empty)').length,
       configRows: document.querySelectorAll('#config tbody tr:not(.empty)').length,
       fileRows: document.querySelectorAll('#files tbody tr:not(.empty)').length,
+      lagRows: document.querySelectorAll('#lag tbody tr:not(.empty)').length, totalLag: text('total-lag'),
       polls: window.kpipePage.polls, fetchErrors: window.kpipePage.errors, charts,
     };
   });
@@ -105,19 +121,40 @@ try {
   const deadline = Date.now() + seconds * 1000;
   let diff = changed(first, last);
   const allChanged = (d) => d.totalInput && d.lastCommitted && d.uptime && Object.values(d.charts).every(Boolean);
+  const showsBatches = (s) => s.lastCommitted === String(batches - 1) && s.charts['chart-lag'].points > 0 &&
+    BATCH_CHARTS.every((id) => s.charts[id].points === batches);
   while (Date.now() < deadline) {
     await sleep(500);
     last = await read();
     diff = changed(first, last);
-    if (allChanged(diff) && last.polls >= first.polls + 3) break;
+    if (batches === null ? allChanged(diff) && last.polls >= first.polls + 3 : showsBatches(last) && last.polls >= first.polls + 2) break;
   }
 
-  if (!diff.totalInput) problems.push(`input records did not change in ${seconds} s (${first.totalInput})`);
-  if (!diff.lastCommitted) problems.push(`last committed batch did not change in ${seconds} s (${first.lastCommitted})`);
-  if (!diff.uptime) problems.push(`uptime did not change in ${seconds} s (${first.uptime})`);
-  for (const [id, ok] of Object.entries(diff.charts)) {
-    if (!ok) problems.push(`chart ${id} did not change in ${seconds} s (${first.charts[id].points} → ${last.charts[id].points} points)`);
+  if (batches === null) {
+    if (!diff.totalInput) problems.push(`input records did not change in ${seconds} s (${first.totalInput})`);
+    if (!diff.lastCommitted) problems.push(`last committed batch did not change in ${seconds} s (${first.lastCommitted})`);
+    if (!diff.uptime) problems.push(`uptime did not change in ${seconds} s (${first.uptime})`);
+    for (const [id, ok] of Object.entries(diff.charts)) {
+      if (!ok) problems.push(`chart ${id} did not change in ${seconds} s (${first.charts[id].points} → ${last.charts[id].points} points)`);
+    }
+  } else if (!showsBatches(last)) {
+    problems.push(`after ${seconds} s the page shows last committed batch ${last.lastCommitted} and ` +
+                  BATCH_CHARTS.map((id) => `${last.charts[id].points} points on ${id}`).join(', ') + `, not ${batches} batches`);
   }
+  // The time axes: around the points, at most the larger of MIN_SPAN_S and the points' own span
+  // (a second of slack for the half second of room on the right).
+  for (const [id, c] of Object.entries(last.charts)) {
+    if (!c.points) continue;
+    const span = c.xMax - c.xMin;
+    const allowed = Math.max(MIN_SPAN_S, c.lastPointX - c.firstX) + 1;
+    const year = (x) => new Date(x * 1000).getUTCFullYear();
+    if (!(c.xMin <= c.firstX && c.xMax >= c.lastPointX) || !(span <= allowed) || c.xMax - c.lastPointX > 1) {
+      problems.push(`chart ${id}: time axis ${new Date(c.xMin * 1000).toISOString()} – ${new Date(c.xMax * 1000).toISOString()} ` +
+                    `(${span} s, years ${year(c.xMin)}–${year(c.xMax)}) for points from ` +
+                    `${new Date(c.firstX * 1000).toISOString()} to ${new Date(c.lastPointX * 1000).toISOString()}`);
+    }
+  }
+  if (last.lagRows === 0 || last.totalLag === '–') problems.push('the consumer lag is missing');
   if (!['running', 'waiting for data'].includes(last.state)) problems.push(`state is '${last.state}'`);
   if (last.queryId === '–' || last.kafka === '–' || last.topic === '–') problems.push('query id, Kafka or topic missing');
   if (last.batchRows === 0) problems.push('the batch table is empty');
@@ -134,7 +171,8 @@ try {
     await page.screenshot({ path: fullPath, fullPage: true });
   }
 
-  const summary = (s) => ({ ...s, charts: Object.fromEntries(Object.entries(s.charts).map(([k, v]) => [k, { points: v.points, lastX: v.lastX }])) });
+  const summary = (s) => ({ ...s, charts: Object.fromEntries(Object.entries(s.charts).map(([k, v]) =>
+    [k, { points: v.points, lastX: v.lastX, xAxis: v.xMin === null ? null : [v.xMin, v.xMax] }])) });
   console.log(JSON.stringify({ url, ok: problems.length === 0, problems, first: summary(first), last: summary(last),
                                console: consoleLines }, null, 2));
 } catch (e) {

@@ -31,6 +31,21 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: a long-running test (deselect with -m 'not slow')")
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Lists the files tests kept for a person to look at (record_property("artifact", path)),
+    such as the status page's screenshots, whether or not output is captured."""
+    lines = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for key, value in getattr(report, "user_properties", []):
+                if key == "artifact" and report.when == "call":
+                    lines.append(f"{report.nodeid}: {value}")
+    if lines:
+        terminalreporter.section("artifacts")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -7,9 +7,14 @@
 2. Once the producer stops and the job has caught up, /api/status, /api/progress and /metrics
    agree with each other and with the files on disk, read with pyarrow and DuckDB.
 
-The screenshot goes to the test's folder; KPIPE_UPDATE_SCREENSHOT=1 (or a missing file) also
-writes docs/status-page.png, the README's picture, after letting the job run a minute so the
-charts have some history.
+3. A job fed in bursts, one batch each, is checked in Chromium at 1, 2 and 50 batches: the page
+   shows that many batches, and every chart's time axis spans its points (at least a minute),
+   not years.
+
+The screenshots go to the test's folder and are listed under "artifacts" at the end of pytest's
+output; KPIPE_UPDATE_SCREENSHOT=1 (or a missing file) also writes docs/status-page.png, the
+README's picture, after letting the job run a minute so the charts have some history.
+/metrics is read by prometheus_client's parser (metrics_check.py) as well as by ours.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from kafka_fixture import REPO_ROOT, clean_env, free_port
+from metrics_check import prometheus_samples
 from output_check import data_files, read_csv_duckdb, read_parquet, stream_env
 
 CHROMIUM = Path(os.environ.get("KPIPE_CHROMIUM", "/usr/bin/chromium"))
@@ -139,7 +145,12 @@ def browser_missing() -> str | None:
     return None
 
 
-def test_status_page_updates_live_in_chromium(pipeline):
+def check_page(url: str, shot: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["node", str(CHECK_PAGE), url, str(shot), *extra],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+
+
+def test_status_page_updates_live_in_chromium(pipeline, record_property):
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
@@ -148,14 +159,40 @@ def test_status_page_updates_live_in_chromium(pipeline):
         time.sleep(60)
     shot = pipeline.folder / "status-page.png"
     full = pipeline.folder / "status-page-full.png"
-    proc = subprocess.run(["node", str(CHECK_PAGE), pipeline.url, str(shot), "--seconds", "10", "--full", str(full)],
-                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    proc = check_page(pipeline.url, shot, "--seconds", "10", "--full", str(full))
     assert proc.returncode == 0, f"page check failed:\n{proc.stdout}\n{proc.stderr}\n--- stream\n{pipeline.log('stream')}"
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot} (full page: {full})")
+    record_property("artifact", f"screenshot {shot} (full page: {full})")
     if update_readme:
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, README_SCREENSHOT)
+
+
+def test_lag_at_steady_state_is_what_the_last_batch_left(pipeline):
+    """With the producer at RATE and a 1 s trigger: committed is the last committed batch's end
+    offsets (issue 12 showed its start offsets and its own size as lag), latest is between
+    committed and the broker's end offsets, and the lag and the oldest record's age stay within
+    what a trigger plus a sample lets arrive."""
+    checked = 0
+    deadline = time.monotonic() + 30
+    while checked < 5 and time.monotonic() < deadline:
+        before = get_json(pipeline.url + "api/status")
+        last = get_json(pipeline.url + "api/progress?last=1")[-1]
+        st = get_json(pipeline.url + "api/status")
+        end = pipeline.kafka.end_offsets(pipeline.topic, 3)
+        if not (before["lastCommittedBatch"] == st["lastCommittedBatch"] == last["batchId"]):
+            continue  # a batch committed in between: look again
+        committed = {lag["partition"]: lag["committedOffset"] for lag in st["lag"]}
+        assert committed == {s["partition"]: s["endOffset"] for s in last["sources"]}, (st["lag"], last["sources"])
+        for lag in st["lag"]:
+            assert lag["committedOffset"] <= lag["latestOffset"] <= end[lag["partition"]], (lag, end)
+            assert lag["lag"] == lag["latestOffset"] - lag["committedOffset"]
+        assert st["totalLag"] <= RATE * 5, st["lag"]
+        assert st["oldestUncommittedAgeSeconds"] <= 5, st["lag"]
+        checked += 1
+        time.sleep(0.7)
+    assert checked >= 5, "the job committed a batch between every two reads of its status"
 
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? '
@@ -202,6 +239,10 @@ def test_status_json_and_metrics_match_the_output(pipeline):
     code, metrics_text = http_get(pipeline.url + "metrics")
     assert code == 200
     metrics = parse_metrics(metrics_text)
+    # Prometheus' own parser reads the same samples.
+    assert prometheus_samples(metrics_text) == pytest.approx(
+        {re.sub(r'\{(.*)\}', lambda m: "{" + ",".join(sorted(m.group(1).split(","))) + "}", k): v
+         for k, v in metrics.items()}, nan_ok=True)
 
     parquet_rows = read_parquet(pipeline.out / "parquet").num_rows
     csv_rows = len(read_csv_duckdb(pipeline.out / "csv"))
@@ -231,7 +272,59 @@ def test_status_json_and_metrics_match_the_output(pipeline):
     assert {f"dt={d['dt']}": d["files"] for d in st["filesPerDt"]["parquet"]} == on_disk
     assert sum(d["rows"] for d in st["filesPerDt"]["parquet"]) == parquet_rows
 
+    # Caught up: committed and latest are the broker's end offsets, nothing is waiting.
+    end = pipeline.kafka.end_offsets(pipeline.topic, 3)
+    assert {lag["partition"]: lag["committedOffset"] for lag in st["lag"]} == end
+    assert {lag["partition"]: lag["latestOffset"] for lag in st["lag"]} == end
+    assert st["totalLag"] == 0 == metrics["kpipe_consumer_total_lag_records"]
+    assert st["oldestUncommittedAgeSeconds"] == 0
     for lag in st["lag"]:
-        assert metrics[f'kpipe_consumer_lag_records{{partition="{lag["partition"]}"}}'] == 0
+        p = lag["partition"]
+        assert metrics[f'kpipe_consumer_lag_records{{partition="{p}"}}'] == 0
+        assert metrics[f'kpipe_committed_offset{{partition="{p}"}}'] == end[p]
+        assert metrics[f'kpipe_latest_offset{{partition="{p}"}}'] == end[p]
+        assert metrics[f'kpipe_oldest_uncommitted_age_seconds{{partition="{p}"}}'] == 0
     assert metrics["kpipe_up"] == 1
     assert http_get(pipeline.url + "healthz")[0] == 200
+
+
+def event(i: int) -> bytes:
+    return json.dumps({"event_id": f"burst-{i}", "ts": "2026-12-06T03:00:00Z", "value": i * 0.5,
+                       "source": "burst"}).encode()
+
+
+def test_page_reads_right_at_1_2_and_50_batches(kafka, kpipe_bin, tmp_path, record_property):
+    """Batches one at a time: a burst of records to one partition (one produce request, so one
+    batch takes it whole), then the wait for its commit. The page is checked when the job holds
+    still at 1, 2 and 50 batches; issue 12 saw the years 2027-2029 under the first batch."""
+    reason = browser_missing()
+    if reason:
+        pytest.skip(reason)
+    pipe = Pipeline(kpipe_bin, kafka, f"t-status-batches-{os.getpid()}-{time.time_ns() % 10**6}", tmp_path)
+    kafka.create_topic(pipe.topic, 3)
+    pipe.spawn("stream", ["stream"], stream_env(tmp_path, kafka.bootstrap, pipe.topic,
+                                                STATUS_ADDR=f"127.0.0.1:{pipe.port}", TRIGGER_SECONDS=0.2,
+                                                STARTING_OFFSETS="earliest"))
+    try:
+        pipe.wait_for(lambda: http_get(pipe.url + "healthz", timeout=1)[0] == 200, 30, "the status server to answer")
+        sent = 0
+        batches = 0
+        for target in (1, 2, 50):
+            while batches < target:
+                n = 10 + 15 * (batches % 4)
+                kafka.produce(pipe.topic, [event(sent + i) for i in range(n)], partition=batches % 3)
+                sent += n
+                pipe.wait_for(lambda: get_json(pipe.url + "api/status")["totals"]["inputRows"] == sent, 30,
+                              f"{sent} records committed")
+                batches = get_json(pipe.url + "api/status")["totals"]["batches"]
+            assert batches == target, f"a burst was split over two batches ({batches} batches, wanted {target})"
+            shot = tmp_path / f"status-page-{target}-batches.png"
+            proc = check_page(pipe.url, shot, "--batches", str(target), "--seconds", "15")
+            assert proc.returncode == 0, \
+                f"page check at {target} batches failed:\n{proc.stdout}\n{proc.stderr}\n--- stream\n{pipe.log('stream')}"
+            seen = json.loads(proc.stdout)
+            axes = {k: v["xAxis"] for k, v in seen["last"]["charts"].items()}
+            print(f"{target} batches: screenshot {shot}; time axes {axes}")
+            record_property("artifact", f"{target} batch{'es' if target > 1 else ''}: {shot}")
+    finally:
+        pipe.stop_all()

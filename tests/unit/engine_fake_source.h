@@ -2,6 +2,7 @@
 // can be appended between batches, as a producer would; a read can be made to fail.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -60,7 +61,7 @@ class FakeSource final : public RecordSource {
         rec.payload = records[static_cast<size_t>(o)];
         rec.partition = r.partition;
         rec.offset = o;
-        rec.timestamp_ms = 1762430400000 + o;
+        rec.timestamp_ms = timestamp_of(o);
         on_record(rec);
       }
     }
@@ -68,11 +69,68 @@ class FakeSource final : public RecordSource {
   }
   std::string last_client_error() const override { return ""; }
 
+  // Kafka timestamp of the record at `offset` (any partition).
+  static int64_t timestamp_of(int64_t offset) { return 1762430400000 + offset; }
+  // Fetching: cached_high_watermarks answers for every partition, as a consumer that fetches
+  // them knows their high watermarks from the fetch responses.
+  void set_fetching(bool fetching) {
+    std::lock_guard lock(mu_);
+    fetching_ = fetching;
+  }
+  // Holding: held_timestamp_ms answers, as when the records were fetched ahead.
+  void set_holding(bool holding) {
+    std::lock_guard lock(mu_);
+    holding_ = holding;
+  }
+  // The next `n` high-watermark requests fail (retriable).
+  void fail_queries(int n) {
+    std::lock_guard lock(mu_);
+    fail_queries_ = n;
+  }
+  int high_watermark_queries() const {
+    std::lock_guard lock(mu_);
+    return queries_;
+  }
+  std::chrono::milliseconds last_query_timeout() const {
+    std::lock_guard lock(mu_);
+    return last_timeout_;
+  }
+  std::map<int32_t, int64_t> cached_high_watermarks(const std::vector<int32_t>& partitions) override {
+    std::lock_guard lock(mu_);
+    std::map<int32_t, int64_t> high;
+    if (!fetching_) return high;
+    for (int32_t p : partitions) high[p] = static_cast<int64_t>(log_.at(p).size());
+    return high;
+  }
+  Result<std::map<int32_t, int64_t>> high_watermarks(const std::vector<int32_t>& partitions,
+                                                     std::chrono::milliseconds timeout) override {
+    std::lock_guard lock(mu_);
+    ++queries_;
+    last_timeout_ = timeout;
+    if (fail_queries_ > 0) {
+      --fail_queries_;
+      return Status::retriable("injected: ListOffsets timed out");
+    }
+    std::map<int32_t, int64_t> high;
+    for (int32_t p : partitions) high[p] = static_cast<int64_t>(log_.at(p).size());
+    return high;
+  }
+  std::optional<int64_t> held_timestamp_ms(int32_t partition, int64_t offset) override {
+    std::lock_guard lock(mu_);
+    if (!holding_ || offset >= static_cast<int64_t>(log_.at(partition).size())) return std::nullopt;
+    return timestamp_of(offset);
+  }
+
  private:
   mutable std::mutex mu_;
   std::map<int32_t, std::vector<std::string>> log_;
   int fail_reads_ = 0;
   int reads_ = 0;
+  bool fetching_ = false;
+  bool holding_ = true;
+  int fail_queries_ = 0;
+  int queries_ = 0;
+  std::chrono::milliseconds last_timeout_{0};
   Status read_error_;
 };
 

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -272,6 +274,67 @@ TEST(KafkaSource, ReplayReadsTheSameRecordsAgain) {
   EXPECT_EQ(rest.records, kPartitions * (kPerPartition - kRead));
   EXPECT_EQ(rest.out_of_order, 0) << rest.first_problem;
   EXPECT_EQ(rest.wrong_payload, 0) << rest.first_problem;
+}
+
+// What the consumer lag needs between batches (engine/lag_tracker.h), without a request: the high
+// watermarks of the partitions being fetched, and the timestamp of the next batch's first record.
+TEST(KafkaSource, LagWatermarksComeWithTheFetchesAndTheNextRecordIsHeld) {
+  const std::string topic = "source-lag";
+  constexpr int64_t kPerPartition = 1'000;
+  constexpr int64_t kRead = 400;
+  MockCluster cluster(topic, kPartitions);
+  ASSERT_TRUE(produce(cluster.bootstraps(), topic, kPerPartition));
+  auto source = open_source(options_for(cluster.bootstraps(), topic, kPartitions * (4u << 20)));
+  ASSERT_TRUE(source);
+  const std::vector<int32_t> all = {0, 1, 2};
+
+  EXPECT_TRUE(source->cached_high_watermarks(all).empty()) << "nothing fetched yet";
+  auto asked = source->high_watermarks(all, 2s);
+  ASSERT_TRUE(asked.ok()) << asked.status().message();
+  EXPECT_EQ(*asked, (std::map<int32_t, int64_t>{{0, kPerPartition}, {1, kPerPartition}, {2, kPerPartition}}));
+
+  std::vector<PartitionRange> ranges;
+  for (int32_t p = 0; p < kPartitions; ++p) ranges.push_back(PartitionRange{p, 0, kRead});
+  std::map<int32_t, int64_t> first_ts;
+  std::atomic<bool> stop{false};
+  Watchdog watchdog(stop, 20s);
+  ASSERT_TRUE(source
+                  ->read(
+                      ranges,
+                      [&](const RawRecord& r) {
+                        if (r.offset == 0) first_ts[r.partition] = r.timestamp_ms;
+                      },
+                      stop)
+                  .ok());
+  // The first record of the range just read, while that batch is not committed.
+  for (int32_t p : all) EXPECT_EQ(source->held_timestamp_ms(p, 0), first_ts[p]) << p;
+  EXPECT_EQ(source->held_timestamp_ms(0, 123), std::nullopt) << "not where the source is";
+
+  // Between batches the partitions are still fetched: their high watermarks come for free, and
+  // the next batch's first record is prefetched.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::map<int32_t, int64_t> cached;
+  std::map<int32_t, std::optional<int64_t>> held;
+  auto ready = [&] {
+    cached = source->cached_high_watermarks(all);
+    for (int32_t p : all) held[p] = source->held_timestamp_ms(p, kRead);
+    return cached.size() == all.size() && held[0] && held[1] && held[2];
+  };
+  while (!ready() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(cached, (std::map<int32_t, int64_t>{{0, kPerPartition}, {1, kPerPartition}, {2, kPerPartition}}));
+  // The timestamps are those the next read delivers.
+  std::map<int32_t, int64_t> next_ts;
+  std::vector<PartitionRange> next;
+  for (int32_t p = 0; p < kPartitions; ++p) next.push_back(PartitionRange{p, kRead, kRead + 1});
+  ASSERT_TRUE(source
+                  ->read(
+                      next, [&](const RawRecord& r) { next_ts[r.partition] = r.timestamp_ms; }, stop)
+                  .ok());
+  for (int32_t p : all) {
+    ASSERT_TRUE(held[p]) << p;
+    EXPECT_EQ(*held[p], next_ts[p]) << p;
+    EXPECT_GT(*held[p], 0) << p;
+  }
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -54,7 +55,11 @@ class StatusServerTest : public ::testing::Test {
     status_->add_batch(make_batch(1, 50, 20, 3));
     status_->add_batch(make_batch(2, 10, 60, 0));
     status_->set_current_batch(3);
-    status_->set_lag({{0, 35, 40}, {1, 35, 35}, {2, 0, 7}});
+    // Partition 0's oldest uncommitted record was written 90 s ago; partition 2's is not known yet.
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    status_->set_lag({{0, 35, 40, now_ms - 90'000}, {1, 35, 35}, {2, 0, 7}}, now_ms - 1500);
     status_->record_error("retriable");
     status_->record_error("retriable");
     status_->record_error("replay");
@@ -110,6 +115,15 @@ TEST_F(StatusServerTest, MetricsAreStrictPrometheusTextWithTheJobsNumbers) {
   EXPECT_EQ(m.value("kpipe_consumer_lag_records{partition=\"0\"}"), 5);
   EXPECT_EQ(m.value("kpipe_consumer_lag_records{partition=\"1\"}"), 0);
   EXPECT_EQ(m.value("kpipe_consumer_lag_records{partition=\"2\"}"), 7);
+  EXPECT_EQ(m.value("kpipe_consumer_total_lag_records"), 12);
+  EXPECT_EQ(m.value("kpipe_committed_offset{partition=\"0\"}"), 35);
+  EXPECT_EQ(m.value("kpipe_latest_offset{partition=\"0\"}"), 40);
+  EXPECT_GE(m.value("kpipe_oldest_uncommitted_age_seconds{partition=\"0\"}"), 90);
+  EXPECT_LT(m.value("kpipe_oldest_uncommitted_age_seconds{partition=\"0\"}"), 100);
+  EXPECT_EQ(m.value("kpipe_oldest_uncommitted_age_seconds{partition=\"1\"}"), 0);
+  ASSERT_TRUE(m.has("kpipe_oldest_uncommitted_age_seconds{partition=\"2\"}"));
+  EXPECT_TRUE(std::isnan(m.value("kpipe_oldest_uncommitted_age_seconds{partition=\"2\"}")));
+  EXPECT_GT(m.value("kpipe_latest_offset_sampled_timestamp_seconds"), 1.7e9);
   EXPECT_EQ(m.value("kpipe_errors_total{kind=\"retriable\"}"), 2);
   EXPECT_EQ(m.value("kpipe_errors_total{kind=\"replay\"}"), 1);
   EXPECT_EQ(m.value("kpipe_errors_total{kind=\"fatal\"}"), 0);
@@ -163,6 +177,12 @@ TEST_F(StatusServerTest, StatusJsonMatchesTheJob) {
   EXPECT_EQ(int64_t(lag.at(0)["latestOffset"]), 40);
   EXPECT_EQ(int64_t(lag.at(0)["lag"]), 5);
   EXPECT_EQ(int64_t(lag.at(2)["lag"]), 7);
+  EXPECT_GE(double(lag.at(0)["oldestUncommittedAgeSeconds"]), 90);
+  EXPECT_LT(double(lag.at(0)["oldestUncommittedAgeSeconds"]), 100);
+  EXPECT_EQ(double(lag.at(1)["oldestUncommittedAgeSeconds"]), 0);
+  EXPECT_TRUE(lag.at(2)["oldestUncommittedAgeSeconds"].is_null());
+  EXPECT_EQ(double(doc["oldestUncommittedAgeSeconds"]), double(lag.at(0)["oldestUncommittedAgeSeconds"]));
+  EXPECT_GT(int64_t(doc["lagSampledAtMs"]), 0);
   simdjson::dom::array parquet_days = doc["filesPerDt"]["parquet"];
   ASSERT_EQ(parquet_days.size(), 1u);
   EXPECT_EQ(std::string_view(parquet_days.at(0)["dt"]), "2023-12-09");  // day 19700
