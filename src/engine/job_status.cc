@@ -82,8 +82,17 @@ void JobStatus::record_error(const char* kind) {
   ++s_.errors_by_kind[kind];
 }
 
+void JobStatus::set_complete_through(int32_t day) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!s_.complete_through || day > *s_.complete_through) s_.complete_through = day;
+}
+
 void JobStatus::add_batch(const BatchProgress& p) {
   std::lock_guard<std::mutex> lock(mu_);
+  s_.total_late_rows += p.late_rows;
+  if (p.complete_through && (!s_.complete_through || *p.complete_through > *s_.complete_through)) {
+    s_.complete_through = p.complete_through;
+  }
   s_.last_committed_batch = p.batch_id;
   s_.total_input_rows += p.num_input_rows;
   s_.total_dead_lettered += p.dead_lettered;

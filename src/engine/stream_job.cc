@@ -78,6 +78,8 @@ struct StreamJob::Impl {
   Status recover();
   Status clean_temp_files(const std::string& root, bool with_day_dirs);
   Result<std::map<int32_t, Watermarks>> read_watermarks();
+  // Offsets between where the next new batch starts and `marks`' high watermarks.
+  int64_t backlog(const std::map<int32_t, Watermarks>& marks) const;
   // Plans and runs the next batch; returns rows planned (0 = nothing new).
   Result<int64_t> run_next_batch(const std::map<int32_t, int64_t>& stop_at, const std::atomic<bool>& stop);
   void sleep_until(Clock::TimePoint until, const std::atomic<bool>& stop);
@@ -122,6 +124,10 @@ Status StreamJob::Impl::start() {
   if (!checkpoint) {
     KPIPE_ASSIGN_OR_RETURN(checkpoint, Checkpoint::open(seams.fs, opt.checkpoint_path, opt.topic));
     status->set_query_id(checkpoint->query_id());
+    const auto& last = checkpoint->latest_offsets();
+    if (last && last->days && last->days->after.complete_through) {
+      status->set_complete_through(*last->days->after.complete_through);
+    }
     log_info("stream", std::string(checkpoint->created_now() ? "new checkpoint " : "checkpoint ") +
                            opt.checkpoint_path + " (query " + checkpoint->query_id() + ")");
   }
@@ -152,6 +158,8 @@ Status StreamJob::Impl::start() {
   committers.push_back(make_checkpoint_committer(*checkpoint));
   observers.push_back(make_status_observer(status, checkpoint->query_id()));
   if (opt.sink_console) observers.push_back(make_console_observer());
+  for (auto& o : seams.observers) observers.push_back(std::move(o));
+  seams.observers.clear();
   BatchSeams bs;
   bs.fs = seams.fs.get();
   bs.source = seams.source.get();
@@ -251,6 +259,23 @@ Result<std::map<int32_t, Watermarks>> StreamJob::Impl::read_watermarks() {
   return seams.source->watermarks(ids);
 }
 
+int64_t StreamJob::Impl::backlog(const std::map<int32_t, Watermarks>& marks) const {
+  std::map<int32_t, int64_t> next;
+  const auto& last = checkpoint->latest_offsets();
+  if (last) {
+    for (const auto& r : last->ranges) next[r.partition] = r.end;
+  } else if (initial_ranges) {
+    for (const auto& r : *initial_ranges) next[r.partition] = r.end;
+  }
+  int64_t total = 0;
+  for (const auto& [p, w] : marks) {
+    auto it = next.find(p);
+    const int64_t from = it != next.end() ? std::max(it->second, w.low) : opt.starting_earliest ? w.low : w.high;
+    total += std::max<int64_t>(0, w.high - from);
+  }
+  return total;
+}
+
 Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>& stop_at,
                                                 const std::atomic<bool>& stop) {
   if (auto pending = checkpoint->pending_batch()) {
@@ -282,14 +307,22 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
   for (const auto& r : plan.ranges) lag.push_back(PartitionLag{r.partition, r.start, marks[r.partition].high});
   status->set_lag(lag);
 
+  std::map<int32_t, bool> caught_up;
+  for (const auto& r : plan.ranges) caught_up[r.partition] = r.end >= marks[r.partition].high;
+  const int64_t batch_id = checkpoint->latest_offsets() ? checkpoint->latest_offsets()->batch_id + 1 : 0;
   if (plan.total() == 0) {
+    // Every partition idle: a day that completes now by the clock gets its markers from a batch
+    // without rows, which goes through the whole protocol (write-ahead entry, markers, commits).
+    if (runner->days_due(caught_up)) {
+      KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, caught_up, stop));
+      return int64_t{0};
+    }
     // Nothing to write: no checkpoint entry, no files. Remember where a new checkpoint starts,
     // so data that arrives from now on is read even with STARTING_OFFSETS=latest.
     if (!checkpoint->latest_offsets()) initial_ranges = plan.ranges;
     return int64_t{0};
   }
-  const int64_t batch_id = checkpoint->latest_offsets() ? checkpoint->latest_offsets()->batch_id + 1 : 0;
-  KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, stop));
+  KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, caught_up, stop));
   return plan.total();
 }
 
@@ -334,6 +367,7 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
       if (marks.ok()) {
         stop_at.emplace();
         for (const auto& [p, w] : *marks) (*stop_at)[p] = w.high;
+        if (m.seams.once_backlog) m.seams.once_backlog(m.backlog(*marks));
       } else {
         step = marks.status();
       }
