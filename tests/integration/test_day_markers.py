@@ -158,8 +158,12 @@ def test_markers_appear_when_every_partition_passes_the_day_exactly_once(kafka, 
         (len(ids),)]
 
     # Later the clock passes D+1 01:00 + 1 day: every partition is caught up and idle, nothing new
-    # is in Kafka, and D+1 still gets its markers, from a batch without rows.
-    p = once({"KPIPE_TEST_WALL_CLOCK_MS": str(ms(at(49.5)))})
+    # is in Kafka, and D+1 still gets its markers, from a batch without rows. Killed after its
+    # write-ahead entry, the restart (at another clock) replays what the entry decided.
+    once({"KPIPE_TEST_WALL_CLOCK_MS": str(ms(at(49.5))), "KPIPE_TEST_CRASH_AT": "after_offsets"},
+         expect_rc=-signal.SIGKILL)
+    assert markers(out, D1_TEXT) == {"parquet": None, "csv": None}
+    once({"KPIPE_TEST_WALL_CLOCK_MS": str(ms(at(24.5)))})
     assert markers(out, D1_TEXT)["parquet"] is not None and markers(out, D1_TEXT)["csv"] is not None
     assert sorted(completed_in_commits(out / "_checkpoint")) == [D_TEXT, D1_TEXT]
     assert completed_in_delta(out / "parquet") == [D_TEXT, D1_TEXT]

@@ -118,5 +118,5 @@ def test_produce_count_draws_a_bar_on_a_terminal_and_plain_lines_otherwise(kafka
     assert p.returncode == 0, p.stderr[-3000:]
     assert "\r" not in p.stderr
     lines = [l for l in p.stderr.splitlines() if l.startswith("progress: ")]
-    # One line every 5 s of the 3 s run: the final one only.
-    assert lines == [lines[-1]] and lines[-1].startswith("progress: 6,000/6,000 messages (100.0%), "), p.stderr
+    # One line every 5 s of a run of about 3 s, then the final one.
+    assert 1 <= len(lines) <= 2 and lines[-1].startswith("progress: 6,000/6,000 messages (100.0%), "), p.stderr
