@@ -1,6 +1,7 @@
 #include "engine/job_status.h"
 
 #include "common/json_writer.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 
@@ -47,6 +48,12 @@ std::string progress_json(const BatchProgress& p, std::string_view query_id) {
   w.key("dataLoss").begin_array();
   for (const auto& d : p.data_loss) w.value(d);
   w.end_array();
+  if (p.late_rows > 0 || !p.completed_days.empty()) {  // DT_COMPLETE_AFTER
+    char day[16];
+    w.field("lateRows", p.late_rows).key("completedDays").begin_array();
+    for (int32_t d : p.completed_days) w.value(std::string_view(day, format_date(d, day) - day));
+    w.end_array();
+  }
   w.end_object();
   return w.take();
 }

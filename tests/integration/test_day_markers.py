@@ -19,7 +19,7 @@ import duckdb
 import pyarrow.dataset as ds
 
 from kafka_fixture import free_port
-from output_check import read_delta, read_parquet, stream_env
+from output_check import progress_lines, read_delta, read_parquet, stream_env
 from test_status_page import get_json, http_get, parse_metrics
 from test_stream import clean_env, run_stream
 
@@ -101,8 +101,9 @@ def test_markers_appear_when_every_partition_passes_the_day_exactly_once(kafka, 
     assert completed_in_commits(out / "_checkpoint") == [] and completed_in_delta(out / "parquet") == []
     once({"KPIPE_TEST_CRASH_AT": "after_delta_commit"}, expect_rc=-signal.SIGKILL)
     assert completed_in_delta(out / "parquet") == [D_TEXT]
-    once()
+    p = once()
     assert markers(out, D_TEXT) == first  # the same marker, not a second one
+    assert [b["completedDays"] for b in progress_lines(p.stderr) if "completedDays" in b] == [[D_TEXT]]
     body = json.loads(first["parquet"])
     assert body["dt"] == D_TEXT and body["batchId"] >= 2
     assert completed_in_commits(out / "_checkpoint") == [D_TEXT]
