@@ -66,4 +66,14 @@ void log_raw(std::string_view line) {
   std::fflush(stderr);
 }
 
+void write_stdout(std::string_view text) {
+  std::lock_guard<std::mutex> lock(log_mutex());
+  clear_sticky();
+  std::fflush(stderr);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  redraw_sticky();
+  std::fflush(stderr);
+}
+
 }  // namespace kpipe

@@ -17,12 +17,12 @@ from test_stream import make_events
 BAR = re.compile(r"\[([# ]{10})\] ([\d,]+)/([\d,]+) (records|messages)  ([\d,]+) rec/s  ETA (\S+)")
 
 
-def run_on_pty(args: list[str], env: dict, cwd, timeout: float = 300) -> tuple[int, str]:
-    """Runs with stderr on a pseudo-terminal, reading it as it comes (a full pty would block the
-    writer); returns the exit code and everything written to stderr."""
+def run_on_pty(args: list[str], env: dict, cwd, timeout: float = 300, stdout_too: bool = False) -> tuple[int, str]:
+    """Runs with stderr (and stdout with stdout_too) on a pseudo-terminal, reading it as it comes (a
+    full pty would block the writer); returns the exit code and everything written there."""
     master, slave = os.openpty()
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=slave)
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=slave if stdout_too else subprocess.DEVNULL, stderr=slave)
     os.close(slave)
     chunks = []
     deadline = time.time() + timeout
@@ -80,6 +80,23 @@ def test_stream_once_draws_a_bar_on_a_terminal(kafka, kpipe_bin, unique_topic, t
     for line in err.replace("\r\x1b[K", "\n").splitlines():
         if line.startswith("{"):
             json.loads(line)
+
+
+def test_the_console_sink_on_the_same_terminal_prints_above_the_bar(kafka, kpipe_bin, unique_topic, tmp_path):
+    env = backlog(kafka, unique_topic, tmp_path)
+    env["SINKS"] = "parquet,console"
+    rc, out = run_on_pty([str(kpipe_bin), "stream", "--once"], clean_env({**env, "TERM": "xterm"}), tmp_path,
+                         stdout_too=True)
+    assert rc == 0, out[-3000:]
+    summaries = re.findall(r"(.{0,8})Batch \d+: [\d,]+ rows", out)
+    assert len(summaries) == EVENTS // 1000, out[-3000:]
+    # Every table starts on a line of its own: the bar was cleared first (or there was none yet).
+    tables = [m.start() for m in re.finditer(r"-{43}\r?\nBatch: \d+", out)]
+    assert len(tables) == EVENTS // 1000
+    for start in tables:
+        before = out[max(0, start - 4):start]
+        assert before.endswith(("\n", "\x1b[K")), repr(out[max(0, start - 120):start + 20])
+    assert bars(out)[-1][:2] == (EVENTS, EVENTS)
 
 
 def test_stream_once_writes_plain_lines_when_stderr_is_not_a_terminal(kafka, kpipe_bin, unique_topic, tmp_path):
