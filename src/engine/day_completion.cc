@@ -8,6 +8,7 @@
 #include "common/json_writer.h"
 #include "common/time_format.h"
 #include "common/time_util.h"
+#include "decode/timestamp.h"
 
 namespace kpipe {
 namespace {
@@ -34,7 +35,8 @@ std::optional<int32_t> last_complete_day(const std::vector<PartitionClock>& part
   }
   // Day D is complete when end(D) + lateness <= slowest, end(D) being the start of day D + 1.
   const int64_t last = floor_div(slowest - lateness_us, kMicrosPerDay) - 1;
-  if (last < std::numeric_limits<int32_t>::min()) return std::nullopt;
+  // No dt is before 0001-01-01 (the decoder's range), and the checkpoint writes days as YYYY-MM-DD.
+  if (last < days_from_civil(1, 1, 1)) return std::nullopt;
   return static_cast<int32_t>(std::min<int64_t>(last, std::numeric_limits<int32_t>::max()));
 }
 

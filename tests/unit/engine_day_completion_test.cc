@@ -47,6 +47,13 @@ TEST(LastCompleteDay, EventTimesBefore1970AndZeroLateness) {
   EXPECT_EQ(last_complete_day(p, 0, 0), -2);
   p[0].event_time_us = 0;  // 1970-01-01T00:00: 1969-12-31 is over
   EXPECT_EQ(last_complete_day(p, 0, 0), -1);
+  // Regression: an event of 0001-01-01 00:30 made day 0000-12-30 complete, a day the checkpoint
+  // could not read back. No day before 0001-01-01 is ever complete.
+  const int64_t year_one = int64_t{days_from_civil(1, 1, 1)} * kMicrosPerDay;
+  p[0].event_time_us = year_one + kHour / 2;
+  EXPECT_EQ(last_complete_day(p, kHour, 0), std::nullopt);
+  p[0].event_time_us = year_one + kMicrosPerDay + kHour;
+  EXPECT_EQ(last_complete_day(p, kHour, 0), days_from_civil(1, 1, 1));
 }
 
 TEST(PlanDays, DaysCompleteOnceInOrderAndLateRowsAreCounted) {
