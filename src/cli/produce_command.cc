@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli/line_reader.h"
+#include "cli/progress.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rate_limiter.h"
@@ -117,11 +118,22 @@ class ProduceRun {
   int run(LineReader* input) {
     start_ = Steady::now();
     last_progress_ = start_;
+    // --count N: a progress bar on a terminal (plain lines otherwise) instead of the periodic log line.
+    std::unique_ptr<ProgressReporter> progress;
+    if (options_.count > 0) {
+      ProgressOptions po;
+      po.unit = "messages";
+      po.terminal = stderr_is_terminal();
+      progress = std::make_unique<ProgressReporter>(po, [this] { return producer_.delivered(); });
+      progress->set_total(options_.count);
+      progress->start();
+    }
     std::thread poller([this] { poll_loop(); });
     Status st = input != nullptr ? send_lines(*input) : send_events();
     finish_sending();
     poller_stop_ = true;
     poller.join();
+    if (progress) progress->finish();
     return summarize(st, input);
   }
 
@@ -254,7 +266,7 @@ class ProduceRun {
       } else if (!stuck_.load() && now - last_progress_ > timeout) {
         stuck_ = true;
       }
-      if (now >= next_report) {
+      if (now >= next_report && options_.count <= 0) {
         const double secs = std::chrono::duration<double>(now - last_report).count();
         log_info(kComponent, "sent " + std::to_string(producer_.sent()) + ", delivered " + std::to_string(delivered) +
                                  ", failed " + std::to_string(producer_.failed()) + ", in flight " +

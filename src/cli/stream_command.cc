@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/progress.h"
 #include "common/file_system.h"
 #include "common/log.h"
 #include "config/settings.h"
@@ -23,6 +24,21 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void on_signal(int) { g_stop.store(true); }
+
+// The offsets of the new batches --once runs (a replayed batch was counted by the run that planned it).
+class OffsetsDone final : public BatchObserver {
+ public:
+  explicit OffsetsDone(std::shared_ptr<std::atomic<int64_t>> done) : done_(std::move(done)) {}
+  void on_committed(const CommittedBatch& b) override {
+    if (b.progress.replay) return;
+    int64_t n = 0;
+    for (const auto& r : b.progress.ranges) n += r.end - r.start;
+    done_->fetch_add(n);
+  }
+
+ private:
+  std::shared_ptr<std::atomic<int64_t>> done_;
+};
 
 std::string format_seconds(double s) {
   char buf[32];
@@ -98,10 +114,25 @@ int run_stream(int argc, char** argv) {
   StreamSeams seams;
   seams.fs = fs;
   seams.checkpoint_lock = std::move(lock);
+  // --once over a backlog: a progress bar (or plain lines), from the batches' offsets.
+  std::unique_ptr<ProgressReporter> progress;
+  if (o.once) {
+    auto done = std::make_shared<std::atomic<int64_t>>(0);
+    ProgressOptions po;
+    po.terminal = stderr_is_terminal();
+    progress = std::make_unique<ProgressReporter>(po, [done] { return done->load(); });
+    seams.observers.push_back(std::make_unique<OffsetsDone>(done));
+    seams.once_backlog = [p = progress.get()](int64_t backlog) {
+      if (backlog <= 0) return;
+      p->set_total(backlog);
+      p->start();
+    };
+  }
   Status st;
   {
     StreamJob job(o, std::move(seams), status);
     st = job.run(g_stop);
+    if (progress) progress->finish();
     if (status_server) status_server->stop();
     if (!st.ok()) log_error("stream", st.message());
   }

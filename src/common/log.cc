@@ -12,7 +12,30 @@ std::mutex& log_mutex() {
   static std::mutex mu;
   return mu;
 }
+
+std::string& sticky() {  // guarded by log_mutex()
+  static std::string line;
+  return line;
+}
+
+constexpr std::string_view kClearLine = "\r\033[K";
+
+// Called with log_mutex() held, around a log line.
+void clear_sticky() {
+  if (!sticky().empty()) std::fwrite(kClearLine.data(), 1, kClearLine.size(), stderr);
+}
+void redraw_sticky() {
+  if (!sticky().empty()) std::fwrite(sticky().data(), 1, sticky().size(), stderr);
+}
 }  // namespace
+
+void set_sticky_line(std::string line) {
+  std::lock_guard<std::mutex> lock(log_mutex());
+  clear_sticky();
+  sticky() = std::move(line);
+  redraw_sticky();
+  std::fflush(stderr);
+}
 
 void log_line(LogLevel level, std::string_view component, std::string_view message) {
   auto now = std::chrono::system_clock::now();
@@ -28,14 +51,28 @@ void log_line(LogLevel level, std::string_view component, std::string_view messa
   line.reserve(64 + message.size());
   line.append(ts).append(" ").append(lv).append(" ").append(component).append(": ").append(message).append("\n");
   std::lock_guard<std::mutex> lock(log_mutex());
+  clear_sticky();
   std::fwrite(line.data(), 1, line.size(), stderr);
+  redraw_sticky();
   std::fflush(stderr);
 }
 
 void log_raw(std::string_view line) {
   std::lock_guard<std::mutex> lock(log_mutex());
+  clear_sticky();
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fputc('\n', stderr);
+  redraw_sticky();
+  std::fflush(stderr);
+}
+
+void write_stdout(std::string_view text) {
+  std::lock_guard<std::mutex> lock(log_mutex());
+  clear_sticky();
+  std::fflush(stderr);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  redraw_sticky();
   std::fflush(stderr);
 }
 

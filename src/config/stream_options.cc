@@ -1,6 +1,7 @@
 #include "config/stream_options.h"
 
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "common/s3_settings.h"
@@ -8,6 +9,41 @@
 
 namespace kpipe {
 namespace {
+
+// "1h", "30m", "2h30m", "1d", "90s", "45" (seconds): a duration in seconds; "", "0" and "off" are
+// 0. nullopt for anything else.
+std::optional<int64_t> parse_duration_seconds(std::string text) {
+  text = ascii_lower(text);
+  text.erase(0, text.find_first_not_of(" \t"));
+  text.erase(text.find_last_not_of(" \t") + 1);
+  if (text.empty() || text == "off" || text == "0") return 0;
+  int64_t total = 0;
+  size_t i = 0;
+  bool any = false;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+    if (j == i || j - i > 9) return std::nullopt;
+    const int64_t n = std::stoll(text.substr(i, j - i));
+    int64_t unit = 1;
+    if (j < text.size()) {
+      switch (text[j]) {
+        case 'd': unit = 86400; break;
+        case 'h': unit = 3600; break;
+        case 'm': unit = 60; break;
+        case 's': unit = 1; break;
+        default: return std::nullopt;
+      }
+      ++j;
+    } else if (any) {
+      return std::nullopt;  // "1h30": 30 what?
+    }
+    total += n * unit;
+    any = true;
+    i = j;
+  }
+  return total;
+}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -87,6 +123,11 @@ const std::vector<SettingSpec>& stream_setting_specs() {
       {"ONCE_TIMEOUT",
        "120",
        "with --once: exit with an error after this many seconds of retrying without a batch done (0 = retry forever)",
+       {}},
+      {"DT_COMPLETE_AFTER",
+       "off",
+       "write dt=D/_SUCCESS once every partition's events are past the end of day D plus this lateness (30m, 1h, "
+       "2h30m, 1d), or it is idle; off/0/empty = no markers",
        {}},
       {"KAFKA_PROP",
        "",
@@ -182,6 +223,11 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(o.status_addr, s.get_non_empty("STATUS_ADDR"));
   KPIPE_ASSIGN_OR_RETURN(o.once, s.get_bool("ONCE"));
   KPIPE_ASSIGN_OR_RETURN(o.once_timeout_seconds, s.get_double("ONCE_TIMEOUT", 0.0, 86400.0 * 365));
+  auto lateness = parse_duration_seconds(s.get("DT_COMPLETE_AFTER"));
+  if (!lateness || *lateness > 86400 * 365) {
+    return s.invalid("DT_COMPLETE_AFTER", "expected a lateness such as 30m, 1h, 2h30m or 1d (at most 365d), or off");
+  }
+  o.dt_complete_after_seconds = *lateness;
   for (const auto& kv : s.get_list("KAFKA_PROP")) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

@@ -41,7 +41,10 @@ struct StreamOptions {
   std::string status_addr = "127.0.0.1:8080";  // STATUS_ADDR: host:port of the status page, or off
   bool once = false;                           // --once: process what is there at start, then exit
   double once_timeout_seconds = 120;           // ONCE_TIMEOUT: --once gives up retrying after this long; 0 = never
-  S3Settings s3;                               // S3_ENDPOINT_URL, S3_ADDRESSING_STYLE, AWS_*: for s3:// paths
+  // DT_COMPLETE_AFTER: the lateness after a day's end before dt=D/_SUCCESS is written, in
+  // seconds ("30m", "1h", "2h30m", "1d"); 0 = no markers.
+  int64_t dt_complete_after_seconds = 0;
+  S3Settings s3;  // S3_ENDPOINT_URL, S3_ADDRESSING_STYLE, AWS_*: for s3:// paths
   std::vector<std::pair<std::string, std::string>> kafka_props;  // --kafka-prop key=value, repeatable
   std::vector<std::pair<std::string, std::string>> effective;    // every setting as resolved, for the status page
 };

@@ -53,8 +53,7 @@ class ConsoleObserver final : public BatchObserver {
                   static_cast<long long>(p.num_input_rows), static_cast<long long>(b.bad_rows), p.input_rows_per_second,
                   p.processed_rows_per_second, static_cast<long long>(b.total_ms));
     text += line;
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    write_stdout(text);  // around a progress bar, when stdout and stderr are one terminal
   }
 };
 

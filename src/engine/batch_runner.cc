@@ -9,6 +9,7 @@
 #include "common/time_util.h"
 #include "decode/schema.h"
 #include "delta/delta_stats.h"
+#include "engine/day_completion.h"
 #include "engine/day_partitioner.h"
 #include "engine/stream_job.h"
 #include "sink/encoders.h"
@@ -79,6 +80,7 @@ struct BatchRunner::Batch {
   int64_t started_wall_ms = wall_clock_ms();
   int64_t ms_read = 0, ms_write = 0, ms_publish = 0, ms_commit = 0;
   std::vector<std::string> data_loss;
+  std::map<int32_t, int64_t> max_event_us;  // partition → largest event time of its good rows
 };
 
 BatchRunner::BatchRunner(const StreamOptions& options, std::unique_ptr<Decoding> decoding, BatchSeams seams)
@@ -95,7 +97,8 @@ Status BatchRunner::crash(const char* step, int64_t batch_id) const { return sea
 
 Result<BatchRows> BatchRunner::read_and_decode(const std::vector<PartitionRange>& ranges, Decoding& decoding,
                                                const std::atomic<bool>& stop,
-                                               std::vector<std::shared_ptr<arrow::RecordBatch>>& parts) {
+                                               std::vector<std::shared_ptr<arrow::RecordBatch>>& parts,
+                                               std::map<int32_t, int64_t>& max_event_us) {
   // Rows of a failed earlier attempt are dropped first.
   for (auto& [p, d] : decoding.decoders) {
     if (d->good_rows() > 0 || d->bad_rows() > 0) (void)d->finish();
@@ -126,6 +129,11 @@ Result<BatchRows> BatchRunner::read_and_decode(const std::vector<PartitionRange>
     std::move(part.bad.begin(), part.bad.end(), std::back_inserter(rows.bad));
     if (!part.rows || part.rows->num_rows() == 0) continue;
     parts.push_back(part.rows);
+    if (opt_.dt_complete_after_seconds > 0) {
+      // One pass over the column per batch and partition: the partition's event-time watermark.
+      auto t = max_event_time_us(*part.rows->column(decoding.partition_column));
+      if (t) max_event_us[r.partition] = *t;
+    }
     KPIPE_ASSIGN_OR_RETURN(auto split, split_by_day(part.rows, part.dt_days));
     for (auto& day : split) {
       auto& chunks = days[day.day];
@@ -156,13 +164,45 @@ Status BatchRunner::check_bad_records(const BatchRows& rows, const DecodeSpec& s
                        std::to_string(batch_id) + " not committed)");
 }
 
+DayPlan BatchRunner::plan_days_of(const Batch& b, const std::map<int32_t, bool>& caught_up) const {
+  const auto& last = seams_.checkpoint->latest_offsets();
+  const DayState before = last && last->days ? last->days->after : DayState{};
+  BatchDays batch;
+  batch.max_event_us = b.max_event_us;
+  for (const auto& [day, chunks] : b.rows.days) {
+    int64_t n = 0;
+    for (const auto& c : *chunks) n += c->num_rows();
+    batch.rows_per_day[day] = n;
+  }
+  // A late day has its marker unless it held no output when it completed: look in every root.
+  const std::vector<SinkSpec> specs = sink_specs(opt_);
+  auto has_marker = [&](int32_t day) {
+    for (const auto& s : specs) {
+      if (s.name == kDeadLetterSink) continue;
+      if (!seams_.fs->exists(s.root + "/" + dt_dir_name(day) + "/" + kDayMarkerName)) return false;
+    }
+    return true;
+  };
+  const int64_t lateness_us = opt_.dt_complete_after_seconds * 1000 * 1000;
+  return plan_days(before, batch, caught_up, lateness_us, day_clock_us(), has_marker);
+}
+
+bool BatchRunner::days_due(const std::map<int32_t, bool>& caught_up) const {
+  if (opt_.dt_complete_after_seconds <= 0) return false;
+  const auto& last = seams_.checkpoint->latest_offsets();
+  if (!last || !last->days || last->days->after.open_days.empty()) return false;
+  Batch empty;
+  return !plan_days_of(empty, caught_up).completed.empty();
+}
+
 Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges,
                             const std::vector<std::string>& data_loss, const std::vector<PartitionRange>& skipped,
+                            const std::map<int32_t, bool>& caught_up,
                             const std::atomic<bool>& stop) {
   Batch b;
   b.data_loss = data_loss;
   for (const auto& o : *seams_.observers) o->on_started(batch_id, false);
-  KPIPE_ASSIGN_OR_RETURN(b.rows, read_and_decode(ranges, *decoding_, stop, b.parts));
+  KPIPE_ASSIGN_OR_RETURN(b.rows, read_and_decode(ranges, *decoding_, stop, b.parts, b.max_event_us));
   b.ms_read = ms_since(b.started);
   KPIPE_RETURN_IF_ERROR(crash("after_read", batch_id));
   KPIPE_RETURN_IF_ERROR(check_bad_records(b.rows, decoding_->spec, batch_id));
@@ -179,6 +219,7 @@ Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>&
   KPIPE_ASSIGN_OR_RETURN(b.sinks, make_file_sinks(e.sinks, opt_.topic));
   b.tasks = plan_outputs(b.sinks, b.rows, e.layout, seams_.checkpoint->query_id(), batch_id);
   e.files = recorded_files(b.tasks, b.sinks);
+  if (opt_.dt_complete_after_seconds > 0) e.days = plan_days_of(b, caught_up);
   KPIPE_RETURN_IF_ERROR(check_fence(e));
   KPIPE_RETURN_IF_ERROR(seams_.checkpoint->write_offsets(e));
   KPIPE_RETURN_IF_ERROR(crash("after_offsets", batch_id));
@@ -205,7 +246,7 @@ Status BatchRunner::replay(const OffsetsEntry& entry, const std::atomic<bool>& s
     KPIPE_ASSIGN_OR_RETURN(recorded, make_decoding(*e.decode));
     decoding = recorded.get();
   }
-  KPIPE_ASSIGN_OR_RETURN(b.rows, read_and_decode(e.ranges, *decoding, stop, b.parts));
+  KPIPE_ASSIGN_OR_RETURN(b.rows, read_and_decode(e.ranges, *decoding, stop, b.parts, b.max_event_us));
   b.ms_read = ms_since(b.started);
   KPIPE_RETURN_IF_ERROR(crash("after_read", e.batch_id));
   KPIPE_RETURN_IF_ERROR(check_bad_records(b.rows, *e.decode, e.batch_id));
@@ -224,6 +265,8 @@ Status BatchRunner::finish(Batch& b, const std::vector<CommittedFile>& recorded)
   KPIPE_RETURN_IF_ERROR(publish(b, recorded));
   b.ms_publish = ms_since(t_publish);
   KPIPE_RETURN_IF_ERROR(crash("after_rename", id));
+  KPIPE_RETURN_IF_ERROR(write_markers(b));
+  if (b.entry.days && !b.entry.days->completed.empty()) KPIPE_RETURN_IF_ERROR(crash("after_markers", id));
   const auto t_commit = std::chrono::steady_clock::now();
   KPIPE_RETURN_IF_ERROR(commit(b));
   b.ms_commit = ms_since(t_commit);
@@ -298,6 +341,30 @@ Status BatchRunner::publish(Batch& b, const std::vector<CommittedFile>& recorded
   return Status::success();
 }
 
+// After the files, so a scheduler that sees dt=D/_SUCCESS finds every file of D; before the
+// commit, so a crash in between replays the batch, which creates the same markers again (same
+// bytes: create_atomically accepts them) — never a second marker, never a forgotten one.
+Status BatchRunner::write_markers(const Batch& b) {
+  if (!b.entry.days) return Status::success();
+  FileSystem& fs = *seams_.fs;
+  for (int32_t day : b.entry.days->completed) {
+    const std::string body =
+        day_marker_body(seams_.checkpoint->query_id(), b.entry.batch_id, day, b.entry.planned_at_ms);
+    for (const auto& s : b.entry.sinks) {
+      if (s.name == kDeadLetterSink) continue;
+      const std::string dir = s.root + "/" + dt_dir_name(day);
+      KPIPE_RETURN_IF_ERROR(fs.make_dirs(dir));
+      Status st = create_atomically(fs, dir, kDayMarkerName, body);
+      // Another batch's marker (a late day's, made by an earlier batch): the day has one already.
+      if (st.code() == StatusCode::kAlreadyExists) continue;
+      KPIPE_RETURN_IF_ERROR(st.with_context("writing " + dir + "/" + kDayMarkerName));
+    }
+    log_info("stream", dt_dir_name(day) + " is complete (DT_COMPLETE_AFTER): wrote its " + kDayMarkerName +
+                           " markers in batch " + std::to_string(b.entry.batch_id));
+  }
+  return Status::success();
+}
+
 Status BatchRunner::commit(Batch& b) {
   CommitEntry c;
   c.batch_id = b.entry.batch_id;
@@ -306,6 +373,7 @@ Status BatchRunner::commit(Batch& b) {
   c.input_rows = c.output_rows + static_cast<int64_t>(b.rows.bad.size());
   c.dead_letter_rows = b.entry.decode->on_bad_record == "dlq" ? static_cast<int64_t>(b.rows.bad.size()) : 0;
   c.files = recorded_files(b.tasks, b.sinks);
+  if (b.entry.days) c.completed_days = b.entry.days->completed;
   KPIPE_RETURN_IF_ERROR(check_fence(b.entry));
   KPIPE_RETURN_IF_ERROR(commit_batch(*seams_.committers, b.entry, c, [&](const Committer& done) {
     return done.name() == "delta" ? crash("after_delta_commit", c.batch_id) : Status::success();
@@ -350,6 +418,11 @@ void BatchRunner::observe(const Batch& b) {
   }
   for (auto& [name, sp] : per_sink) p.sinks.push_back(sp);
   for (auto& [key, cell] : per_day) p.outputs.push_back({key.first, key.second, cell.first, cell.second});
+  if (b.entry.days) {
+    p.late_rows = b.entry.days->late_rows;
+    p.completed_days = b.entry.days->completed;
+    p.complete_through = b.entry.days->after.complete_through;
+  }
   if (b.entry.decode->on_bad_record == "dlq")
     p.dead_lettered = bad;
   else

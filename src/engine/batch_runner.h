@@ -9,6 +9,8 @@
 //   (5) write hidden  — every file encoded and written under its hidden name, fsynced (worker pool)
 //   (6) publish       — renamed to the final names, recorded files this attempt does not produce
 //                       removed, directories fsynced
+//   (6b) day markers  — DT_COMPLETE_AFTER: dt=D/_SUCCESS created if absent in the Parquet and CSV
+//                       roots for each day the write-ahead entry completes (decided at (4))
 //   (7) commit        — the committer chain; commits/N last
 //   (8) observe       — status, progress line, console
 // Steps (5) to (7) are idempotent: a replay does them again with the same names and bytes, and
@@ -37,8 +39,8 @@
 namespace kpipe {
 
 // Called at each named point of the protocol ("after_offsets", "after_read", "after_temp_files",
-// "mid_rename", "after_rename", "after_delta_commit", "after_commit"); an error return stops the batch right there, as
-// a crash would. The default (crash_point) kills the process when KPIPE_TEST_CRASH_AT names the step.
+// "mid_rename", "after_rename", "after_markers", "after_delta_commit", "after_commit"); an error return stops the batch
+// right there, as a crash would. The default (crash_point) kills the process when KPIPE_TEST_CRASH_AT names the step.
 using CrashHook = std::function<Status(const char* step, int64_t batch_id)>;
 
 // The seams a batch goes through; all owned by the caller and alive while the runner is.
@@ -74,8 +76,14 @@ class BatchRunner {
 
   // Steps (2)-(8) of a new batch over `ranges`, which step (1) planned; `skipped` (what
   // FAIL_ON_DATA_LOSS=false skipped) goes into the write-ahead entry, `data_loss` to the observers.
+  // `caught_up`: for every partition of the plan, whether its range ends at the high watermark
+  // (DT_COMPLETE_AFTER's idle rule).
   Status run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges, const std::vector<std::string>& data_loss,
-                 const std::vector<PartitionRange>& skipped, const std::atomic<bool>& stop);
+                 const std::vector<PartitionRange>& skipped, const std::map<int32_t, bool>& caught_up,
+                 const std::atomic<bool>& stop);
+  // DT_COMPLETE_AFTER: true when a batch without rows would complete a day now, i.e. the trigger
+  // loop must run one to write its markers although Kafka has nothing new.
+  bool days_due(const std::map<int32_t, bool>& caught_up) const;
   // Steps (2)-(8) again for a batch whose write-ahead entry has no commit, as the entry says.
   Status replay(const OffsetsEntry& entry, const std::atomic<bool>& stop);
 
@@ -83,7 +91,10 @@ class BatchRunner {
   struct Batch;  // one attempt's state, from decode to observe
   Result<BatchRows> read_and_decode(const std::vector<PartitionRange>& ranges, Decoding& decoding,
                                     const std::atomic<bool>& stop,
-                                    std::vector<std::shared_ptr<arrow::RecordBatch>>& parts);
+                                    std::vector<std::shared_ptr<arrow::RecordBatch>>& parts,
+                                    std::map<int32_t, int64_t>& max_event_us);
+  DayPlan plan_days_of(const Batch& b, const std::map<int32_t, bool>& caught_up) const;
+  Status write_markers(const Batch& b);
   // Still the checkpoint's one writer? (a fence on an object store; nothing to do on a local disk)
   Status check_fence(const OffsetsEntry& e) const;
   Status check_bad_records(const BatchRows& rows, const DecodeSpec& spec, int64_t batch_id) const;

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/time_format.h"
 #include "common/time_util.h"
+#include "decode/timestamp.h"
 
 namespace kpipe {
 namespace {
@@ -137,6 +138,67 @@ Status read_files(simdjson::dom::element doc, std::vector<CommittedFile>& out, s
   return Status::success();
 }
 
+void write_days(JsonWriter& w, const char* key, const std::vector<int32_t>& days) {
+  w.key(key).begin_array();
+  char buf[16];
+  for (int32_t d : days) w.value(std::string_view(buf, format_date(d, buf) - buf));
+  w.end_array();
+}
+
+Status read_days(simdjson::dom::element obj, const char* key, std::vector<int32_t>& out, std::string_view file) {
+  simdjson::dom::array days;
+  if (obj[key].get_array().get(days) != simdjson::SUCCESS) return corrupt(file, std::string("field '") + key + "'");
+  for (auto d : days) {
+    std::string_view text;
+    std::optional<int32_t> day;
+    if (d.get_string().get(text) == simdjson::SUCCESS) day = parse_date_days(text);
+    if (!day) return corrupt(file, std::string("a day of '") + key + "' is not YYYY-MM-DD");
+    out.push_back(*day);
+  }
+  return Status::success();
+}
+
+void write_day_plan(JsonWriter& w, const DayPlan& p) {
+  w.key("days").begin_object();
+  if (p.after.complete_through) {
+    char buf[16];
+    w.field("completeThrough", std::string_view(buf, format_date(*p.after.complete_through, buf) - buf));
+  }
+  write_days(w, "openDays", p.after.open_days);
+  write_days(w, "completed", p.completed);
+  w.field("lateRows", p.late_rows);
+  w.key("watermarks").begin_array();
+  for (const auto& [partition, us] : p.after.watermarks_us) {
+    w.begin_object().field("partition", partition).field("eventTimeUs", us).end_object();
+  }
+  w.end_array().end_object();
+}
+
+Status read_day_plan(simdjson::dom::element days, DayPlan& p, std::string_view file) {
+  std::string_view through;
+  auto field = days["completeThrough"];
+  if (field.error() != simdjson::NO_SUCH_FIELD) {
+    if (field.get_string().get(through) != simdjson::SUCCESS || !parse_date_days(through)) {
+      return corrupt(file, "field 'completeThrough'");
+    }
+    p.after.complete_through = parse_date_days(through);
+  }
+  KPIPE_RETURN_IF_ERROR(read_days(days, "openDays", p.after.open_days, file));
+  KPIPE_RETURN_IF_ERROR(read_days(days, "completed", p.completed, file));
+  KPIPE_RETURN_IF_ERROR(get_int(days, "lateRows", p.late_rows, file));
+  simdjson::dom::array marks;
+  if (days["watermarks"].get_array().get(marks) != simdjson::SUCCESS) return corrupt(file, "field 'watermarks'");
+  for (auto m : marks) {
+    int32_t partition;
+    int64_t us;
+    KPIPE_RETURN_IF_ERROR(get_int(m, "partition", partition, file));
+    // Event times before 1970 are negative: read without get_int's non-negative check.
+    if (m["eventTimeUs"].get_int64().get(us) != simdjson::SUCCESS) return corrupt(file, "field 'eventTimeUs'");
+    p.after.watermarks_us[partition] = us;
+  }
+  return Status::success();
+}
+
 }  // namespace
 
 std::string DecodeSpec::fingerprint() const {
@@ -195,6 +257,7 @@ std::string serialize_offsets(const OffsetsEntry& e) {
     }
     w.end_array();
   }
+  if (e.days) write_day_plan(w, *e.days);
   w.end_object();
   return w.take() + "\n";
 }
@@ -263,6 +326,11 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
   } else if (doc["skipped"].error() != simdjson::NO_SUCH_FIELD) {
     return corrupt(file, "field 'skipped'");
   }
+  simdjson::dom::element days;
+  if (doc["days"].get(days) == simdjson::SUCCESS) {
+    e.days.emplace();
+    KPIPE_RETURN_IF_ERROR(read_day_plan(days, *e.days, file));
+  }
   return e;
 }
 
@@ -277,6 +345,7 @@ std::string serialize_commit(const CommitEntry& e) {
       .field("outputRows", e.output_rows)
       .field("deadLetterRows", e.dead_letter_rows);
   write_files(w, e.files);
+  if (e.completed_days) write_days(w, "completedDays", *e.completed_days);
   w.end_object();
   return w.take() + "\n";
 }
@@ -292,6 +361,10 @@ Result<CommitEntry> parse_commit(std::string_view json, std::string_view file) {
   KPIPE_RETURN_IF_ERROR(get_int(doc, "outputRows", e.output_rows, file));
   KPIPE_RETURN_IF_ERROR(get_int(doc, "deadLetterRows", e.dead_letter_rows, file));
   KPIPE_RETURN_IF_ERROR(read_files(doc, e.files, file));
+  if (doc["completedDays"].error() != simdjson::NO_SUCH_FIELD) {
+    e.completed_days.emplace();
+    KPIPE_RETURN_IF_ERROR(read_days(doc, "completedDays", *e.completed_days, file));
+  }
   return e;
 }
 

@@ -9,6 +9,10 @@
 //                 policy, limits) with their fingerprint, and the files it plans
 //   commits/<N>   written AFTER every output file of batch N has its final name
 //
+// With DT_COMPLETE_AFTER, offsets/<N> also holds "days" (the per-partition event-time watermarks,
+// the last complete day, the open days, the day markers batch N writes, its late rows) and
+// commits/<N> "completedDays": entries without them parse as before.
+//
 // Every entry is created atomically and only if absent (hidden temp file, fsync, rename without
 // replace, fsync of the directory), so an entry is either complete or absent, and of two writers
 // that race for batch N exactly one creates offsets/N. A malformed entry means the directory was
@@ -25,6 +29,7 @@
 
 #include "common/file_system.h"
 #include "common/status.h"
+#include "engine/day_completion.h"
 #include "kafka/source.h"
 
 namespace kpipe {
@@ -84,6 +89,9 @@ struct OffsetsEntry {
   // FAIL_ON_DATA_LOSS=false skipped: the only gap `kpipe verify` accepts between this batch and
   // the previous one. Written only when not empty; absent in entries before kpipe 0.3.
   std::vector<PartitionRange> skipped;
+  // DT_COMPLETE_AFTER: the event-time watermarks and complete days after this batch, and the
+  // day markers it writes. Absent when the setting was off, and in entries of kpipe before 0.3.
+  std::optional<DayPlan> days;
   bool operator==(const OffsetsEntry&) const = default;
 };
 
@@ -95,6 +103,8 @@ struct CommitEntry {
   int64_t output_rows = 0;
   int64_t dead_letter_rows = 0;
   std::vector<CommittedFile> files;
+  // The days whose dt=D/_SUCCESS markers the batch wrote (DT_COMPLETE_AFTER); absent when off.
+  std::optional<std::vector<int32_t>> completed_days;
   bool operator==(const CommitEntry&) const = default;
 };
 

@@ -4,6 +4,7 @@
 
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "common/time_format.h"
 #include "common/time_util.h"
 #include "delta/delta_json.h"
 #include "delta/delta_log.h"
@@ -127,7 +128,15 @@ class DeltaCommitter final : public Committer {
     for (const auto& r : entry.ranges) info.field(std::to_string(r.partition), r.start);
     info.end_object().key("endOffsets").begin_object();
     for (const auto& r : entry.ranges) info.field(std::to_string(r.partition), r.end);
-    info.end_object().end_object().end_object();
+    info.end_object();
+    if (entry.days && !entry.days->completed.empty()) {
+      // The days whose dt=D/_SUCCESS this batch wrote (DT_COMPLETE_AFTER): a table reader's marker.
+      info.key("completedDays").begin_array();
+      char buf[16];
+      for (int32_t d : entry.days->completed) info.value(std::string_view(buf, format_date(d, buf) - buf));
+      info.end_array();
+    }
+    info.end_object().end_object();
     return commit_info_line(info.str()) + action_line(DeltaTxn{spec_.query_id, entry.batch_id, now}) + adds;
   }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/json_writer.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 
@@ -50,6 +51,12 @@ std::string progress_json(const BatchProgress& p, std::string_view query_id) {
   w.key("dataLoss").begin_array();
   for (const auto& d : p.data_loss) w.value(d);
   w.end_array();
+  if (p.late_rows > 0 || !p.completed_days.empty()) {  // DT_COMPLETE_AFTER
+    char day[16];
+    w.field("lateRows", p.late_rows).key("completedDays").begin_array();
+    for (int32_t d : p.completed_days) w.value(std::string_view(day, format_date(d, day) - day));
+    w.end_array();
+  }
   w.end_object();
   return w.take();
 }
@@ -93,8 +100,17 @@ void JobStatus::record_error(const char* kind) {
   ++s_.errors_by_kind[kind];
 }
 
+void JobStatus::set_complete_through(int32_t day) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!s_.complete_through || day > *s_.complete_through) s_.complete_through = day;
+}
+
 void JobStatus::add_batch(const BatchProgress& p) {
   std::lock_guard<std::mutex> lock(mu_);
+  s_.total_late_rows += p.late_rows;
+  if (p.complete_through && (!s_.complete_through || *p.complete_through > *s_.complete_through)) {
+    s_.complete_through = p.complete_through;
+  }
   s_.last_committed_batch = p.batch_id;
   s_.total_input_rows += p.num_input_rows;
   s_.total_dead_lettered += p.dead_lettered;

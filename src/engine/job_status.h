@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,11 @@ struct BatchProgress {
     int64_t rows = 0;
   };
   std::vector<DayOutput> outputs;  // per sink and dt partition
+  // DT_COMPLETE_AFTER: rows of days complete before the batch, the days it marked complete, and
+  // the last complete day after it (days since 1970-01-01).
+  int64_t late_rows = 0;
+  std::vector<int32_t> completed_days;
+  std::optional<int32_t> complete_through;
 };
 std::string progress_json(const BatchProgress& p, std::string_view query_id);
 
@@ -82,9 +88,11 @@ struct StatusSnapshot {
   int64_t lag_sampled_at_ms = 0;  // wall clock of the last high-watermark sample; 0 before the first
   // sink → dt day → {files, rows}
   std::map<std::string, std::map<int32_t, std::pair<int64_t, int64_t>>> files_per_day;
-  std::vector<double> batch_duration_ms;  // of the batches kept, oldest first (for histograms)
-  int64_t total_batches = 0;              // batches added since start (kept or not)
-  int64_t total_batch_duration_ms = 0;    // sum of their "total" durations
+  std::vector<double> batch_duration_ms;    // of the batches kept, oldest first (for histograms)
+  int64_t total_batches = 0;                // batches added since start (kept or not)
+  int64_t total_batch_duration_ms = 0;      // sum of their "total" durations
+  int64_t total_late_rows = 0;              // DT_COMPLETE_AFTER: rows of days already complete
+  std::optional<int32_t> complete_through;  // DT_COMPLETE_AFTER: every dt up to this day is complete
 };
 
 class JobStatus {
@@ -96,6 +104,8 @@ class JobStatus {
   void set_current_batch(int64_t id);
   void set_lag(std::vector<PartitionLag> lag, int64_t sampled_at_ms = 0);
   void record_error(const char* kind);
+  // The last complete day the checkpoint holds at start (DT_COMPLETE_AFTER).
+  void set_complete_through(int32_t day);
   // Adds a finished batch to history and totals; its end offsets become the lag's committed ones
   // in the same step, so no reader sees the batch committed and the lag from before it.
   void add_batch(const BatchProgress& p);

@@ -83,6 +83,8 @@ struct StreamJob::Impl {
   // The end offsets of the last committed batch; before the first, where the first one starts.
   std::map<int32_t, int64_t> committed_offsets() const;
   void update_lag();
+  // Offsets between where the next new batch starts and `marks`' high watermarks.
+  int64_t backlog(const std::map<int32_t, Watermarks>& marks) const;
   // Plans and runs the next batch; returns rows planned (0 = nothing new).
   Result<int64_t> run_next_batch(const std::map<int32_t, int64_t>& stop_at, const std::atomic<bool>& stop);
   // `sample_lag`: keep the consumer lag up to date meanwhile (not while backing off from errors,
@@ -129,6 +131,10 @@ Status StreamJob::Impl::start() {
   if (!checkpoint) {
     KPIPE_ASSIGN_OR_RETURN(checkpoint, Checkpoint::open(seams.fs, opt.checkpoint_path, opt.topic));
     status->set_query_id(checkpoint->query_id());
+    const auto& last = checkpoint->latest_offsets();
+    if (last && last->days && last->days->after.complete_through) {
+      status->set_complete_through(*last->days->after.complete_through);
+    }
     log_info("stream", std::string(checkpoint->created_now() ? "new checkpoint " : "checkpoint ") +
                            opt.checkpoint_path + " (query " + checkpoint->query_id() + ")");
   }
@@ -160,6 +166,8 @@ Status StreamJob::Impl::start() {
   observers.push_back(make_status_observer(status, checkpoint->query_id()));
   observers.push_back(make_bad_record_observer(opt.dead_letter_path));
   if (opt.sink_console) observers.push_back(make_console_observer());
+  for (auto& o : seams.observers) observers.push_back(std::move(o));
+  seams.observers.clear();
   BatchSeams bs;
   bs.fs = seams.fs.get();
   bs.source = seams.source.get();
@@ -281,6 +289,23 @@ void StreamJob::Impl::update_lag() {
   lag->tick();
 }
 
+int64_t StreamJob::Impl::backlog(const std::map<int32_t, Watermarks>& marks) const {
+  std::map<int32_t, int64_t> next;
+  const auto& last = checkpoint->latest_offsets();
+  if (last) {
+    for (const auto& r : last->ranges) next[r.partition] = r.end;
+  } else if (initial_ranges) {
+    for (const auto& r : *initial_ranges) next[r.partition] = r.end;
+  }
+  int64_t total = 0;
+  for (const auto& [p, w] : marks) {
+    auto it = next.find(p);
+    const int64_t from = it != next.end() ? std::max(it->second, w.low) : opt.starting_earliest ? w.low : w.high;
+    total += std::max<int64_t>(0, w.high - from);
+  }
+  return total;
+}
+
 Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>& stop_at,
                                                 const std::atomic<bool>& stop) {
   if (auto pending = checkpoint->pending_batch()) {
@@ -313,7 +338,17 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
   // batch's until this one commits (update_lag after it).
   lag->set_latest(marks);
 
+  std::map<int32_t, bool> caught_up;
+  for (const auto& r : plan.ranges) caught_up[r.partition] = r.end >= marks[r.partition].high;
+  const int64_t batch_id = checkpoint->latest_offsets() ? checkpoint->latest_offsets()->batch_id + 1 : 0;
   if (plan.total() == 0) {
+    // Every partition idle: a day that completes now by the clock gets its markers from a batch
+    // without rows, which goes through the whole protocol (write-ahead entry, markers, commits).
+    if (runner->days_due(caught_up)) {
+      KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, caught_up, stop));
+      update_lag();
+      return int64_t{0};
+    }
     // Nothing to write: no checkpoint entry, no files. Remember where a new checkpoint starts,
     // so data that arrives from now on is read even with STARTING_OFFSETS=latest.
     if (!checkpoint->latest_offsets()) initial_ranges = plan.ranges;
@@ -328,8 +363,7 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
     lag->set_committed(starts);
     lag->tick();
   }
-  const int64_t batch_id = checkpoint->latest_offsets() ? checkpoint->latest_offsets()->batch_id + 1 : 0;
-  KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, stop));
+  KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, caught_up, stop));
   update_lag();
   return plan.total();
 }
@@ -376,6 +410,7 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
       if (marks.ok()) {
         stop_at.emplace();
         for (const auto& [p, w] : *marks) (*stop_at)[p] = w.high;
+        if (m.seams.once_backlog) m.seams.once_backlog(m.backlog(*marks));
       } else {
         step = marks.status();
       }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/file_system.h"
@@ -45,6 +46,11 @@ struct StreamSeams {
   std::chrono::milliseconds fence_grace{5000};
   // How often the consumer lag's high watermarks are sampled between batches (lag_tracker.h).
   std::chrono::milliseconds lag_sample_every{2000};
+  // More observers of committed batches (the CLI's progress bar), after the job's own.
+  std::vector<std::unique_ptr<BatchObserver>> observers;
+  // With --once: called once with the backlog, in offsets, between the checkpoint and the high
+  // watermarks --once will stop at (what the new batches of this run will read).
+  std::function<void(int64_t)> once_backlog;
 };
 
 class StreamJob {
@@ -64,7 +70,8 @@ class StreamJob {
 
 // Test hook: when KPIPE_TEST_CRASH_AT names `step` (optionally "step@batch"), the process kills
 // itself with SIGKILL there, as a power cut would. Steps: after_offsets, after_read,
-// after_temp_files, mid_rename, after_rename, after_delta_commit (the table has the batch,
+// after_temp_files, mid_rename, after_rename, after_markers (a batch that completes a day: its
+// dt=D/_SUCCESS written, nothing committed), after_delta_commit (the table has the batch,
 // commits/N not yet), after_commit.
 void crash_point(const char* step, int64_t batch_id);
 

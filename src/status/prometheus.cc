@@ -137,6 +137,14 @@ std::string render_job_metrics(const StatusSnapshot& s, const StatusInfo& info, 
   w.counter("kpipe_input_records_total", "Kafka records read by committed batches.", s.total_input_rows);
   w.counter("kpipe_dead_letter_records_total", "Records that failed to decode and went to the dead-letter sink.",
             s.total_dead_lettered);
+  w.counter("kpipe_late_records_total",
+            "Records written into a dt day that DT_COMPLETE_AFTER had already marked complete (never dropped).",
+            s.total_late_rows);
+  if (s.complete_through) {
+    w.gauge("kpipe_last_completed_day_timestamp_seconds",
+            "Start (UTC midnight) of the last dt day DT_COMPLETE_AFTER declared complete, in seconds since the epoch.",
+            int64_t{*s.complete_through} * 86400);
+  }
 
   w.family("kpipe_output_rows_total", "counter", "Rows written by committed batches, per sink.");
   for (const auto& [sink, t] : s.sink_totals) w.sample("kpipe_output_rows_total", {{"sink", sink}}, t.rows);

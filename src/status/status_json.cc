@@ -47,7 +47,9 @@ std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t
       .field("inputRows", s.total_input_rows)
       .field("deadLettered", s.total_dead_lettered)
       .field("batchDurationMs", s.total_batch_duration_ms)
+      .field("lateRecords", s.total_late_rows)
       .end_object();
+  if (s.complete_through) w.field("lastCompletedDay", dt_string(*s.complete_through));
 
   w.key("sinks").begin_object();
   for (const auto& [name, t] : s.sink_totals) {

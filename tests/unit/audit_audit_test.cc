@@ -264,7 +264,7 @@ TEST_F(AuditTest, DeltaTxnMustBeTheLastBatch) {
   unlist(kParquetRoot, parquet_path(3));
   EXPECT_TRUE(audit(in_).ok()) << format_report_text(audit(in_));
   in_.settled = 3;
-  in_.commits[3] = CommitEntry{3, 1003, "", 10, 10, 0, in_.offsets[3].files};
+  in_.commits[3] = CommitEntry{3, 1003, "", 10, 10, 0, in_.offsets[3].files, {}};
   EXPECT_EQ(kinds(audit(in_)), (std::vector<std::string>{"missing-file", "delta-missing-file"}));
 }
 

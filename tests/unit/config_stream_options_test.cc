@@ -134,5 +134,30 @@ TEST(S3Uri, RecognisesTheSchemeInAnyCase) {
   EXPECT_FALSE(check_s3_uri("X", "s3://-abc").ok());
 }
 
+TEST_F(StreamOptionsTest, DtCompleteAfterTakesDurationsAndIsOffByDefault) {
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->dt_complete_after_seconds, 0);
+  for (auto [text, seconds] : std::vector<std::pair<std::string, int64_t>>{{"30m", 1800},
+                                                                           {"1h", 3600},
+                                                                           {"2h30m", 9000},
+                                                                           {"1d", 86400},
+                                                                           {"90s", 90},
+                                                                           {"45", 45},
+                                                                           {" 1H ", 3600},
+                                                                           {"0", 0},
+                                                                           {"off", 0},
+                                                                           {"", 0}}) {
+    env_["DT_COMPLETE_AFTER"] = text;
+    auto r = load();
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status().message();
+    EXPECT_EQ(r->dt_complete_after_seconds, seconds) << text;
+  }
+  for (const char* bad : {"1 hour", "-1h", "1h30", "h", "1w", "400d", "1.5h"}) {
+    env_["DT_COMPLETE_AFTER"] = bad;
+    EXPECT_THAT(error(), HasSubstr("DT_COMPLETE_AFTER")) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace kpipe

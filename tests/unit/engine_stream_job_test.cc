@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common/clock.h"
+#include "common/time_format.h"
 #include "engine/stream_job.h"
 #include "engine_fake_source.h"
 
@@ -445,6 +446,68 @@ TEST_F(StreamJobTest, OnAnObjectStoreFilesGoUnderFinalNamesAndEachStepChecksTheF
     EXPECT_EQ(fenced.code(), StatusCode::kLocked) << fenced.message();
     EXPECT_NE(fenced.message().find("took over"), std::string::npos) << fenced.message();
     EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "_checkpoint" / "offsets"), {}), entries);
+  }
+}
+
+// DT_COMPLETE_AFTER: with events of 2025-11-06 and 2025-11-07 in every partition, the first batch
+// completes 11-06 (every partition's events reach 11-07 12:00) and the last one 11-07 (caught up,
+// and the wall clock long past). Wherever a crash stops either, each day ends with one marker per
+// sink, recorded by exactly one commits/N and one Delta commitInfo, naming the batch that wrote it.
+TEST_F(StreamJobTest, DayMarkersAreWrittenAndRecordedOnceWhereverACrashStops) {
+  opt_.dt_complete_after_seconds = 3600;
+  const std::vector<std::string> days = {"2025-11-06", "2025-11-07"};
+  std::vector<std::string> steps(std::begin(kSteps), std::end(kSteps));
+  steps.push_back("after_markers");
+  for (int64_t batch : {0, 3}) {
+    for (const auto& step : steps) {
+      SCOPED_TRACE(step + "@" + std::to_string(batch));
+      start_over();
+      FakeSource src(3);
+      produce(src, 3, 300);  // batches 0..3
+      ASSERT_EQ(run(src, crash_at(step, batch)).code(), StatusCode::kAborted);
+      Status st = run(src);
+      ASSERT_TRUE(st.ok()) << st.message();
+      expect_exactly_once();
+      std::map<std::string, int64_t> recorded_by;  // day → batch of the commit that records it
+      for (const auto& f : fs::directory_iterator(opt_.checkpoint_path + "/commits")) {
+        std::ifstream in(f.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        auto c = parse_commit(text.str(), f.path().string());
+        if (!c.ok()) continue;  // a temp file
+        ASSERT_TRUE(c->completed_days.has_value());
+        for (int32_t d : *c->completed_days) {
+          char buf[16];
+          std::string day(buf, format_date(d, buf) - buf);
+          EXPECT_FALSE(recorded_by.count(day)) << day << " recorded twice";
+          recorded_by[day] = c->batch_id;
+        }
+      }
+      EXPECT_EQ(recorded_by, (std::map<std::string, int64_t>{{days[0], 0}, {days[1], 3}}));
+      std::string delta_infos;
+      for (const auto& f : fs::directory_iterator(opt_.output_path + "/_delta_log")) {
+        if (f.path().extension() != ".json") continue;
+        std::ifstream in(f.path());
+        std::string line;
+        while (std::getline(in, line)) {
+          if (line.rfind(R"({"commitInfo")", 0) == 0) delta_infos += line;
+        }
+      }
+      for (const auto& day : days) {
+        for (const auto& root : {opt_.output_path, opt_.csv_output_path}) {
+          std::ifstream in(root + "/dt=" + day + "/_SUCCESS");
+          std::stringstream body;
+          body << in.rdbuf();
+          EXPECT_NE(body.str().find(R"("batchId":)" + std::to_string(recorded_by[day]) + ","), std::string::npos)
+              << root << " " << day << ": " << body.str();
+        }
+        size_t n = 0;
+        for (auto at = delta_infos.find('"' + day + "\"]"); at != std::string::npos;
+             at = delta_infos.find('"' + day + "\"]", at + 1))
+          ++n;
+        EXPECT_EQ(n, 1u) << day << " in the Delta commitInfos: " << delta_infos;
+      }
+    }
   }
 }
 
