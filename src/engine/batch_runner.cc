@@ -197,8 +197,7 @@ bool BatchRunner::days_due(const std::map<int32_t, bool>& caught_up) const {
 
 Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges,
                             const std::vector<std::string>& data_loss, const std::vector<PartitionRange>& skipped,
-                            const std::map<int32_t, bool>& caught_up,
-                            const std::atomic<bool>& stop) {
+                            const std::map<int32_t, bool>& caught_up, const std::atomic<bool>& stop) {
   Batch b;
   b.data_loss = data_loss;
   for (const auto& o : *seams_.observers) o->on_started(batch_id, false);
