@@ -463,7 +463,11 @@ std::string format_report_text(const AuditReport& r) {
   for (const auto& f : r.findings) out += "FINDING " + f.kind + ": " + f.message + "\n";
   for (const auto& w : r.warnings) out += "WARNING: " + w + "\n";
   for (const auto& i : r.infos) out += "INFO: " + i + "\n";
-  out += "verified " + str(r.batches) + " batches, " + str(r.files) + " files, " + str(r.rows) + " rows";
+  const auto counted = [](int64_t n, const char* one, const char* many) {
+    return str(n) + " " + (n == 1 ? one : many);
+  };
+  out += "verified " + counted(r.batches, "batch", "batches") + ", " + counted(r.files, "file", "files") + ", " +
+         counted(r.rows, "row", "rows");
   if (r.pending) out += " (batch " + str(*r.pending) + " in flight)";
   out += r.ok() ? ": OK\n" : ": " + str(static_cast<int64_t>(r.findings.size())) + " finding(s)\n";
   return out;

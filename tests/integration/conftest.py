@@ -10,6 +10,9 @@
     unique_topic  (function) a fresh topic name, t-<test name>-<random>; not created
     run_kpipe     (function) run_kpipe(args, env=None, timeout=120, cwd=None, *, input=None):
                   kpipe with a clean environment, in a fresh temporary folder by default
+    small_disk    (function) small_disk(size="4m"): a tmpfs of that size mounted in the test's
+                  folder and unmounted after it (skips where mounting is not allowed): a disk
+                  that fills up for real
 
 A test that stops the broker (an outage test) must start it again before it ends, in a
 `finally:`, since every later test of the session shares it.
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -112,3 +117,26 @@ def run_kpipe(kpipe_bin, tmp_path_factory):
         return _run_kpipe(args, env=env, timeout=timeout, cwd=cwd, input=input, kpipe_bin=kpipe_bin)
 
     return run
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mounted = []
+
+    def mount(size: str = "4m") -> Path:
+        mnt = tmp_path / f"small-disk-{len(mounted)}"
+        mnt.mkdir()
+        if shutil.which("mount") is None:
+            pytest.skip("no mount command: cannot create a small file system")
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {p.stderr.strip()}")
+        mounted.append(mnt)
+        return mnt
+
+    try:
+        yield mount
+    finally:
+        for mnt in mounted:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

@@ -294,7 +294,7 @@ def test_readme_command_runs_beside_the_job_with_no_argument(kafka, kpipe_bin, u
     p = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=clean_env(env),
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert re.fullmatch(r"verified 1 batches, \d+ files, 300 rows: OK", p.stdout.splitlines()[-1]), p.stdout
+    assert re.fullmatch(r"verified 1 batch, \d+ files, 300 rows: OK", p.stdout.splitlines()[-1]), p.stdout
 
 
 def test_topic_recreated_behind_the_checkpoint_is_a_kafka_finding(kafka, kpipe_bin, unique_topic, run_kpipe,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -271,22 +270,6 @@ def test_topic_deleted_is_a_clear_error_and_nothing_is_committed_wrongly(kafka, 
 
 # --- 2. disk full ----------------------------------------------------------------------------
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 4 MiB tmpfs mounted for the test, unmounted after it."""
-    mnt = tmp_path / "small-disk"
-    mnt.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command: cannot create a small file system")
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {p.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-
-
 def free_bytes(path: Path) -> int:
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
@@ -294,17 +277,18 @@ def free_bytes(path: Path) -> int:
 
 def test_disk_full_fails_the_batch_retries_and_completes_exactly_once(kafka, kpipe_bin, unique_topic, tmp_path,
                                                                        small_disk):
+    disk = small_disk("4m")
     kafka.create_topic(unique_topic, 2)
     events = make_events(6000, days=2)
     kafka.produce(unique_topic, [json.dumps(e).encode() for e in events])
-    out = small_disk / "out"
+    out = disk / "out"
     out.mkdir()
     # Leave room for the checkpoint entries but not for the batch's files (about 1 MB).
-    ballast = small_disk / "ballast"
+    ballast = disk / "ballast"
     with open(ballast, "wb") as f:
-        f.write(b"\0" * (free_bytes(small_disk) - 96 * 1024))
+        f.write(b"\0" * (free_bytes(disk) - 96 * 1024))
     status_port = free_port()
-    env = stream_env(small_disk, kafka.bootstrap, unique_topic, TRIGGER_SECONDS=0.5,
+    env = stream_env(disk, kafka.bootstrap, unique_topic, TRIGGER_SECONDS=0.5,
                      STATUS_ADDR=f"127.0.0.1:{status_port}")
     stream = Proc(kpipe_bin, ["stream"], env, tmp_path, "stream")
     try:
@@ -321,7 +305,7 @@ def test_disk_full_fails_the_batch_retries_and_completes_exactly_once(kafka, kpi
         assert commits(out) == []
         assert (out / "_checkpoint" / "offsets" / "0").exists()
         assert progress_lines(stream.stderr()) == []
-        wait_until(lambda: free_bytes(small_disk) > 64 * 1024, 15, interval=0.1,
+        wait_until(lambda: free_bytes(disk) > 64 * 1024, 15, interval=0.1,
                    what="the failed attempt's partial files removed between retries")
         ballast.unlink()
         wait_until(lambda: commits(out) == [0], 90, interval=0.5, what="the batch committed after freeing space")

@@ -126,27 +126,14 @@ def test_bad_record_rate(kafka, run_kpipe, unique_topic, tmp_path):
     assert "2 of 10 records (20.0%)" in p.stderr and "offset 8: field 'ts'" in p.stderr, p.stderr
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 200 KiB tmpfs, unmounted after the test."""
-    mnt = tmp_path / "small-disk"
-    mnt.mkdir()
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {p.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-
-
 def test_disk_full(kafka, run_kpipe, unique_topic, tmp_path, small_disk):
+    disk = small_disk("200k")
     kafka.create_topic(unique_topic, 1)
     events = [{"event_id": f"event-{i:06d}", "ts": "2025-11-06T12:00:00Z", "value": i + 0.25,
                "source": f"sensor-{i % 13}-{'x' * 40}"} for i in range(6000)]
     kafka.produce(unique_topic, [json.dumps(e).encode() for e in events])
     env = stream_env(tmp_path, kafka.bootstrap, unique_topic, STARTING_OFFSETS="earliest", ONCE_TIMEOUT=3,
-                     OUTPUT_PATH=small_disk / "parquet", CSV_OUTPUT_PATH=small_disk / "csv")
+                     OUTPUT_PATH=disk / "parquet", CSV_OUTPUT_PATH=disk / "csv")
     p = run_kpipe(["stream", "--once"], env=env, timeout=60)
     assert p.returncode != 0, "a 200 KiB disk cannot hold 6000 events as CSV"
     assert_prints(p.stderr, "disk full")

@@ -304,3 +304,20 @@ TEST(AuditRowCount, CsvRecordsMayHoldLineBreaks) {
 
 }  // namespace
 }  // namespace kpipe
+
+namespace kpipe {
+namespace {
+
+TEST(AuditReportText, CountsInTheSingular) {
+  AuditReport r;
+  r.batches = 1;
+  r.files = 1;
+  r.rows = 1;
+  EXPECT_EQ(format_report_text(r), "verified 1 batch, 1 file, 1 row: OK\n");
+  r.files = 2;
+  r.pending = 2;
+  EXPECT_EQ(format_report_text(r), "verified 1 batch, 2 files, 1 row (batch 2 in flight): OK\n");
+}
+
+}  // namespace
+}  // namespace kpipe
