@@ -10,9 +10,14 @@
 namespace kpipe {
 namespace {
 
-// "1h", "30m", "2h30m", "1d", "90s", "45" (seconds): a duration in seconds; "", "0" and "off" are
-// 0. nullopt for anything else.
+// Seconds of a lateness: "30m", "1h", "2h30m", "1d", "90s", a bare number of seconds, or Spark's
+// interval words as withWatermark takes them ("1 hour", "10 minutes", "1 hour 30 minutes"); "",
+// "0" and "off" are 0. nullopt for anything else.
 std::optional<int64_t> parse_duration_seconds(std::string text) {
+  static const std::pair<const char*, int64_t> kUnits[] = {
+      {"d", 86400},    {"day", 86400},  {"days", 86400}, {"h", 3600}, {"hr", 3600},  {"hrs", 3600},
+      {"hour", 3600},  {"hours", 3600}, {"m", 60},       {"min", 60}, {"mins", 60},  {"minute", 60},
+      {"minutes", 60}, {"s", 1},        {"sec", 1},      {"secs", 1}, {"second", 1}, {"seconds", 1}};
   text = ascii_lower(text);
   text.erase(0, text.find_first_not_of(" \t"));
   text.erase(text.find_last_not_of(" \t") + 1);
@@ -20,27 +25,28 @@ std::optional<int64_t> parse_duration_seconds(std::string text) {
   int64_t total = 0;
   size_t i = 0;
   bool any = false;
+  const auto is_space = [&](size_t k) { return k < text.size() && (text[k] == ' ' || text[k] == '\t'); };
   while (i < text.size()) {
     size_t j = i;
     while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
     if (j == i || j - i > 9) return std::nullopt;
     const int64_t n = std::stoll(text.substr(i, j - i));
-    int64_t unit = 1;
-    if (j < text.size()) {
-      switch (text[j]) {
-        case 'd': unit = 86400; break;
-        case 'h': unit = 3600; break;
-        case 'm': unit = 60; break;
-        case 's': unit = 1; break;
-        default: return std::nullopt;
-      }
-      ++j;
-    } else if (any) {
-      return std::nullopt;  // "1h30": 30 what?
+    while (is_space(j)) ++j;
+    size_t k = j;
+    while (k < text.size() && text[k] >= 'a' && text[k] <= 'z') ++k;
+    int64_t unit = 0;
+    if (k == j) {
+      if (any || k < text.size()) return std::nullopt;  // "1h30": 30 what?
+      unit = 1;
     }
+    for (const auto& [name, seconds] : kUnits) {
+      if (text.compare(j, k - j, name) == 0) unit = seconds;
+    }
+    if (unit == 0) return std::nullopt;
     total += n * unit;
     any = true;
-    i = j;
+    i = k;
+    while (is_space(i)) ++i;
   }
   return total;
 }
@@ -225,7 +231,8 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(o.once_timeout_seconds, s.get_double("ONCE_TIMEOUT", 0.0, 86400.0 * 365));
   auto lateness = parse_duration_seconds(s.get("DT_COMPLETE_AFTER"));
   if (!lateness || *lateness > 86400 * 365) {
-    return s.invalid("DT_COMPLETE_AFTER", "expected a lateness such as 30m, 1h, 2h30m or 1d (at most 365d), or off");
+    return s.invalid("DT_COMPLETE_AFTER",
+                     "expected a lateness such as 30m, 1h, 2h30m, 1d or '1 hour' (at most 365d), or off");
   }
   o.dt_complete_after_seconds = *lateness;
   for (const auto& kv : s.get_list("KAFKA_PROP")) {

@@ -147,13 +147,20 @@ TEST_F(StreamOptionsTest, DtCompleteAfterTakesDurationsAndIsOffByDefault) {
                                                                            {" 1H ", 3600},
                                                                            {"0", 0},
                                                                            {"off", 0},
+                                                                           {"1 hour", 3600},
+                                                                           {"10 minutes", 600},
+                                                                           {"1 hour 30 minutes", 5400},
+                                                                           {"2 Days", 172800},
+                                                                           {"60min", 3600},
+                                                                           {"1h 30m", 5400},
+                                                                           {"45 seconds", 45},
                                                                            {"", 0}}) {
     env_["DT_COMPLETE_AFTER"] = text;
     auto r = load();
     ASSERT_TRUE(r.ok()) << text << ": " << r.status().message();
     EXPECT_EQ(r->dt_complete_after_seconds, seconds) << text;
   }
-  for (const char* bad : {"1 hour", "-1h", "1h30", "h", "1w", "400d", "1.5h"}) {
+  for (const char* bad : {"1 hourly", "-1h", "1h30", "h", "1w", "400d", "1.5h", "1 fortnight", "hour", "1h 30"}) {
     env_["DT_COMPLETE_AFTER"] = bad;
     EXPECT_THAT(error(), HasSubstr("DT_COMPLETE_AFTER")) << bad;
   }
