@@ -78,6 +78,25 @@ Status get_str(simdjson::dom::element obj, const char* key, std::string& out, st
   return Status::success();
 }
 
+// Offset ranges, both ways: the batch's `ranges` and the `skipped` ones of FAIL_ON_DATA_LOSS=false.
+void write_ranges(JsonWriter& w, const char* key, const std::vector<PartitionRange>& ranges) {
+  w.key(key).begin_array();
+  for (const auto& r : ranges) {
+    w.begin_object().field("partition", r.partition).field("start", r.start).field("end", r.end).end_object();
+  }
+  w.end_array();
+}
+
+// `what` names the range in the error: "a range ends before it starts".
+Result<PartitionRange> read_range(simdjson::dom::element r, const char* what, std::string_view file) {
+  PartitionRange pr;
+  KPIPE_RETURN_IF_ERROR(get_int(r, "partition", pr.partition, file));
+  KPIPE_RETURN_IF_ERROR(get_int(r, "start", pr.start, file));
+  KPIPE_RETURN_IF_ERROR(get_int(r, "end", pr.end, file));
+  if (pr.end < pr.start) return corrupt(file, std::string("a ") + what + " ends before it starts");
+  return pr;
+}
+
 Result<simdjson::dom::element> parse_object(simdjson::dom::parser& parser, std::string_view json,
                                             std::string_view file) {
   simdjson::dom::element doc;
@@ -227,11 +246,7 @@ std::string serialize_offsets(const OffsetsEntry& e) {
       .field("writer", e.writer)
       .field("filesPerPartition", e.layout.files_per_partition)
       .field("maxRecordsPerFile", e.layout.max_records_per_file);
-  w.key("ranges").begin_array();
-  for (const auto& r : e.ranges) {
-    w.begin_object().field("partition", r.partition).field("start", r.start).field("end", r.end).end_object();
-  }
-  w.end_array();
+  write_ranges(w, "ranges", e.ranges);
   if (e.decode) {
     const DecodeSpec& d = *e.decode;
     w.key("decode")
@@ -251,11 +266,7 @@ std::string serialize_offsets(const OffsetsEntry& e) {
   w.end_array();
   write_files(w, e.files);
   if (!e.skipped.empty()) {
-    w.key("skipped").begin_array();
-    for (const auto& r : e.skipped) {
-      w.begin_object().field("partition", r.partition).field("start", r.start).field("end", r.end).end_object();
-    }
-    w.end_array();
+    write_ranges(w, "skipped", e.skipped);
   }
   if (e.days) write_day_plan(w, *e.days);
   w.end_object();
@@ -275,11 +286,7 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
   if (doc["ranges"].get_array().get(ranges) != simdjson::SUCCESS) return corrupt(file, "field 'ranges'");
   std::set<int32_t> partitions;
   for (auto r : ranges) {
-    PartitionRange pr;
-    KPIPE_RETURN_IF_ERROR(get_int(r, "partition", pr.partition, file));
-    KPIPE_RETURN_IF_ERROR(get_int(r, "start", pr.start, file));
-    KPIPE_RETURN_IF_ERROR(get_int(r, "end", pr.end, file));
-    if (pr.end < pr.start) return corrupt(file, "a range ends before it starts");
+    KPIPE_ASSIGN_OR_RETURN(PartitionRange pr, read_range(r, "range", file));
     // A partition listed twice would be read twice: every row of it duplicated.
     if (!partitions.insert(pr.partition).second) {
       return corrupt(file, "partition " + std::to_string(pr.partition) + " listed twice");
@@ -316,11 +323,7 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
   simdjson::dom::array skipped;
   if (doc["skipped"].get_array().get(skipped) == simdjson::SUCCESS) {
     for (auto r : skipped) {
-      PartitionRange pr;
-      KPIPE_RETURN_IF_ERROR(get_int(r, "partition", pr.partition, file));
-      KPIPE_RETURN_IF_ERROR(get_int(r, "start", pr.start, file));
-      KPIPE_RETURN_IF_ERROR(get_int(r, "end", pr.end, file));
-      if (pr.end < pr.start) return corrupt(file, "a skipped range ends before it starts");
+      KPIPE_ASSIGN_OR_RETURN(PartitionRange pr, read_range(r, "skipped range", file));
       e.skipped.push_back(pr);
     }
   } else if (doc["skipped"].error() != simdjson::NO_SUCH_FIELD) {
