@@ -42,43 +42,6 @@ std::string arrow_path(std::string_view uri) {
 
 bool contains(std::string_view text, std::string_view word) { return text.find(word) != std::string_view::npos; }
 
-// Arrow reports an S3 failure as an IOError whose text carries the AWS error name
-// ("AWS Error ACCESS_DENIED during HeadObject operation: ..."). What a person must fix is fatal;
-// what may pass (the endpoint down, throttling, a 5xx) is retriable.
-Status from_s3(const arrow::Status& st, std::string_view op, std::string_view uri) {
-  const std::string text = st.ToString();
-  std::string msg = std::string(op) + " " + std::string(uri) + ": ";
-  auto fatal = [&](std::string hint) {
-    return Status::fatal(msg + hint + " (" + text + ")", StatusCode::kInvalidArgument);
-  };
-  if (contains(text, "NO_SUCH_BUCKET") || contains(text, "NoSuchBucket") ||
-      (contains(text, "Bucket '") && contains(text, "not found"))) {
-    return fatal("the bucket does not exist: create it (for the local server: scripts/s3 bucket NAME)");
-  }
-  if (contains(text, "INVALID_ACCESS_KEY_ID") || contains(text, "InvalidAccessKeyId") ||
-      contains(text, "SIGNATURE_DOES_NOT_MATCH") || contains(text, "SignatureDoesNotMatch")) {
-    return fatal("the store refused the credentials: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-  }
-  if (contains(text, "ACCESS_DENIED") || contains(text, "AccessDenied") || contains(text, "Forbidden") ||
-      contains(text, "403")) {
-    return fatal(
-        "access denied: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's "
-        "policy");
-  }
-  if (contains(text, "EXPIRED_TOKEN") || contains(text, "ExpiredToken")) {
-    return fatal("the credentials have expired: renew AWS_SESSION_TOKEN or the profile's credentials");
-  }
-  if (st.IsInvalid() || st.IsNotImplemented() || st.IsTypeError()) {
-    return Status::fatal(msg + text, StatusCode::kInvalidArgument);
-  }
-  // NETWORK_CONNECTION, SLOW_DOWN, INTERNAL_FAILURE, SERVICE_UNAVAILABLE, REQUEST_TIMEOUT, ...
-  if (contains(text, "NETWORK_CONNECTION") || contains(text, "curlCode")) {
-    return Status::retriable(msg + "cannot reach the store; check S3_ENDPOINT_URL (" + text + ")",
-                             StatusCode::kUnavailable);
-  }
-  return Status::retriable(msg + text, StatusCode::kUnavailable);
-}
-
 class S3FileSystemAdapter : public FileSystem {
  public:
   S3FileSystemAdapter(std::shared_ptr<arrow::fs::S3FileSystem> fs, arrow::fs::S3Options options)
@@ -293,6 +256,45 @@ class RoutingFileSystem : public FileSystem {
 };
 
 }  // namespace
+
+// Arrow reports an S3 failure as an IOError whose text carries the AWS error name
+// ("AWS Error ACCESS_DENIED during HeadObject operation: ..."). What a person must fix is fatal;
+// what may pass (the endpoint down, throttling, a 5xx) is retriable.
+Status from_s3(const arrow::Status& st, std::string_view op, std::string_view uri) {
+  const std::string text = st.ToString();
+  std::string msg = std::string(op) + " " + std::string(uri) + ": ";
+  auto fatal = [&](std::string hint) {
+    return Status::fatal(msg + hint + " (" + text + ")", StatusCode::kInvalidArgument);
+  };
+  // First: a store that went away mid-request is no credentials problem, whatever digits the
+  // rest of the text holds (test_s3 saw a NETWORK_CONNECTION read called "access denied").
+  if (contains(text, "NETWORK_CONNECTION") || contains(text, "curlCode")) {
+    return Status::retriable(msg + "cannot reach the store; check S3_ENDPOINT_URL (" + text + ")",
+                             StatusCode::kUnavailable);
+  }
+  if (contains(text, "NO_SUCH_BUCKET") || contains(text, "NoSuchBucket") ||
+      (contains(text, "Bucket '") && contains(text, "not found"))) {
+    return fatal("the bucket does not exist: create it (for the local server: scripts/s3 bucket NAME)");
+  }
+  if (contains(text, "INVALID_ACCESS_KEY_ID") || contains(text, "InvalidAccessKeyId") ||
+      contains(text, "SIGNATURE_DOES_NOT_MATCH") || contains(text, "SignatureDoesNotMatch")) {
+    return fatal("the store refused the credentials: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+  }
+  if (contains(text, "ACCESS_DENIED") || contains(text, "AccessDenied") || contains(text, "Forbidden") ||
+      contains(text, "403")) {
+    return fatal(
+        "access denied: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's "
+        "policy");
+  }
+  if (contains(text, "EXPIRED_TOKEN") || contains(text, "ExpiredToken")) {
+    return fatal("the credentials have expired: renew AWS_SESSION_TOKEN or the profile's credentials");
+  }
+  if (st.IsInvalid() || st.IsNotImplemented() || st.IsTypeError()) {
+    return Status::fatal(msg + text, StatusCode::kInvalidArgument);
+  }
+  // SLOW_DOWN, INTERNAL_FAILURE, SERVICE_UNAVAILABLE, REQUEST_TIMEOUT, ...
+  return Status::retriable(msg + text, StatusCode::kUnavailable);
+}
 
 Result<std::shared_ptr<FileSystem>> open_s3_file_system(const S3Settings& s) {
   KPIPE_RETURN_IF_ERROR(ensure_s3_initialized());

@@ -27,6 +27,10 @@
 #include "common/s3_settings.h"
 #include "common/status.h"
 
+namespace arrow {
+class Status;
+}
+
 namespace kpipe {
 
 // A FileSystem whose paths are s3:// URIs. Initialises Arrow's S3 support once per process
@@ -45,5 +49,10 @@ void finalize_s3();
 // start-up, instead of at the first batch. Unreachable endpoint → retriable; wrong key, missing
 // bucket, access denied → kInvalidArgument (the CLI exits 2).
 Status check_s3_access(FileSystem& fs, const std::string& uri, std::string_view setting);
+
+// An Arrow S3 error as a Status: what a person must fix (no bucket, refused or expired
+// credentials, access denied) is fatal with the setting to check; the store out of reach,
+// throttling or a 5xx is retriable. `op` and `uri` start the message ("reading s3://b/k: ").
+Status from_s3(const arrow::Status& st, std::string_view op, std::string_view uri);
 
 }  // namespace kpipe

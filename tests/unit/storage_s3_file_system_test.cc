@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <arrow/status.h>
+
 #include <filesystem>
 #include <memory>
 
@@ -74,6 +76,30 @@ TEST_F(S3FileSystemTest, AnUnreachableEndpointIsRetriableAndSaysWhatToCheck) {
   auto lock = fs->lock_exclusive("s3://bucket/cp/lock", "me");
   ASSERT_FALSE(lock.ok());
   EXPECT_EQ(lock.status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace kpipe
+
+namespace kpipe {
+namespace {
+
+// Regression: the S3 server killed mid-read gave a NETWORK_CONNECTION error that was called
+// "access denied" (fatal, exit 2) because other digits of its text held "403".
+TEST(FromS3, AStoreOutOfReachIsRetriableWhateverElseTheTextHolds) {
+  const Status st = from_s3(arrow::Status::IOError("When reading information for key 'out/403.json' in bucket 'b': "
+                                                   "AWS Error NETWORK_CONNECTION during HeadObject operation: "
+                                                   "curlCode: 7, Couldn't connect to server 127.0.0.1:40321"),
+                            "reading", "s3://b/out/403.json");
+  EXPECT_TRUE(st.is_retriable()) << st.message();
+  EXPECT_NE(st.message().find("cannot reach the store; check S3_ENDPOINT_URL"), std::string::npos) << st.message();
+}
+
+TEST(FromS3, AccessDeniedIsFatalAndNamesTheCredentials) {
+  const Status st = from_s3(arrow::Status::IOError("AWS Error ACCESS_DENIED during PutObject operation: Access Denied"),
+                            "uploading", "s3://b/k");
+  EXPECT_FALSE(st.is_retriable()) << st.message();
+  EXPECT_NE(st.message().find("access denied: check AWS_ACCESS_KEY_ID"), std::string::npos) << st.message();
 }
 
 }  // namespace
