@@ -233,7 +233,9 @@ Status StreamJob::Impl::clean_temp_files(const std::string& root, bool with_day_
   for (const auto& n : names) {
     if (is_temp_file_name(n)) {
       KPIPE_RETURN_IF_ERROR(seams.fs->remove(root + "/" + n));
-    } else if (with_day_dirs && n.rfind("dt=", 0) == 0) {
+    } else if (with_day_dirs && (n.rfind("dt=", 0) == 0 || n == "_delta_log")) {
+      // A day's files, or the Delta log's: a checkpoint (and _last_checkpoint) is written through a
+      // temp file that a kill can leave.
       KPIPE_RETURN_IF_ERROR(clean_temp_files(root + "/" + n, false));
     }
   }

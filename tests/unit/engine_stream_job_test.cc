@@ -204,6 +204,27 @@ TEST_F(StreamJobTest, OnceWritesEveryRecordOnceInEachSink) {
   EXPECT_FALSE(fs::exists(opt_.checkpoint_path + "/commits/4"));
 }
 
+// A kill while the Delta log's checkpoint (or _last_checkpoint) is being written leaves its temp
+// file; the next start removes it as it removes the data files' temp files.
+TEST_F(StreamJobTest, RestartRemovesTheTempFilesAKillLeftInTheDeltaLog) {
+  opt_.parquet_table_format = "delta";
+  FakeSource src(3);
+  produce(src, 3, 100);
+  ASSERT_TRUE(run(src).ok());
+  const std::string log = opt_.output_path + "/_delta_log";
+  ASSERT_TRUE(fs::exists(log));
+  for (const char* name : {".00000000000000000010.checkpoint.parquet.tmp", "._last_checkpoint.tmp"}) {
+    std::ofstream(log + "/" + name) << "half written";
+  }
+  produce(src, 3, 20);
+  Status st = run(src);
+  ASSERT_TRUE(st.ok()) << st.message();
+  expect_exactly_once();
+  for (const auto& e : fs::directory_iterator(log)) {
+    EXPECT_NE(e.path().filename().string()[0], '.') << "left behind: " << e.path();
+  }
+}
+
 TEST_F(StreamJobTest, WriteAheadEntryRecordsSinksDecodeSettingsAndFiles) {
   FakeSource src(2);
   produce(src, 2, 50);
