@@ -423,6 +423,7 @@ bool RecordParser::read_value(size_t column, od::value value) {
       slot.int_value = *days;
       break;
     }
+    default: return fail(field_prefix(column) + "type not decoded yet");
   }
   slot.state = SlotState::kValue;
   return true;

@@ -54,20 +54,6 @@ bool is_identifier_char(char c) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-std::shared_ptr<arrow::DataType> arrow_type(ColumnType type) {
-  switch (type) {
-    case ColumnType::kString: return arrow::utf8();
-    case ColumnType::kInt64: return arrow::int64();
-    case ColumnType::kInt32: return arrow::int32();
-    case ColumnType::kDouble: return arrow::float64();
-    case ColumnType::kFloat: return arrow::float32();
-    case ColumnType::kBoolean: return arrow::boolean();
-    case ColumnType::kTimestamp: return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
-    case ColumnType::kDate: return arrow::date32();
-  }
-  return nullptr;
-}
-
 Status schema_error(std::string message) { return Status::fatal("SCHEMA: " + std::move(message)); }
 
 // A recursive-descent reader over the DDL text. Positions in messages are 1-based characters,
@@ -105,12 +91,7 @@ class DdlParser {
       }
     }
 
-    arrow::FieldVector fields;
-    fields.reserve(schema.columns.size());
-    for (const ColumnSpec& column : schema.columns) {
-      fields.push_back(arrow::field(column.name, arrow_type(column.type), column.nullable));
-    }
-    schema.arrow_schema = arrow::schema(std::move(fields));
+    schema.arrow_schema = arrow_schema(schema.columns);
     return schema;
   }
 
@@ -125,7 +106,8 @@ class DdlParser {
       return schema_error("expected a type for column '" + name + "' at position " + std::to_string(type_start + 1) +
                           ", got '" + std::string(next_word()) + "'");
     }
-    ColumnSpec column{std::move(name), ColumnType::kString, true};
+    ColumnSpec column;
+    column.name = std::move(name);
     KPIPE_ASSIGN_OR_RETURN(column.type, resolve_type(type_text, column.name));
 
     skip_space();
@@ -284,8 +266,126 @@ std::string_view column_type_name(ColumnType type) {
     case ColumnType::kBoolean: return "BOOLEAN";
     case ColumnType::kTimestamp: return "TIMESTAMP";
     case ColumnType::kDate: return "DATE";
+    case ColumnType::kInt16: return "SMALLINT";
+    case ColumnType::kInt8: return "TINYINT";
+    case ColumnType::kDecimal: return "DECIMAL";
+    case ColumnType::kBinary: return "BINARY";
+    case ColumnType::kTimestampNtz: return "TIMESTAMP_NTZ";
+    case ColumnType::kStruct: return "STRUCT";
+    case ColumnType::kArray: return "ARRAY";
+    case ColumnType::kMap: return "MAP";
   }
   return "?";
+}
+
+std::shared_ptr<arrow::DataType> arrow_type(const ColumnSpec& column) {
+  switch (column.type) {
+    case ColumnType::kString: return arrow::utf8();
+    case ColumnType::kInt64: return arrow::int64();
+    case ColumnType::kInt32: return arrow::int32();
+    case ColumnType::kDouble: return arrow::float64();
+    case ColumnType::kFloat: return arrow::float32();
+    case ColumnType::kBoolean: return arrow::boolean();
+    case ColumnType::kTimestamp: return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+    case ColumnType::kDate: return arrow::date32();
+    case ColumnType::kInt16: return arrow::int16();
+    case ColumnType::kInt8: return arrow::int8();
+    case ColumnType::kDecimal: return arrow::decimal128(column.precision, column.scale);
+    case ColumnType::kBinary: return arrow::binary();
+    case ColumnType::kTimestampNtz: return arrow::timestamp(arrow::TimeUnit::MICRO);
+    case ColumnType::kStruct: {
+      arrow::FieldVector fields;
+      fields.reserve(column.children.size());
+      for (const ColumnSpec& child : column.children) {
+        fields.push_back(arrow::field(child.name, arrow_type(child), child.nullable));
+      }
+      return arrow::struct_(std::move(fields));
+    }
+    case ColumnType::kArray: {
+      const ColumnSpec& element = column.children.at(0);
+      return arrow::list(arrow::field("element", arrow_type(element), element.nullable));
+    }
+    case ColumnType::kMap: {
+      const ColumnSpec& value = column.children.at(1);
+      return std::make_shared<arrow::MapType>(arrow::field("key", arrow::utf8(), false),
+                                              arrow::field("value", arrow_type(value), value.nullable));
+    }
+  }
+  return nullptr;
+}
+
+std::shared_ptr<arrow::Schema> arrow_schema(const std::vector<ColumnSpec>& columns) {
+  arrow::FieldVector fields;
+  fields.reserve(columns.size());
+  for (const ColumnSpec& column : columns) {
+    fields.push_back(arrow::field(column.name, arrow_type(column), column.nullable));
+  }
+  return arrow::schema(std::move(fields));
+}
+
+namespace {
+
+// A name as DDL needs it: bare when it is a plain identifier, else backquoted.
+void append_name(std::string& out, std::string_view name) {
+  bool plain = !name.empty();
+  for (char c : name) plain = plain && is_identifier_char(c);
+  if (plain) {
+    out += name;
+    return;
+  }
+  out += '`';
+  for (char c : name) {
+    if (c == '`') out += '`';
+    out += c;
+  }
+  out += '`';
+}
+
+void append_comment(std::string& out, std::string_view comment) {
+  if (comment.empty()) return;
+  out += " COMMENT '";
+  for (char c : comment) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  out += '\'';
+}
+
+void append_field(std::string& out, const ColumnSpec& c, std::string_view separator) {
+  append_name(out, c.name);
+  out += separator;
+  out += type_ddl(c);
+  if (!c.nullable) out += " NOT NULL";
+  append_comment(out, c.comment);
+}
+
+}  // namespace
+
+std::string type_ddl(const ColumnSpec& column) {
+  switch (column.type) {
+    case ColumnType::kDecimal:
+      return "DECIMAL(" + std::to_string(column.precision) + "," + std::to_string(column.scale) + ")";
+    case ColumnType::kStruct: {
+      std::string out = "STRUCT<";
+      for (size_t i = 0; i < column.children.size(); ++i) {
+        if (i > 0) out += ", ";
+        append_field(out, column.children[i], ": ");
+      }
+      return out + ">";
+    }
+    case ColumnType::kArray: return "ARRAY<" + type_ddl(column.children.at(0)) + ">";
+    case ColumnType::kMap: return "MAP<STRING, " + type_ddl(column.children.at(1)) + ">";
+    default: return std::string(column_type_name(column.type));
+  }
+}
+
+std::string to_ddl(const std::vector<ColumnSpec>& columns) {
+  std::string out;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i > 0) out += ", ";
+    append_field(out, columns[i], " ");
+  }
+  return out;
 }
 
 Result<int> find_partition_column(const Schema& schema, std::string_view name) {

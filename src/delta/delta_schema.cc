@@ -47,6 +47,7 @@ std::string_view delta_type_name(ColumnType type) {
     case ColumnType::kBoolean: return "boolean";
     case ColumnType::kTimestamp: return "timestamp";
     case ColumnType::kDate: return "date";
+    default: break;
   }
   return "string";
 }
