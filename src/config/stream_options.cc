@@ -1,11 +1,15 @@
 #include "config/stream_options.h"
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <sstream>
 
 #include "common/s3_settings.h"
 #include "common/strings.h"
+#include "decode/schema.h"
+#include "decode/schema_json.h"
 
 namespace kpipe {
 namespace {
@@ -61,6 +65,41 @@ std::vector<std::string> split_list(const std::string& s) {
     if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
   }
   return out;
+}
+
+// Checks SCHEMA, or reads SCHEMA_FILE into `schema` as canonical DDL, before anything starts: a bad
+// schema is a usage error (exit 2) that names the field and the position.
+Status resolve_schema(const Settings& s, std::string& schema) {
+  std::string path = s.get("SCHEMA_FILE");
+  path.erase(0, path.find_first_not_of(" \t"));
+  path.erase(path.find_last_not_of(" \t") + 1);
+  if (path.empty()) {
+    auto parsed = parse_ddl(schema);
+    if (parsed.ok()) return Status::success();
+    std::string why = parsed.status().message();
+    if (why.rfind("SCHEMA: ", 0) == 0) why.erase(0, 8);
+    return s.invalid("SCHEMA", why);
+  }
+  if (s.source("SCHEMA") != "default") {
+    return s.invalid("SCHEMA_FILE",
+                     "is set and so is SCHEMA (from " + std::string(s.source("SCHEMA")) + "); keep one of them");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return s.invalid("SCHEMA_FILE", std::string("cannot be read: ") + std::strerror(errno));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string body = text.str();
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return s.invalid("SCHEMA_FILE", "is empty");
+  Result<Schema> parsed = body[first] == '{' ? parse_schema_json(body, "SCHEMA_FILE=" + path)
+                                             : parse_ddl(std::string_view(body).substr(first));
+  if (!parsed.ok()) {
+    std::string why = parsed.status().message();
+    if (why.rfind("SCHEMA: ", 0) == 0) return s.invalid("SCHEMA_FILE", why.substr(8));
+    return Status::fatal(why, StatusCode::kInvalidArgument);
+  }
+  schema = to_ddl(parsed->columns);
+  return Status::success();
 }
 
 }  // namespace
@@ -119,8 +158,13 @@ const std::vector<SettingSpec>& stream_setting_specs() {
       {"ON_BAD_RECORD", "dlq", "dlq (dead-letter output) | skip (count only) | fail (stop the job)", {}},
       {"SCHEMA",
        "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING",
-       "event schema as a Spark DDL string",
+       "event schema as a Spark DDL string: STRING, BIGINT, INT, SMALLINT, TINYINT, DOUBLE, FLOAT, DECIMAL(p,s), "
+       "BOOLEAN, BINARY, TIMESTAMP, TIMESTAMP_NTZ, DATE, STRUCT<..>, ARRAY<..>, MAP<STRING,..>",
        {"--schema"}},
+      {"SCHEMA_FILE",
+       "",
+       "file holding the schema as Spark's StructType JSON (df.schema.json()) or as DDL; instead of SCHEMA",
+       {"--schema-file"}},
       {"PARTITION_FROM", "ts", "TIMESTAMP or DATE column whose UTC date is dt", {}},
       {"MAX_RECORD_BYTES", "1048576", "messages larger than this go to the dead-letter output", {}},
       {"MAX_STRING_BYTES", "65536", "string values longer than this send their record to the dead-letter output", {}},
@@ -223,6 +267,7 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(o.parquet_table_append, s.get_bool("PARQUET_TABLE_APPEND"));
   KPIPE_ASSIGN_OR_RETURN(o.on_bad_record, s.get_choice("ON_BAD_RECORD", {"dlq", "skip", "fail"}));
   KPIPE_ASSIGN_OR_RETURN(o.schema, s.get_non_empty("SCHEMA"));
+  KPIPE_RETURN_IF_ERROR(resolve_schema(s, o.schema));
   KPIPE_ASSIGN_OR_RETURN(o.partition_from, s.get_non_empty("PARTITION_FROM"));
   KPIPE_ASSIGN_OR_RETURN(o.max_record_bytes, s.get_int("MAX_RECORD_BYTES", 1, int64_t{1} << 30));
   KPIPE_ASSIGN_OR_RETURN(o.max_string_bytes, s.get_int("MAX_STRING_BYTES", 1, int64_t{1} << 30));

@@ -4,17 +4,10 @@
 
 #include "common/json_writer.h"
 #include "common/strings.h"
+#include "decode/schema_json.h"
 
 namespace kpipe {
 namespace {
-
-std::string field_json(std::string_view name, std::string_view type, bool nullable) {
-  JsonWriter w;
-  w.begin_object().field("name", name).field("type", type).field("nullable", nullable);
-  w.key("metadata").begin_object().end_object();
-  w.end_object();
-  return w.take();
-}
 
 const DeltaField* find_field(const std::vector<DeltaField>& fields, std::string_view name) {
   const std::string lower = ascii_lower(name);
@@ -37,19 +30,11 @@ std::string describe(const std::vector<DeltaField>& fields) {
 
 }  // namespace
 
-std::string_view delta_type_name(ColumnType type) {
-  switch (type) {
-    case ColumnType::kString: return "string";
-    case ColumnType::kInt64: return "long";
-    case ColumnType::kInt32: return "integer";
-    case ColumnType::kDouble: return "double";
-    case ColumnType::kFloat: return "float";
-    case ColumnType::kBoolean: return "boolean";
-    case ColumnType::kTimestamp: return "timestamp";
-    case ColumnType::kDate: return "date";
-    default: break;
+bool needs_timestamp_ntz(const std::vector<ColumnSpec>& columns) {
+  for (const auto& c : columns) {
+    if (c.type == ColumnType::kTimestampNtz || needs_timestamp_ntz(c.children)) return true;
   }
-  return "string";
+  return false;
 }
 
 Result<std::string> delta_schema_string(const Schema& schema) {
@@ -61,10 +46,13 @@ Result<std::string> delta_schema_string(const Schema& schema) {
                                "rename it, or set PARQUET_TABLE_FORMAT=none",
                            StatusCode::kInvalidArgument);
     }
-    out += field_json(c.name, delta_type_name(c.type), c.nullable);
+    out += kpipe::field_json(c);
     out += ',';
   }
-  out += field_json(kDeltaPartitionColumn, "date", true);
+  ColumnSpec dt;
+  dt.name = std::string(kDeltaPartitionColumn);
+  dt.type = ColumnType::kDate;
+  out += kpipe::field_json(dt);
   out += "]}";
   return out;
 }

@@ -25,9 +25,9 @@ struct DeltaField {
   std::string json;
 };
 
-// The Delta type name of a kpipe column type: string, long, integer, double, float, boolean,
-// timestamp, date.
-std::string_view delta_type_name(ColumnType type);
+// True when a field at any depth is TIMESTAMP_NTZ: the table then needs the timestampNtz feature
+// (reader version 3, writer version 7).
+bool needs_timestamp_ntz(const std::vector<ColumnSpec>& columns);
 
 // The schemaString of kpipe's table for `schema`: its columns, then dt DATE. A column named dt
 // (any case) is an error naming it: it would shadow the partition column.

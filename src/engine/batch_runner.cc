@@ -59,7 +59,7 @@ Result<std::unique_ptr<Decoding>> make_decoding(const DecodeSpec& spec) {
   auto d = std::make_unique<Decoding>();
   d->spec = spec;
   auto schema = parse_ddl(spec.schema);
-  if (!schema.ok()) return Status::fatal("SCHEMA: " + schema.status().message(), StatusCode::kInvalidArgument);
+  if (!schema.ok()) return Status::fatal(schema.status().message(), StatusCode::kInvalidArgument);  // "SCHEMA: ..."
   d->schema = std::move(schema).value();
   auto column = find_partition_column(d->schema, spec.partition_from);
   if (!column.ok()) return Status::fatal(column.status().message(), StatusCode::kInvalidArgument);

@@ -14,6 +14,9 @@
 namespace kpipe {
 namespace {
 
+// The protocol of a table with a TIMESTAMP_NTZ column: table features, with timestampNtz alone.
+const DeltaProtocol kNtzProtocol{3, 7, {"timestampNtz"}, {"timestampNtz"}};
+
 // Conflicts with other writers of an appended-to table are retried this often before the batch
 // fails (and is retried by the trigger loop).
 constexpr int kMaxConflicts = 20;
@@ -169,14 +172,16 @@ class DeltaCommitter final : public Committer {
 Status DeltaCommitter::check_writable(const DeltaSnapshot& s, const DeltaTableSpec& spec) {
   const std::string where = "OUTPUT_PATH=" + spec.root + ": the Delta table there ";
   const DeltaProtocol& p = s.protocol;
-  if (p.min_reader_version > 1 || p.min_writer_version > 2) {
+  if (p != kNtzProtocol && (p.min_reader_version > 1 || p.min_writer_version > 2)) {
     std::string features;
     for (const auto& f : p.writer_features) features += (features.empty() ? " (" : ", ") + f;
     if (!features.empty()) features += ")";
-    return refuse(where + "needs reader version " + std::to_string(p.min_reader_version) + " and writer version " +
-                  std::to_string(p.min_writer_version) + features +
-                  "; kpipe writes tables of reader version 1 and writer version 2. Use another OUTPUT_PATH, or "
-                  "PARQUET_TABLE_FORMAT=none");
+    return refuse(
+        where + "needs reader version " + std::to_string(p.min_reader_version) + " and writer version " +
+        std::to_string(p.min_writer_version) + features +
+        "; kpipe writes tables of reader version 1 and writer version 2 (3 and 7 with the feature timestampNtz "
+        "alone). Use another OUTPUT_PATH, or "
+        "PARQUET_TABLE_FORMAT=none");
   }
   if (s.metadata.format_provider != "parquet") {
     return refuse(where + "stores its files as '" + s.metadata.format_provider + "', not parquet");
@@ -203,6 +208,7 @@ Result<std::unique_ptr<Committer>> open_delta_table(FileSystem& fs, const DeltaT
     created.metadata.partition_columns = {std::string(kDeltaPartitionColumn)};
     created.metadata.configuration = {{std::string(kQueryIdProperty), spec.query_id}, {"kpipe.topic", spec.topic}};
     created.metadata.created_time = wall_clock_ms();
+    if (needs_timestamp_ntz(spec.schema.columns)) created.protocol = kNtzProtocol;
     Status st = write_commit(fs, spec.root, 0, create_commit(created));
     if (st.ok()) {
       log_info("delta", "created the Delta table " + spec.root + " (table id " + created.metadata.id + ")");
@@ -241,7 +247,11 @@ Result<std::unique_ptr<Committer>> open_delta_table(FileSystem& fs, const DeltaT
     info.begin_object().field("timestamp", wall_clock_ms()).field("operation", "ADD COLUMNS");
     info.key("operationParameters").begin_object().field("columns", added).end_object();
     info.field("engineInfo", engine_info()).end_object();
-    const std::string actions = commit_info_line(info.str()) + action_line(m);
+    std::string actions = commit_info_line(info.str());
+    if (needs_timestamp_ntz(spec.schema.columns) && s.protocol != kNtzProtocol) {
+      actions += action_line(kNtzProtocol);  // a TIMESTAMP_NTZ column added: the table gains the feature
+    }
+    actions += action_line(m);
     KPIPE_RETURN_IF_ERROR(write_commit(fs, spec.root, s.version + 1, actions)
                               .with_context("adding columns " + added + " to the Delta table " + spec.root));
     KPIPE_RETURN_IF_ERROR(apply_commit(actions, s.version + 1, s, delta_commit_name(s.version + 1)));

@@ -3,8 +3,10 @@
 //   - an error is a fatal Status whose message starts with "SCHEMA: " (the setting it names);
 //   - an accepted schema has at least one column, no empty or case-insensitively duplicate
 //     name, an Arrow schema with the same names and nullability, and index_of finds each column;
-//   - the canonical DDL of an accepted schema (names backquoted, canonical type names) parses
-//     back to the same columns: what the status page shows as the schema is a valid SCHEMA;
+//   - the canonical DDL of an accepted schema (to_ddl) parses back to the same tree, at every
+//     depth (names, types, decimal parameters, nullability, comments), and so does its Spark
+//     StructType JSON (schema_json → parse_schema_json): a SCHEMA_FILE written from it is the
+//     same schema, and the Delta table's schema string describes exactly what was parsed;
 //   - PARTITION_FROM resolves only to a TIMESTAMP or DATE column.
 // Built and run by tests/fuzz/run (make fuzz).
 #include <cstddef>
@@ -17,6 +19,7 @@
 #include <arrow/type.h>
 
 #include "decode/schema.h"
+#include "decode/schema_json.h"
 
 namespace {
 
@@ -35,20 +38,23 @@ bool same_name(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string canonical_ddl(const kpipe::Schema& schema) {
-  std::string out;
-  for (const kpipe::ColumnSpec& c : schema.columns) {
-    if (!out.empty()) out += ", ";
-    out += '`';
-    for (char ch : c.name) {
-      out += ch;
-      if (ch == '`') out += '`';
-    }
-    out += "` ";
-    out += kpipe::column_type_name(c.type);
-    if (!c.nullable) out += " NOT NULL";
+bool same_tree(const kpipe::ColumnSpec& a, const kpipe::ColumnSpec& b) {
+  if (a.name != b.name || a.type != b.type || a.nullable != b.nullable || a.precision != b.precision ||
+      a.scale != b.scale || a.comment != b.comment || a.children.size() != b.children.size()) {
+    return false;
   }
-  return out;
+  for (size_t i = 0; i < a.children.size(); ++i) {
+    if (!same_tree(a.children[i], b.children[i])) return false;
+  }
+  return true;
+}
+
+void expect_same(const kpipe::Schema& a, const kpipe::Schema& b, const char* what, const std::string& text) {
+  if (a.columns.size() != b.columns.size()) fail(what, text);
+  for (size_t i = 0; i < a.columns.size(); ++i) {
+    if (!same_tree(a.columns[i], b.columns[i])) fail(what, text);
+  }
+  if (!a.arrow_schema->Equals(*b.arrow_schema)) fail(what, text);
 }
 
 }  // namespace
@@ -77,15 +83,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (same_name(columns[i].name, columns[j].name)) fail("duplicate column accepted:", columns[i].name);
     }
   }
-  const std::string again = canonical_ddl(*schema);
+  const std::string again = kpipe::to_ddl(columns);
   kpipe::Result<kpipe::Schema> reparsed = kpipe::parse_ddl(again);
   if (!reparsed.ok()) fail("canonical DDL does not parse:", reparsed.status().message());
-  if (reparsed->columns.size() != columns.size()) fail("canonical DDL has another column count:", again);
-  for (size_t i = 0; i < columns.size(); ++i) {
-    const auto& a = columns[i];
-    const auto& b = reparsed->columns[i];
-    if (a.name != b.name || a.type != b.type || a.nullable != b.nullable) fail("canonical DDL differs:", again);
-  }
+  expect_same(*schema, *reparsed, "canonical DDL differs:", again);
+  const std::string json = kpipe::schema_json(columns);
+  kpipe::Result<kpipe::Schema> from_json = kpipe::parse_schema_json(json, "fuzz");
+  if (!from_json.ok()) fail("StructType JSON does not parse:", from_json.status().message());
+  expect_same(*schema, *from_json, "StructType JSON differs:", json);
   // PARTITION_FROM: try each column name and one that is not there.
   for (const kpipe::ColumnSpec& c : columns) {
     kpipe::Result<int> index = kpipe::find_partition_column(*schema, c.name);

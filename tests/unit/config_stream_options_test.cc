@@ -166,5 +166,45 @@ TEST_F(StreamOptionsTest, DtCompleteAfterTakesDurationsAndIsOffByDefault) {
   }
 }
 
+TEST_F(StreamOptionsTest, ABadSchemaIsAUsageErrorNamingTheFieldAndPosition) {
+  env_["SCHEMA"] = "id STRING, user STRUCT<id: INT, tags: ARRAY<STRNG>>";
+  const std::string e = error();
+  EXPECT_THAT(e, HasSubstr("SCHEMA='id STRING, user STRUCT<id: INT, tags: ARRAY<STRNG>>' (from environment): "
+                           "unknown type 'STRNG' for field 'user.tags.element' at position 45"));
+  EXPECT_THAT(e, Not(HasSubstr("SCHEMA: SCHEMA")));
+  env_["SCHEMA"] = "id STRING, ts TIMESTAMP, price DECIMAL(10,2), m MAP<STRING, ARRAY<INT>>";
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->schema, env_["SCHEMA"]);  // as written: a checkpoint's recorded SCHEMA stays comparable
+}
+
+TEST_F(StreamOptionsTest, SchemaFileTakesSparksJsonOrDdlAndBecomesCanonicalDdl) {
+  const auto file = env_file_.string() + ".schema";
+  std::ofstream(file)
+      << R"js({"type":"struct","fields":[{"name":"ts","type":"timestamp","nullable":true,"metadata":{}},)js"
+      << R"js({"name":"items","type":{"type":"array","elementType":{"type":"struct","fields":[)js"
+      << R"js({"name":"price","type":"decimal(10,2)","nullable":false,"metadata":{}}]},)js"
+      << R"js("containsNull":true},"nullable":true,"metadata":{"comment":"the cart"}}]})js";
+  env_["SCHEMA_FILE"] = file;
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->schema, "ts TIMESTAMP, items ARRAY<STRUCT<price: DECIMAL(10,2) NOT NULL>> COMMENT 'the cart'");
+  std::ofstream(file) << "\n  ts TIMESTAMP, `a b` MAP<STRING, BINARY>\n";
+  o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->schema, "ts TIMESTAMP, `a b` MAP<STRING, BINARY>");
+  std::ofstream(file) << R"({"type":"struct","fields":[{"name":"ts","type":"timestamp"},{"name":"x","type":"uuid"}]})";
+  EXPECT_THAT(error(), HasSubstr("SCHEMA_FILE=" + file + ": field 'x' has the unknown or unsupported type 'uuid'"));
+  std::ofstream(file) << "ts TIMESTAMP, x STRUCT<a INT";
+  EXPECT_THAT(error(), HasSubstr("SCHEMA_FILE='" + file + "' (from environment): expected '>' to close the STRUCT"));
+  std::ofstream(file) << "  \n";
+  EXPECT_THAT(error(), HasSubstr("SCHEMA_FILE='" + file + "' (from environment): is empty"));
+  env_["SCHEMA"] = "a INT";
+  EXPECT_THAT(error(), HasSubstr("is set and so is SCHEMA (from environment); keep one of them"));
+  env_.erase("SCHEMA");
+  std::filesystem::remove(file);
+  EXPECT_THAT(error(), HasSubstr("SCHEMA_FILE='" + file + "' (from environment): cannot be read: No such file"));
+}
+
 }  // namespace
 }  // namespace kpipe

@@ -15,7 +15,8 @@ using ::testing::StartsWith;
 
 constexpr std::string_view kDefaultSchema = "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING";
 constexpr const char* kExpectedTypes =
-    "(expected STRING, BIGINT, LONG, INT, INTEGER, DOUBLE, FLOAT, REAL, BOOLEAN, TIMESTAMP, DATE)";
+    "(expected STRING, BIGINT, INT, SMALLINT, TINYINT, DOUBLE, FLOAT, DECIMAL(p, s), BOOLEAN, BINARY, TIMESTAMP, "
+    "TIMESTAMP_NTZ, DATE, STRUCT<...>, ARRAY<...>, MAP<STRING, ...>)";
 
 Schema parse_ok(std::string_view ddl) {
   Result<Schema> schema = parse_ddl(ddl);
@@ -69,6 +70,20 @@ TEST(ParseDdl, EveryTypeAndAliasMapsToItsArrowType) {
       {"BOOLEAN", ColumnType::kBoolean, arrow::boolean()},
       {"TIMESTAMP", ColumnType::kTimestamp, arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")},
       {"DATE", ColumnType::kDate, arrow::date32()},
+      {"SMALLINT", ColumnType::kInt16, arrow::int16()},
+      {"SHORT", ColumnType::kInt16, arrow::int16()},
+      {"TINYINT", ColumnType::kInt8, arrow::int8()},
+      {"BYTE", ColumnType::kInt8, arrow::int8()},
+      {"BINARY", ColumnType::kBinary, arrow::binary()},
+      {"TIMESTAMP_NTZ", ColumnType::kTimestampNtz, arrow::timestamp(arrow::TimeUnit::MICRO)},
+      {"TIMESTAMP_LTZ", ColumnType::kTimestamp, arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")},
+      {"DECIMAL", ColumnType::kDecimal, arrow::decimal128(10, 0)},
+      {"DECIMAL(5)", ColumnType::kDecimal, arrow::decimal128(5, 0)},
+      {"DECIMAL(10, 2)", ColumnType::kDecimal, arrow::decimal128(10, 2)},
+      {"DEC(38,38)", ColumnType::kDecimal, arrow::decimal128(38, 38)},
+      {"NUMERIC(1,0)", ColumnType::kDecimal, arrow::decimal128(1, 0)},
+      {"VARCHAR(10)", ColumnType::kString, arrow::utf8()},
+      {"CHAR(3)", ColumnType::kString, arrow::utf8()},
   };
   for (const Case& c : cases) {
     std::string lower(c.ddl_type);
@@ -136,17 +151,101 @@ TEST(ParseDdl, IndexOfIsCaseInsensitive) {
   EXPECT_EQ(schema.index_of(""), -1);
 }
 
-TEST(ParseDdlErrors, UnknownTypeNamesColumnAndAlternatives) {
-  EXPECT_EQ(parse_error("x STRNG"), std::string("SCHEMA: unknown type 'STRNG' for column 'x' ") + kExpectedTypes);
+TEST(ParseDdlErrors, UnknownTypeNamesColumnPositionAndAlternatives) {
+  EXPECT_EQ(parse_error("x STRNG"),
+            std::string("SCHEMA: unknown type 'STRNG' for column 'x' at position 3 ") + kExpectedTypes);
+  EXPECT_THAT(parse_error("a INT, user STRUCT<id: INT, tags: ARRAY<STRNG>>"),
+              HasSubstr("unknown type 'STRNG' for field 'user.tags.element' at position 41"));
+  EXPECT_THAT(parse_error("i INTERVAL"), HasSubstr("unsupported type 'INTERVAL' for column 'i' at position 3"));
 }
 
-TEST(ParseDdlErrors, UnsupportedSparkTypesAreReportedWhole) {
-  EXPECT_EQ(parse_error("a STRING, price DECIMAL(10, 2)"),
-            std::string("SCHEMA: unsupported type 'DECIMAL(10, 2)' for column 'price' ") + kExpectedTypes);
-  EXPECT_THAT(parse_error("tags ARRAY<STRING>, b INT"),
-              HasSubstr("unsupported type 'ARRAY<STRING>' for column 'tags'"));
-  EXPECT_THAT(parse_error("m MAP<STRING, INT>"), HasSubstr("unsupported type 'MAP<STRING, INT>'"));
-  EXPECT_THAT(parse_error("n SMALLINT"), HasSubstr("unsupported type 'SMALLINT'"));
+TEST(ParseDdlErrors, BadParametersAndBrackets) {
+  EXPECT_THAT(parse_error("p DECIMAL(39, 2)"), HasSubstr("DECIMAL(39, 2) of column 'p' at position 3: the precision"));
+  EXPECT_THAT(parse_error("p DECIMAL(5, 6)"), HasSubstr("the scale 0 to the precision"));
+  EXPECT_THAT(parse_error("p DECIMAL(5, 2, 1)"), HasSubstr("bad parameters of DECIMAL for column 'p'"));
+  EXPECT_THAT(parse_error("p DECIMAL(x)"), HasSubstr("bad parameters of DECIMAL for column 'p' at position 10"));
+  EXPECT_THAT(parse_error("v VARCHAR"), HasSubstr("VARCHAR of column 'v' needs 1 parameter(s)"));
+  EXPECT_THAT(parse_error("t ARRAY"), HasSubstr("ARRAY of column 't' needs its type in <...> at position 8"));
+  EXPECT_THAT(parse_error("t ARRAY<INT"), HasSubstr("expected '>' to close the ARRAY of column 't' at position 12, got "
+                                                    "the end of the schema"));
+  EXPECT_THAT(parse_error("s STRUCT<a INT"), HasSubstr("expected '>' to close the STRUCT of 's'"));
+  EXPECT_THAT(parse_error("s STRUCT<a INT,>"), HasSubstr("trailing comma"));
+  EXPECT_THAT(parse_error("s STRUCT<a INT b INT>"),
+              HasSubstr("expected ',' or '>' after field 's.a' at position 16, got 'b'"));
+  EXPECT_THAT(parse_error("m MAP<INT, STRING>"),
+              HasSubstr("the MAP column 'm' has keys of type INT at position 7; JSON object keys are strings"));
+  EXPECT_THAT(parse_error("m MAP<STRING>"), HasSubstr("expected ',' between the key and value types of the MAP"));
+  EXPECT_THAT(parse_error("s STRUCT<a: INT, A: STRING>"), HasSubstr("duplicate field 's.A' at position 18"));
+  EXPECT_THAT(parse_error("a INT>"), HasSubstr("expected ',' or the end after column 'a' at position 6, got '>'"));
+}
+
+TEST(ParseDdlErrors, InvalidUtf8IsRefused) {
+  EXPECT_THAT(parse_error("`a\xff` STRING"), HasSubstr("the schema is not valid UTF-8"));
+  parse_ok("`caf\xc3\xa9` STRING COMMENT '\xe2\x82\xac'");
+}
+
+TEST(ParseDdlErrors, DepthIsBounded) {
+  std::string ddl = "a ";
+  for (int i = 0; i < kMaxSchemaDepth + 1; ++i) ddl += "ARRAY<";
+  ddl += "INT";
+  for (int i = 0; i < kMaxSchemaDepth + 1; ++i) ddl += ">";
+  EXPECT_THAT(parse_error(ddl), HasSubstr("nests deeper than 64 levels"));
+  std::string ok = "a ";
+  for (int i = 0; i < kMaxSchemaDepth; ++i) ok += "ARRAY<";
+  ok += "INT";
+  for (int i = 0; i < kMaxSchemaDepth; ++i) ok += ">";
+  parse_ok(ok);
+}
+
+TEST(ParseDdl, NestedTypesMapToArrowNestedTypes) {
+  const Schema schema = parse_ok(
+      "user STRUCT<id: BIGINT NOT NULL, tags: ARRAY<STRING>> COMMENT 'who', "
+      "items ARRAY<STRUCT<sku STRING, price DECIMAL(10,2), `odd name`: MAP<STRING, ARRAY<INT>>>>, "
+      "attrs MAP<STRING, STRING> NOT NULL, empty STRUCT<>");
+  ASSERT_EQ(schema.columns.size(), 4u);
+  const ColumnSpec& user = schema.columns[0];
+  EXPECT_EQ(user.type, ColumnType::kStruct);
+  EXPECT_EQ(user.comment, "who");
+  ASSERT_EQ(user.children.size(), 2u);
+  EXPECT_FALSE(user.children[0].nullable);
+  EXPECT_EQ(user.children[1].type, ColumnType::kArray);
+  EXPECT_EQ(user.children[1].children[0].type, ColumnType::kString);
+  const auto price = schema.columns[1].children[0].children[1];
+  EXPECT_EQ(price.type, ColumnType::kDecimal);
+  EXPECT_EQ(price.precision, 10);
+  EXPECT_EQ(price.scale, 2);
+  EXPECT_FALSE(schema.columns[2].nullable);
+  EXPECT_TRUE(schema.columns[3].children.empty());
+  const auto expected = arrow::schema({
+      arrow::field("user", arrow::struct_({arrow::field("id", arrow::int64(), false),
+                                           arrow::field("tags", arrow::list(arrow::field("element", arrow::utf8())))})),
+      arrow::field(
+          "items",
+          arrow::list(arrow::field(
+              "element",
+              arrow::struct_({arrow::field("sku", arrow::utf8()), arrow::field("price", arrow::decimal128(10, 2)),
+                              arrow::field("odd name", arrow::map(arrow::utf8(), arrow::list(arrow::field(
+                                                                                     "element", arrow::int32()))))})))),
+      arrow::field("attrs", arrow::map(arrow::utf8(), arrow::utf8()), false),
+      arrow::field("empty", arrow::struct_({})),
+  });
+  EXPECT_TRUE(schema.arrow_schema->Equals(*expected)) << schema.arrow_schema->ToString();
+}
+
+TEST(ParseDdl, CanonicalDdlParsesBackToTheSameSchema) {
+  for (const char* ddl : {
+           "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING",
+           "a struct<b: array<map<string, decimal(38,0)>> not null comment 'it\\'s', `c d`: binary> comment 'x\\y'",
+           "`we``ird` TINYINT NOT NULL, s SMALLINT, n TIMESTAMP_NTZ, d DATE, e STRUCT<>",
+       }) {
+    const Schema first = parse_ok(ddl);
+    const std::string canonical = to_ddl(first.columns);
+    const Schema second = parse_ok(canonical);
+    EXPECT_EQ(to_ddl(second.columns), canonical) << ddl;
+    EXPECT_TRUE(first.arrow_schema->Equals(*second.arrow_schema)) << canonical;
+  }
+  EXPECT_EQ(to_ddl(parse_ok("a array<struct<x int not null>>, `b c` decimal(5,1) comment 'hi'").columns),
+            "a ARRAY<STRUCT<x: INT NOT NULL>>, `b c` DECIMAL(5,1) COMMENT 'hi'");
 }
 
 TEST(ParseDdlErrors, EmptySchema) {
@@ -156,14 +255,14 @@ TEST(ParseDdlErrors, EmptySchema) {
 
 TEST(ParseDdlErrors, DuplicateColumnsAreCaseInsensitive) {
   EXPECT_EQ(parse_error("a STRING, b INT, a DOUBLE"),
-            "SCHEMA: duplicate column 'a' (column names are case-insensitive)");
+            "SCHEMA: duplicate column 'a' at position 18 (names are case-insensitive)");
   EXPECT_THAT(parse_error("ts TIMESTAMP, TS STRING"), HasSubstr("duplicate column 'TS'"));
 }
 
 TEST(ParseDdlErrors, MissingType) {
   EXPECT_EQ(parse_error("a"), "SCHEMA: column 'a' has no type");
   EXPECT_EQ(parse_error("a, b INT"), "SCHEMA: column 'a' has no type");
-  EXPECT_THAT(parse_error("a :INT"), HasSubstr("expected a type for column 'a' at position 3, got ':INT'"));
+  EXPECT_THAT(parse_error("a ;INT"), HasSubstr("expected a type for column 'a' at position 3, got ';INT'"));
 }
 
 TEST(ParseDdlErrors, Separators) {
@@ -179,6 +278,8 @@ TEST(ParseDdlErrors, BadNames) {
   EXPECT_THAT(parse_error("`a STRING"), HasSubstr("unterminated backquoted column name starting at position 1"));
   EXPECT_THAT(parse_error("`` STRING"), HasSubstr("empty column name at position 1"));
   EXPECT_THAT(parse_error("my-col STRING"), HasSubstr("column 'my' at position 3, got '-col'"));
+  EXPECT_THAT(parse_error("s STRUCT<`x STRING>"),
+              HasSubstr("unterminated backquoted field name starting at position 10"));
   EXPECT_THAT(parse_error("\"a\" STRING"), HasSubstr("expected a column name at position 1"));
 }
 

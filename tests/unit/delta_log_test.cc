@@ -231,6 +231,26 @@ TEST(DeltaSchemaTest, SchemaStringHasTheColumnsThenDt) {
   EXPECT_NE(dt.status().message().find("column 'DT'"), std::string::npos);
 }
 
+TEST(DeltaSchemaTest, NestedTypesAreSparksStructTypeJson) {
+  auto s = delta_schema_string(schema_of(
+      "u STRUCT<id: BIGINT NOT NULL, tags: ARRAY<STRING>> COMMENT 'who', p DECIMAL(10,2), m MAP<STRING, BINARY>"));
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(*s, R"js({"type":"struct","fields":[{"name":"u","type":{"type":"struct","fields":[)js"
+                R"js({"name":"id","type":"long","nullable":false,"metadata":{}},)js"
+                R"js({"name":"tags","type":{"type":"array","elementType":"string","containsNull":true},)js"
+                R"js("nullable":true,"metadata":{}}]},"nullable":true,"metadata":{"comment":"who"}},)js"
+                R"js({"name":"p","type":"decimal(10,2)","nullable":true,"metadata":{}},)js"
+                R"js({"name":"m","type":{"type":"map","keyType":"string","valueType":"binary",)js"
+                R"js("valueContainsNull":true},"nullable":true,"metadata":{}},)js"
+                R"js({"name":"dt","type":"date","nullable":true,"metadata":{}}]})js");
+  EXPECT_FALSE(needs_timestamp_ntz(schema_of("a TIMESTAMP, b ARRAY<DATE>").columns));
+  EXPECT_TRUE(needs_timestamp_ntz(schema_of("a TIMESTAMP, b ARRAY<STRUCT<c: TIMESTAMP_NTZ>>").columns));
+  // A nested type changed is incompatible, and the message says where.
+  auto change = compare_schemas(fields_of("u STRUCT<a: INT>"), fields_of("u STRUCT<a: STRING>"));
+  EXPECT_FALSE(change.compatible);
+  EXPECT_NE(change.reason.find("column u is"), std::string::npos) << change.reason;
+}
+
 TEST(DeltaSchemaTest, CompatibleChangesAndIncompatibleOnes) {
   const auto table = fields_of("a STRING, b BIGINT");
   EXPECT_TRUE(compare_schemas(table, fields_of("a STRING, b BIGINT")).added.empty());
