@@ -6,6 +6,9 @@ as one dimension of the work grows and everything else stays at the base point.
                  batch is a folder with its own files)
     event_bytes  events of about 100 B, 1 KB, 10 KB (a `note` STRING column carries the padding)
     columns      4 columns (the seed's schema) or 50 (46 more, doubles and strings)
+    event_shape  events of about 1 KB, flat (the seed's padded with a `note`) or nested (a user
+                 STRUCT with an ARRAY, an ARRAY of item STRUCTs with DECIMAL prices, a MAP, a
+                 BINARY, TINYINT/SMALLINT): what nesting costs at the same bytes
 
 The base point is 3 partitions, 1 day, the seed's schema. A point holds about as many input bytes
 as BENCH_CURVE_EVENTS seed events (1,000,000 by default) and at most that many events, so a curve
@@ -24,8 +27,14 @@ DIMENSIONS = {
     "days": [1, 30, 365],
     "event_bytes": [100, 1000, 10000],
     "columns": [4, 50],
+    "event_shape": ["flat", "nested"],
 }
-BASE = {"partitions": 3, "days": 1, "event_bytes": None, "columns": 4}
+BASE = {"partitions": 3, "days": 1, "event_bytes": None, "columns": 4, "event_shape": "flat"}
+NESTED_SCHEMA = ("event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING, "
+                 "user STRUCT<id: BIGINT, name: STRING, tags: ARRAY<STRING>, "
+                 "address: STRUCT<city: STRING, zip: STRING, geo: STRUCT<lat: DOUBLE, lon: DOUBLE>>>, "
+                 "items ARRAY<STRUCT<sku: STRING, qty: SMALLINT, price: DECIMAL(10,2), tags: ARRAY<STRING>>>, "
+                 "attrs MAP<STRING, STRING>, level TINYINT, digest BINARY")
 SEED_SCHEMA = "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING"
 SEED_EVENT_BYTES = 115  # what `kpipe produce` sends, on average
 
@@ -36,6 +45,8 @@ def extra_columns(columns):
 
 
 def schema_of(point):
+    if point["event_shape"] == "nested":
+        return NESTED_SCHEMA
     schema = SEED_SCHEMA
     if point["event_bytes"]:
         schema += ", note STRING"
@@ -51,6 +62,9 @@ def event_line(i, rnd, point, now_s, pad):
         "value": round(rnd.uniform(0, 100), 2),
         "source": rnd.choice(["sensor-a", "sensor-b", "sensor-c"]),
     }
+    if point["event_shape"] == "nested":
+        nested_fields(event, rnd)
+        return json.dumps(event, separators=(",", ":"))
     if pad:
         event["note"] = pad
     for name, kind in extra_columns(point["columns"]):
@@ -58,12 +72,27 @@ def event_line(i, rnd, point, now_s, pad):
     return json.dumps(event, separators=(",", ":"))
 
 
+def nested_fields(event, rnd):
+    """About 900 bytes of nested fields: the rest of a ~1 KB nested event."""
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+    event["user"] = {"id": rnd.randrange(1 << 40), "name": f"user-{rnd.randrange(10**6)}",
+                     "tags": rnd.sample(words, 3),
+                     "address": {"city": rnd.choice(["Berlin", "Lisbon", "Osaka"]), "zip": f"{rnd.randrange(10**5):05d}",
+                                 "geo": {"lat": round(rnd.uniform(-90, 90), 5), "lon": round(rnd.uniform(-180, 180), 5)}}}
+    event["items"] = [{"sku": f"sku-{rnd.randrange(10**6):06d}", "qty": rnd.randrange(1, 20),
+                       "price": f"{rnd.randrange(1, 10**5)}.{rnd.randrange(100):02d}", "tags": rnd.sample(words, 2)}
+                      for _ in range(7)]
+    event["attrs"] = {f"k{j}": rnd.choice(words) + str(rnd.randrange(1000)) for j in range(6)}
+    event["level"] = rnd.randrange(-128, 128)
+    event["digest"] = "".join(rnd.choice(string.ascii_letters + string.digits) for _ in range(43)) + "="
+
+
 def write_events(path, point, events):
     """A JSON-lines file of `events` events of `point`'s shape; returns their average size."""
     rnd = random.Random(7)
     now_s = int(time.time())
     pad = ""
-    if point["event_bytes"]:
+    if point["event_bytes"] and point["event_shape"] != "nested":
         bare = len(event_line(0, rnd, dict(point, event_bytes=None), now_s, "")) + len(',"note":""')
         pad = "".join(rnd.choice(string.ascii_letters) for _ in range(max(point["event_bytes"] - bare, 0)))
     total = 0
@@ -81,6 +110,8 @@ def points(dimensions, base_events):
     for dim in dimensions:
         for value in DIMENSIONS[dim]:
             point = dict(BASE, **{dim: value})
+            if dim == "event_shape":
+                point["event_bytes"] = 1000  # both shapes at about 1 KB
             size = point["event_bytes"] or SEED_EVENT_BYTES * (1 if point["columns"] == 4 else 8)
             events = min(base_events, base_events * SEED_EVENT_BYTES // size)
             out.append((dim, value, point, events))
