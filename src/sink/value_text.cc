@@ -120,6 +120,8 @@ char* format_decimal128(const uint8_t* value, int32_t scale, char* out) {
     *out++ = digits[i];
     if (i == scale && scale > 0) *out++ = '.';
   }
+  const bool zero = n == 1 && digits[0] == '0';
+  for (int i = scale; i < 0 && !zero; ++i) *out++ = '0';
   return out;
 }
 

@@ -12,12 +12,14 @@
 
 namespace kpipe {
 
-// Longest text format_decimal128 writes: sign, 38 digits, point, a leading "0", and spare.
-inline constexpr int kMaxDecimalText = 48;
+// Longest text format_decimal128 writes: sign, 39 digits, point, and up to 38 zeros that a
+// negative scale adds, with spare.
+inline constexpr int kMaxDecimalText = 88;
 
 // The exact text of a Decimal128 (Arrow's layout: 16 bytes, little-endian two's complement,
-// unscaled) with `scale` (0..38) fraction digits: "12.30", "-0.05", "0.00", "123". Plain
-// notation always, never "1E-8". Returns the end of the text (no terminating NUL).
+// unscaled) with `scale` (-38..38) fraction digits: "12.30", "-0.05", "0.00", "123"; a negative
+// scale (Arrow allows it, Spark and our schema do not) appends zeros. Plain notation always,
+// never "1E-8". Returns the end of the text (no terminating NUL).
 char* format_decimal128(const uint8_t* value, int32_t scale, char* out);
 
 // Standard base64 (RFC 4648, '+' '/', '=' padding), as Spark's to_json and base64() write

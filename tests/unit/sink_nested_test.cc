@@ -359,10 +359,15 @@ TEST(ValueTextTest, DecimalsExactlyAtTheEdgesOfPrecision) {
   EXPECT_EQ(text("-99999999999999999999999999999999999999", 38, 0), "-99999999999999999999999999999999999999");
   EXPECT_EQ(text("0.00000000000000000000000000000000000001", 38, 38), "0.00000000000000000000000000000000000001");
   EXPECT_EQ(text("-0.99999999999999999999999999999999999999", 38, 38), "-0.99999999999999999999999999999999999999");
+  // Arrow allows a negative scale (value = unscaled * 10^-scale); Spark and our schema do not.
+  char buf[kMaxDecimalText];
+  uint8_t twelve[16] = {12};
+  EXPECT_EQ(std::string(buf, format_decimal128(twelve, -2, buf)), "1200");
+  uint8_t zero[16] = {};
+  EXPECT_EQ(std::string(buf, format_decimal128(zero, -2, buf)), "0");
   // The most negative Decimal128 (-2^127), beyond DECIMAL(38) but representable: no overflow.
   uint8_t min[16] = {};
   min[15] = 0x80;
-  char buf[kMaxDecimalText];
   EXPECT_EQ(std::string(buf, format_decimal128(min, 2, buf)), "-1701411834604692317316873037158841057.28");
 }
 
