@@ -13,6 +13,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "common/json_writer.h"
 #include "common/time_format.h"
+#include "sink/value_text.h"
 
 namespace kpipe {
 namespace {
@@ -36,16 +38,19 @@ enum class StatKind {
   kFloat,
   kDouble,
   kDate,
-  kTimestamp,  // UTC; `micros_per_unit` / `units_per_micro` convert the unit to microseconds
+  kTimestamp,     // UTC; `micros_per_unit` / `units_per_micro` convert the unit to microseconds
+  kTimestampNtz,  // TIMESTAMP_NTZ (isAdjustedToUTC=false): the same, its text without the 'Z'
   kString,
+  kDecimal,  // INT32, INT64 or FIXED_LEN_BYTE_ARRAY, unscaled; written as an exact JSON number
 };
 
 struct ColumnStats {
   std::string name;
-  // Delta nests the stats of struct fields; kpipe writes flat files only, so leaves below the
-  // root (structs, lists) get no stats rather than wrong ones.
-  bool top_level = true;
+  // A leaf inside a list or map (Parquet repetition level > 0) gets no stats: its footer null
+  // count counts elements, not rows, and Delta keeps no min/max for arrays or maps.
+  bool in_list = false;
   StatKind kind = StatKind::kNullCountOnly;
+  int32_t scale = 0;            // kDecimal
   int64_t units_per_micro = 1;  // 1000 for NANOS
   int64_t micros_per_unit = 1;  // 1000 for MILLIS
   bool null_count_known = true;
@@ -53,12 +58,21 @@ struct ColumnStats {
   bool min_max_known = true;  // false once a chunk with values has no min/max
   bool has_min_max = false;
   int64_t min_int = 0, max_int = 0;
+  __int128 min_decimal = 0, max_decimal = 0;
   double min_double = 0, max_double = 0;
   std::string min_string, max_string;
 };
 
 StatKind kind_of(const parquet::ColumnDescriptor& column, ColumnStats& stats) {
   const parquet::LogicalType& logical = *column.logical_type();
+  if (logical.is_decimal()) {
+    // Spark's Delta writer keeps min/max for every NumericType, DecimalType included.
+    stats.scale = static_cast<const parquet::DecimalLogicalType&>(logical).scale();
+    const auto physical = column.physical_type();
+    const bool fits = physical == parquet::Type::INT32 || physical == parquet::Type::INT64 ||
+                      (physical == parquet::Type::FIXED_LEN_BYTE_ARRAY && column.type_length() <= 16);
+    return fits ? StatKind::kDecimal : StatKind::kNullCountOnly;
+  }
   switch (column.physical_type()) {
     case parquet::Type::INT32:
     case parquet::Type::INT64: {
@@ -70,15 +84,13 @@ StatKind kind_of(const parquet::ColumnDescriptor& column, ColumnStats& stats) {
       if (logical.is_date() && column.physical_type() == parquet::Type::INT32) return StatKind::kDate;
       if (logical.is_timestamp() && column.physical_type() == parquet::Type::INT64) {
         const auto& ts = static_cast<const parquet::TimestampLogicalType&>(logical);
-        // Delta's `timestamp` is UTC; a local (NTZ) timestamp has another text form.
-        if (!ts.is_adjusted_to_utc()) return StatKind::kNullCountOnly;
         switch (ts.time_unit()) {
           case parquet::LogicalType::TimeUnit::MILLIS: stats.micros_per_unit = 1000; break;
           case parquet::LogicalType::TimeUnit::MICROS: break;
           case parquet::LogicalType::TimeUnit::NANOS: stats.units_per_micro = 1000; break;
           default: return StatKind::kNullCountOnly;
         }
-        return StatKind::kTimestamp;
+        return ts.is_adjusted_to_utc() ? StatKind::kTimestamp : StatKind::kTimestampNtz;
       }
       return StatKind::kNullCountOnly;
     }
@@ -95,7 +107,41 @@ void merge(T lo, T hi, bool first, T& min, T& max) {
   if (first || hi > max) max = hi;
 }
 
+// A big-endian two's complement integer of up to 16 bytes (Parquet's decimal on
+// FIXED_LEN_BYTE_ARRAY), sign-extended.
+__int128 from_big_endian(const uint8_t* bytes, int length) {
+  unsigned __int128 v = (length > 0 && (bytes[0] & 0x80)) ? ~static_cast<unsigned __int128>(0) : 0;
+  for (int i = 0; i < length; ++i) v = (v << 8) | bytes[i];
+  return static_cast<__int128>(v);
+}
+
+void merge_decimal(const parquet::Statistics& chunk, ColumnStats& stats) {
+  const bool first = !stats.has_min_max;
+  switch (chunk.physical_type()) {
+    case parquet::Type::INT32: {
+      const auto& s = static_cast<const parquet::Int32Statistics&>(chunk);
+      merge<__int128>(s.min(), s.max(), first, stats.min_decimal, stats.max_decimal);
+      break;
+    }
+    case parquet::Type::INT64: {
+      const auto& s = static_cast<const parquet::Int64Statistics&>(chunk);
+      merge<__int128>(s.min(), s.max(), first, stats.min_decimal, stats.max_decimal);
+      break;
+    }
+    case parquet::Type::FIXED_LEN_BYTE_ARRAY: {
+      const auto& s = static_cast<const parquet::FLBAStatistics&>(chunk);
+      const int length = s.descr()->type_length();
+      merge<__int128>(from_big_endian(s.min().ptr, length), from_big_endian(s.max().ptr, length), first,
+                      stats.min_decimal, stats.max_decimal);
+      break;
+    }
+    default: return;
+  }
+  stats.has_min_max = true;
+}
+
 void merge_min_max(const parquet::Statistics& chunk, ColumnStats& stats) {
+  if (stats.kind == StatKind::kDecimal) return merge_decimal(chunk, stats);
   const bool first = !stats.has_min_max;
   switch (chunk.physical_type()) {
     case parquet::Type::INT32: {
@@ -218,7 +264,8 @@ bool write_bound(JsonWriter& json, const ColumnStats& stats, bool is_max) {
       }
       return true;
     case StatKind::kDate: json.key(stats.name).value(std::string_view(text, format_date(i, text) - text)); return true;
-    case StatKind::kTimestamp: {
+    case StatKind::kTimestamp:
+    case StatKind::kTimestampNtz: {
       constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
       if (stats.micros_per_unit > 1 && (i > kMax / stats.micros_per_unit || i < -(kMax / stats.micros_per_unit))) {
         return false;
@@ -232,7 +279,19 @@ bool write_bound(JsonWriter& json, const ColumnStats& stats, bool is_max) {
         micros = (floor_div(micros, 1000) + 1) * 1000;
       }
       const char* end = format_timestamp(micros, TimestampStyle::kIsoUtcMillis, text);
+      // TIMESTAMP_NTZ as Spark's to_json writes it: the wall-clock text without a zone.
+      if (stats.kind == StatKind::kTimestampNtz) --end;
       json.key(stats.name).value(std::string_view(text, static_cast<size_t>(end - text)));
+      return true;
+    }
+    case StatKind::kDecimal: {
+      // An exact JSON number with the column's scale (12.30), as Spark's Delta writer has it.
+      const __int128 v = is_max ? stats.max_decimal : stats.min_decimal;
+      uint8_t bytes[16];
+      std::memcpy(bytes, &v, sizeof bytes);  // Arrow's Decimal128 layout: little-endian
+      char digits[kMaxDecimalText];
+      const char* end = format_decimal128(bytes, stats.scale, digits);
+      json.key(stats.name).raw(std::string_view(digits, static_cast<size_t>(end - digits)));
       return true;
     }
     case StatKind::kString:
@@ -243,21 +302,51 @@ bool write_bound(JsonWriter& json, const ColumnStats& stats, bool is_max) {
   return false;
 }
 
-std::string to_json(int64_t rows, const std::vector<ColumnStats>& columns) {
+enum class Section { kMin, kMax, kNullCount };
+
+// Writes the stats of `group`'s fields into the open object of `json`, nested as the schema is
+// (PROTOCOL.md: "encoded, mirroring the schema of the actual data"): a struct is an object of
+// its fields' stats, left out when none of them has one; lists and maps are left out whole.
+void write_fields(const parquet::schema::GroupNode& group, const parquet::SchemaDescriptor& schema,
+                  const std::vector<ColumnStats>& columns, Section section, JsonWriter& json) {
+  for (int f = 0; f < group.field_count(); ++f) {
+    const parquet::schema::Node& node = *group.field(f);
+    if (node.is_repeated()) continue;  // a legacy 2-level list
+    if (node.is_group()) {
+      const auto& child = static_cast<const parquet::schema::GroupNode&>(node);
+      const parquet::LogicalType& logical = *child.logical_type();
+      const auto converted = child.converted_type();
+      if (logical.is_list() || logical.is_map() || converted == parquet::ConvertedType::LIST ||
+          converted == parquet::ConvertedType::MAP || converted == parquet::ConvertedType::MAP_KEY_VALUE) {
+        continue;
+      }
+      JsonWriter inner;
+      inner.begin_object();
+      write_fields(child, schema, columns, section, inner);
+      inner.end_object();
+      if (inner.str() != "{}") json.key(node.name()).raw(inner.str());
+      continue;
+    }
+    const ColumnStats& c = columns[static_cast<size_t>(schema.ColumnIndex(node))];
+    if (c.in_list) continue;
+    if (section == Section::kNullCount) {
+      if (c.null_count_known) json.field(c.name, c.null_count);
+    } else if (c.min_max_known && c.has_min_max) {
+      write_bound(json, c, section == Section::kMax);
+    }
+  }
+}
+
+std::string to_json(int64_t rows, const parquet::SchemaDescriptor& schema, const std::vector<ColumnStats>& columns) {
   JsonWriter json;
   json.begin_object().field("numRecords", rows);
-  for (const bool is_max : {false, true}) {
-    json.key(is_max ? "maxValues" : "minValues").begin_object();
-    for (const ColumnStats& c : columns) {
-      if (c.top_level && c.min_max_known && c.has_min_max) write_bound(json, c, is_max);
-    }
+  for (const auto& [key, section] : {std::pair{"minValues", Section::kMin}, std::pair{"maxValues", Section::kMax},
+                                     std::pair{"nullCount", Section::kNullCount}}) {
+    json.key(key).begin_object();
+    write_fields(*schema.group_node(), schema, columns, section, json);
     json.end_object();
   }
-  json.key("nullCount").begin_object();
-  for (const ColumnStats& c : columns) {
-    if (c.top_level && c.null_count_known) json.field(c.name, c.null_count);
-  }
-  json.end_object().end_object();
+  json.end_object();
   return json.take();
 }
 
@@ -274,16 +363,16 @@ std::string compute(const arrow::Buffer& parquet_file) {
     ColumnStats& c = columns[static_cast<size_t>(i)];
     c.name = descr.name();
     c.kind = kind_of(descr, c);
-    c.top_level = descr.schema_node()->parent() == schema.group_node();
+    c.in_list = descr.max_repetition_level() > 0;
   }
   for (int g = 0; g < footer->num_row_groups(); ++g) {
     const std::unique_ptr<parquet::RowGroupMetaData> group = footer->RowGroup(g);
     for (int i = 0; i < schema.num_columns(); ++i) {
       ColumnStats& c = columns[static_cast<size_t>(i)];
-      if (c.top_level) add_chunk(*group->ColumnChunk(i), group->num_rows(), c);
+      if (!c.in_list) add_chunk(*group->ColumnChunk(i), group->num_rows(), c);
     }
   }
-  return to_json(footer->num_rows(), columns);
+  return to_json(footer->num_rows(), schema, columns);
 }
 
 }  // namespace

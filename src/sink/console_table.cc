@@ -11,6 +11,7 @@
 
 #include "common/time_format.h"
 #include "sink/encoders.h"
+#include "sink/value_text.h"
 
 namespace kpipe {
 namespace {
@@ -89,38 +90,114 @@ int64_t to_micros(int64_t value, arrow::TimeUnit::type unit) {
   return value;
 }
 
-std::string cell_text(const arrow::Array& column, int64_t row) {
-  if (column.IsNull(row)) return "null";
+void append_cell_text(const arrow::Array& column, int64_t row, std::string& out);
+
+// Spark's show() prints a struct's values without names, "{7, [a, b]}".
+void append_struct(const arrow::StructArray& s, int64_t row, std::string& out) {
+  out.push_back('{');
+  for (int k = 0; k < s.num_fields(); ++k) {
+    if (k > 0) out += ", ";
+    append_cell_text(*s.field(k), row, out);
+  }
+  out.push_back('}');
+}
+
+template <typename ListLike>
+void append_list(const ListLike& list, int64_t row, std::string& out) {
+  out.push_back('[');
+  for (int64_t i = list.value_offset(row), end = list.value_offset(row + 1); i < end; ++i) {
+    if (i > list.value_offset(row)) out += ", ";
+    append_cell_text(*list.values(), i, out);
+  }
+  out.push_back(']');
+}
+
+// "{k -> v, z -> NULL}"
+void append_map(const arrow::MapArray& map, int64_t row, std::string& out) {
+  out.push_back('{');
+  for (int64_t i = map.value_offset(row), end = map.value_offset(row + 1); i < end; ++i) {
+    if (i > map.value_offset(row)) out += ", ";
+    append_cell_text(*map.keys(), i, out);
+    out += " -> ";
+    append_cell_text(*map.items(), i, out);
+  }
+  out.push_back('}');
+}
+
+// Spark shows bytes as upper-case hex pairs, "[01 0A FF]"; no bytes "[]".
+void append_hex_bytes(std::string_view bytes, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out.push_back('[');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (i > 0) out.push_back(' ');
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  out.push_back(']');
+}
+
+// The text Spark 3.5's show() gives a value, at any depth: NULL for null (Spark 3.5 prints
+// "NULL", where 3.4 and older printed "null").
+void append_cell_text(const arrow::Array& column, int64_t row, std::string& out) {
+  if (column.IsNull(row)) {
+    out += "NULL";
+    return;
+  }
   char buf[kMaxTimeText];
   switch (column.type_id()) {
-    case arrow::Type::STRING: return static_cast<const arrow::StringArray&>(column).GetString(row);
-    case arrow::Type::LARGE_STRING: return static_cast<const arrow::LargeStringArray&>(column).GetString(row);
-    case arrow::Type::BOOL: return static_cast<const arrow::BooleanArray&>(column).Value(row) ? "true" : "false";
-    case arrow::Type::INT8: return int_text(static_cast<const arrow::Int8Array&>(column).Value(row));
-    case arrow::Type::INT16: return int_text(static_cast<const arrow::Int16Array&>(column).Value(row));
-    case arrow::Type::INT32: return int_text(static_cast<const arrow::Int32Array&>(column).Value(row));
-    case arrow::Type::INT64: return int_text(static_cast<const arrow::Int64Array&>(column).Value(row));
-    case arrow::Type::FLOAT: return java_float_text(static_cast<const arrow::FloatArray&>(column).Value(row));
-    case arrow::Type::DOUBLE: return java_float_text(static_cast<const arrow::DoubleArray&>(column).Value(row));
-    case arrow::Type::DATE32: {
-      char* end = format_date(static_cast<const arrow::Date32Array&>(column).Value(row), buf);
-      return std::string(buf, end);
+    case arrow::Type::STRING: out += static_cast<const arrow::StringArray&>(column).GetView(row); return;
+    case arrow::Type::LARGE_STRING: out += static_cast<const arrow::LargeStringArray&>(column).GetView(row); return;
+    case arrow::Type::BOOL:
+      out += static_cast<const arrow::BooleanArray&>(column).Value(row) ? "true" : "false";
+      return;
+    case arrow::Type::INT8: out += int_text(static_cast<const arrow::Int8Array&>(column).Value(row)); return;
+    case arrow::Type::INT16: out += int_text(static_cast<const arrow::Int16Array&>(column).Value(row)); return;
+    case arrow::Type::INT32: out += int_text(static_cast<const arrow::Int32Array&>(column).Value(row)); return;
+    case arrow::Type::INT64: out += int_text(static_cast<const arrow::Int64Array&>(column).Value(row)); return;
+    case arrow::Type::FLOAT: out += java_float_text(static_cast<const arrow::FloatArray&>(column).Value(row)); return;
+    case arrow::Type::DOUBLE: out += java_float_text(static_cast<const arrow::DoubleArray&>(column).Value(row)); return;
+    case arrow::Type::DECIMAL128: {
+      const auto& d = static_cast<const arrow::Decimal128Array&>(column);
+      char text[kMaxDecimalText];
+      const int32_t scale = static_cast<const arrow::Decimal128Type&>(*d.type()).scale();
+      out.append(text, format_decimal128(d.GetValue(row), scale, text));
+      return;
     }
+    case arrow::Type::BINARY:
+      append_hex_bytes(static_cast<const arrow::BinaryArray&>(column).GetView(row), out);
+      return;
+    case arrow::Type::DATE32:
+      out.append(buf, format_date(static_cast<const arrow::Date32Array&>(column).Value(row), buf));
+      return;
     case arrow::Type::DATE64: {
       int64_t days = floor_div(static_cast<const arrow::Date64Array&>(column).Value(row), 86'400'000);
-      return std::string(buf, format_date(days, buf));
+      out.append(buf, format_date(days, buf));
+      return;
     }
     case arrow::Type::TIMESTAMP: {
+      // TIMESTAMP (UTC) and TIMESTAMP_NTZ print alike; the session time zone is UTC.
       const auto& ts = static_cast<const arrow::TimestampArray&>(column);
       auto unit = static_cast<const arrow::TimestampType&>(*ts.type()).unit();
-      char* end = format_timestamp(to_micros(ts.Value(row), unit), TimestampStyle::kDisplay, buf);
-      return std::string(buf, end);
+      out.append(buf, format_timestamp(to_micros(ts.Value(row), unit), TimestampStyle::kDisplay, buf));
+      return;
     }
+    case arrow::Type::STRUCT: append_struct(static_cast<const arrow::StructArray&>(column), row, out); return;
+    case arrow::Type::LIST: append_list(static_cast<const arrow::ListArray&>(column), row, out); return;
+    case arrow::Type::LARGE_LIST: append_list(static_cast<const arrow::LargeListArray&>(column), row, out); return;
+    case arrow::Type::MAP: append_map(static_cast<const arrow::MapArray&>(column), row, out); return;
     default: {
       auto scalar = column.GetScalar(row);
-      return scalar.ok() ? (*scalar)->ToString() : "?";
+      out += scalar.ok() ? (*scalar)->ToString() : "?";
+      return;
     }
   }
+}
+
+std::string cell_text(const arrow::Array& column, int64_t row) {
+  std::string out;
+  append_cell_text(column, row, out);
+  return out;
 }
 
 // Spark's SchemaUtils.escapeMetaCharacters: a newline in a value must not break the table.

@@ -5,6 +5,7 @@
 #include "common/json_writer.h"
 #include "common/time_format.h"
 #include "sink/encoders.h"
+#include "sink/value_text.h"
 
 namespace kpipe {
 namespace {
@@ -43,34 +44,6 @@ bool is_valid_utf8(std::string_view s) {
     p += n + 1;
   }
   return true;
-}
-
-void append_base64(std::string_view bytes, std::string& out) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  size_t n = bytes.size();
-  out.push_back('"');
-  size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
-    out.push_back(kAlphabet[v >> 18]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back(kAlphabet[v & 63]);
-  }
-  if (n - i == 1) {
-    uint32_t v = p[i] << 16;
-    out.push_back(kAlphabet[v >> 18]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out += "==";
-  } else if (n - i == 2) {
-    uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
-    out.push_back(kAlphabet[v >> 18]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back('=');
-  }
-  out.push_back('"');
 }
 
 void append_int(int64_t v, std::string& out) {
@@ -117,9 +90,9 @@ std::string encode_dead_letter(std::string_view topic, const std::vector<BadReco
       JsonWriter::escape(r.payload, out);
       out += ",\"payload_base64\":null}\n";
     } else {
-      out += ",\"payload\":null,\"payload_base64\":";
+      out += ",\"payload\":null,\"payload_base64\":\"";
       append_base64(r.payload, out);
-      out += "}\n";
+      out += "\"}\n";
     }
   }
   return out;

@@ -5,8 +5,14 @@
 //
 // Formats, as Spark writes them where Spark has an opinion:
 //   Parquet      parquet::arrow::FileWriter; declared types kept (timestamp[us, UTC] is stored as
-//                TIMESTAMP(isAdjustedToUTC=true, MICROS), never int96); one row group up to
-//                1,048,576 rows; dictionary and statistics on; created_by "kpipe version X".
+//                TIMESTAMP(isAdjustedToUTC=true, MICROS), never int96; TIMESTAMP_NTZ as
+//                isAdjustedToUTC=false); nested types natively as Spark writes them: lists in
+//                the standard 3-level form (<name> LIST { repeated group list { element } }),
+//                maps as MAP { repeated group key_value { key, value } }, structs as groups;
+//                DECIMAL(p, s) on INT32 for p <= 9, INT64 for p <= 18, else
+//                FIXED_LEN_BYTE_ARRAY (Spark's non-legacy layout); TINYINT/SMALLINT as INT32
+//                with INT(8|16, signed). One row group up to 1,048,576 rows; dictionary and
+//                statistics on; created_by "kpipe version X".
 //   CSV          arrow::csv::WriteCSV; bare header line (quoted only if a name needs it), '\n'
 //                line ends, RFC 4180 quoting: Arrow quotes every string value and doubles an
 //                embedded '"'; a null is an empty unquoted field and the empty string is "",
@@ -16,6 +22,13 @@
 //                microsecond timestamp is lost; they are formatted to text before Arrow sees
 //                them, hence quoted like strings. Dates "2025-11-06", booleans true/false,
 //                floating point shortest round-trip ("0.1", "1e+300", "100"; NaN as "nan").
+//                TIMESTAMP_NTZ as the same text without 'Z' ("2025-11-06T12:30:00.123").
+//                Decimals exactly, in plain notation with their scale ("12.30", "0.00000000",
+//                where Arrow's cast and Spark write "0E-8"), formatted before Arrow sees them,
+//                hence quoted like timestamps (pyarrow, DuckDB and Spark still infer numbers).
+//                CSV has no nested or binary type (Spark's CSV writer refuses such columns): a
+//                struct, array or map is its JSON text in one quoted cell
+//                ({"id":7,"tags":["a","b"]}, see append_json_value); binary is base64 text.
 //   dead-letter  JSON lines, see encode_dead_letter.
 //   console      text, see format_console_table.
 //
@@ -89,7 +102,9 @@ std::string encode_dead_letter(std::string_view topic, const std::vector<BadReco
 //   only showing top 20 rows
 // With `truncate` (Spark's default) values are right-aligned and any value longer than 20
 // characters is cut to 17 + "..." — timestamps with a fraction too, as in Spark; without it
-// values are whole and left-aligned (Spark's console option truncate=false). Null as "null";
+// values are whole and left-aligned (Spark's console option truncate=false). Null as "NULL"
+// (Spark 3.5; 3.4 printed "null"); nested values as Spark shows them: struct "{7, [a, b]}",
+// array "[a, NULL]", map "{k -> v}", binary "[01 02 FF]", decimals exactly ("12.30");
 // timestamps "2025-11-06 12:30:00.123" (UTC, trailing zeros dropped); doubles as Java prints
 // them ("1.0", "1.0E10", "NaN"); \n, \t, \r escaped so a value never breaks the table; East
 // Asian wide characters count as two columns. The text ends with a newline.

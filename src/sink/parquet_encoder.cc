@@ -39,6 +39,10 @@ std::shared_ptr<parquet::WriterProperties> writer_properties(Compression c) {
       ->enable_dictionary()
       ->enable_statistics()
       ->max_row_group_length(kMaxRowGroupRows)
+      // DECIMAL(p <= 9) on INT32 and (p <= 18) on INT64, as Spark writes them unless
+      // spark.sql.parquet.writeLegacyFormat; larger precisions on FIXED_LEN_BYTE_ARRAY.
+      // Spark, Hive 2+, DuckDB, pyarrow and delta-rs read all three.
+      ->enable_store_decimal_as_integer()
       // Format 2.6 for the logical types (TIMESTAMP with isAdjustedToUTC); data pages stay V1,
       // which every Spark and Hive reader handles.
       ->version(parquet::ParquetVersion::PARQUET_2_6)
@@ -55,6 +59,9 @@ std::shared_ptr<parquet::ArrowWriterProperties> arrow_writer_properties() {
       ->disallow_truncated_timestamps()
       // The Arrow schema in the footer, as pyarrow writes it: pyarrow reads back the exact types.
       ->store_schema()
+      // Lists in the Parquet spec's 3-level form with the element named "element", as Spark
+      // writes them and Spark's and Delta's readers expect (Arrow's default, pinned here).
+      ->enable_compliant_nested_types()
       // The engine already encodes files in parallel; threads inside one file would oversubscribe.
       ->set_use_threads(false)
       ->build();

@@ -39,7 +39,7 @@ TEST(ConsoleTableTest, SmallBatchAsSparkShowsIt) {
             "|            event_id|                  ts| value|        source|   n|   ok|       day|\n"
             "+--------------------+--------------------+------+--------------+----+-----+----------+\n"
             "|                   a|2025-11-06 12:30:...|   1.5|kpipe-producer|   1| true|2025-11-06|\n"
-            "|                null|                null|  null|          null|null| null|      null|\n"
+            "|                NULL|                NULL|  NULL|          NULL|NULL| NULL|      NULL|\n"
             "|this is a long va...| 2025-11-06 12:30:00|1.0E10|   line\\nbreak|  -7|false|1969-12-31|\n"
             "|              \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E|1969-12-31 23:59:...| 0.001|     tab\\there|   0| "
             "true|1970-01-01|\n"

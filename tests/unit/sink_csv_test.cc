@@ -137,7 +137,7 @@ TEST(CsvEncoderTest, SliceAndEmptySlice) {
 }
 
 // Timestamps in other units and years past 9999 (the decoder never makes them, the encoder
-// still writes them faithfully).
+// still writes them faithfully). A timestamp type without a zone is TIMESTAMP_NTZ: no 'Z'.
 TEST(CsvEncoderTest, TimestampUnitsAndExpandedYears) {
   auto ms = make_array<arrow::TimestampBuilder, int64_t>(arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"),
                                                          {1762432200123, -1});
@@ -150,8 +150,8 @@ TEST(CsvEncoderTest, TimestampUnitsAndExpandedYears) {
       2, {ms, ns, us});
   EXPECT_EQ(encode_csv(*batch, 0, 2),
             "ms,ns,us\n"
-            "\"2025-11-06T12:30:00.123Z\",\"2025-11-06T12:30:00.123456Z\",\"+10000-01-01T00:00:00.000Z\"\n"
-            "\"1969-12-31T23:59:59.999Z\",\"1969-12-31T23:59:59.999999Z\",\"-0001-01-01T00:00:00.000Z\"\n");
+            "\"2025-11-06T12:30:00.123Z\",\"2025-11-06T12:30:00.123456\",\"+10000-01-01T00:00:00.000Z\"\n"
+            "\"1969-12-31T23:59:59.999Z\",\"1969-12-31T23:59:59.999999\",\"-0001-01-01T00:00:00.000Z\"\n");
 }
 
 TEST(CsvEncoderTest, DeterministicAndThreadSafe) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <arrow/api.h>
+#include <arrow/json/from_string.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -122,6 +123,56 @@ inline std::shared_ptr<arrow::RecordBatch> all_types_batch(bool with_nan) {
                                arrow::field("f", arrow::float32()), arrow::field("b", arrow::boolean()),
                                arrow::field("ts", ts_type), arrow::field("dt", arrow::date32())});
   return arrow::RecordBatch::Make(schema, 5, {s, i64, i32, d, f, b, ts, dt});
+}
+
+// An array of `type` from JSON text (Arrow's ArrayFromJSONString: structs as objects, lists as
+// arrays, maps as [[key, value], ...], decimals as strings "12.30").
+inline std::shared_ptr<arrow::Array> from_json(const std::shared_ptr<arrow::DataType>& type, const std::string& json) {
+  auto r = arrow::json::ArrayFromJSONString(type, json);
+  if (!r.ok()) throw std::runtime_error(r.status().ToString());
+  return *r;
+}
+
+constexpr int64_t kTsNtz20251106 = 1762432200123456;  // 2025-11-06T12:30:00.123456 (wall clock)
+
+// The issue's nested event and every type the schema adds beyond the flat eight, as the
+// decoder builds them (schema.cc's arrow_type: list<element>, map<key not null, value>):
+//   user STRUCT<id: INT, tags: ARRAY<STRING>>, items ARRAY<STRUCT<sku: STRING,
+//   price: DECIMAL(10,2)>>, attrs MAP<STRING, STRING>, rate DECIMAL(5,2), big DECIMAL(38,10),
+//   payload BINARY, t8 TINYINT, t16 SMALLINT, local TIMESTAMP_NTZ, deep ARRAY<ARRAY<INT>>,
+//   m2 MAP<STRING, STRUCT<a: INT, b: STRING>>
+// Row 0 ordinary values, row 1 nulls inside every container, odd keys and the types' edges,
+// row 2 all nulls, row 3 empty containers and the smallest decimals.
+inline std::shared_ptr<arrow::RecordBatch> nested_batch() {
+  auto list_of = [](std::shared_ptr<arrow::DataType> t) { return arrow::list(arrow::field("element", std::move(t))); };
+  auto map_of = [](std::shared_ptr<arrow::DataType> t) {
+    return std::make_shared<arrow::MapType>(arrow::field("key", arrow::utf8(), false), arrow::field("value", t));
+  };
+  auto user_t = arrow::struct_({arrow::field("id", arrow::int32()), arrow::field("tags", list_of(arrow::utf8()))});
+  auto item_t = arrow::struct_({arrow::field("sku", arrow::utf8()), arrow::field("price", arrow::decimal128(10, 2))});
+  auto ab_t = arrow::struct_({arrow::field("a", arrow::int32()), arrow::field("b", arrow::utf8())});
+  auto user = from_json(user_t, R"([{"id": 7, "tags": ["a", "b"]}, {"id": null, "tags": [null, "b", ""]}, null,
+                                    {"id": 1, "tags": []}])");
+  auto items = from_json(list_of(item_t), R"([[{"sku": "x", "price": "12.30"}], [null, {"sku": null, "price": null}],
+                                              null, []])");
+  auto attrs = from_json(map_of(arrow::utf8()), R"([[["k", "v"]], [["k", null], ["\u00e9 \"q\"", "w,x"]], null, []])");
+  auto rate = from_json(arrow::decimal128(5, 2), R"(["1.50", "-0.05", null, "0.00"])");
+  auto big = from_json(arrow::decimal128(38, 10), R"(["12345678901234567890.0123456789",
+                        "-9999999999999999999999999999.9999999999", null, "0.0000000001"])");
+  auto payload = make_array<arrow::BinaryBuilder, std::string>(
+      arrow::binary(), {std::string("\x01\x02\x03"), std::string(), std::nullopt, std::string("\xFF\x00", 2)});
+  auto t8 = make_array<arrow::Int8Builder, int8_t>(arrow::int8(), {-128, 127, std::nullopt, 0});
+  auto t16 = make_array<arrow::Int16Builder, int16_t>(arrow::int16(), {32767, -32768, std::nullopt, 0});
+  auto local = make_array<arrow::TimestampBuilder, int64_t>(arrow::timestamp(arrow::TimeUnit::MICRO),
+                                                            {kTsNtz20251106, -1, std::nullopt, 1762387200000000});
+  auto deep = from_json(list_of(list_of(arrow::int32())), "[[[1, 2], [], null, [null]], [], null, [[3]]]");
+  auto m2 = from_json(map_of(ab_t), R"([[["k", {"a": 1, "b": null}]], [], null, [["z", null]]])");
+  auto schema = arrow::schema(
+      {arrow::field("user", user_t), arrow::field("items", items->type()), arrow::field("attrs", attrs->type()),
+       arrow::field("rate", rate->type()), arrow::field("big", big->type()), arrow::field("payload", arrow::binary()),
+       arrow::field("t8", arrow::int8()), arrow::field("t16", arrow::int16()), arrow::field("local", local->type()),
+       arrow::field("deep", deep->type()), arrow::field("m2", m2->type())});
+  return arrow::RecordBatch::Make(schema, 4, {user, items, attrs, rate, big, payload, t8, t16, local, deep, m2});
 }
 
 // The seed's event schema, `n` rows shaped like the producer's events: a per-run prefix and a
