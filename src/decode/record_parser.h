@@ -77,8 +77,8 @@ class RecordParser {
     uint32_t node_or_index;  // kField: the field's node; kElement: the element's index
     std::string_view key;    // kMapValue: the (unescaped) key
   };
-  using value = simdjson::ondemand::value;
-  using json_type = simdjson::ondemand::json_type;
+  using JsonValue = simdjson::ondemand::value;
+  using JsonType = simdjson::ondemand::json_type;
 
   // record_parser.cc
   void grow_buffer(size_t payload_size);
@@ -86,31 +86,31 @@ class RecordParser {
   std::string path_text(int depth) const;
   std::string field_prefix(int depth) const;
   bool allocate(uint32_t count, uint32_t& first, int depth);
-  static std::string not_an_object(simdjson::ondemand::document& doc, json_type type);
+  static std::string not_an_object(simdjson::ondemand::document& doc, JsonType type);
   bool read_fields(uint32_t node, simdjson::ondemand::object& object, uint32_t block, int depth);
   KeyMatch match_key(uint32_t node, simdjson::ondemand::field& field, uint32_t expected, uint32_t& child);
   bool check_record_required();
   bool check_struct_required(uint32_t node, uint32_t block, int depth);
-  bool validate_ignored(value value, int depth);
-  bool read_value(uint32_t node, value value, uint32_t slot, int depth);
-  bool read_struct(uint32_t node, value& value, uint32_t slot, int depth);
-  bool read_array(uint32_t node, value& value, uint32_t slot, int depth);
-  bool read_map(uint32_t node, value& value, uint32_t slot, int depth);
+  bool validate_ignored(JsonValue value, int depth);
+  bool read_value(uint32_t node, JsonValue value, uint32_t slot, int depth);
+  bool read_struct(uint32_t node, JsonValue& value, uint32_t slot, int depth);
+  bool read_array(uint32_t node, JsonValue& value, uint32_t slot, int depth);
+  bool read_map(uint32_t node, JsonValue& value, uint32_t slot, int depth);
   bool check_map_keys(uint32_t slot, int depth);
   bool duplicate_key(std::string_view key, int depth);
 
   // record_parser_values.cc
-  bool read_scalar(uint32_t node, value& value, json_type type, uint32_t slot, int depth);
-  bool read_string(int depth, value& value, std::string_view& text);
-  bool read_int64(uint32_t node, int depth, value& value, int64_t& number);
-  bool read_integer(uint32_t node, int depth, value& value, json_type type, int64_t min, int64_t max, Slot& slot);
-  bool read_string_column(int depth, value& value, json_type type, Slot& slot);
-  bool read_floating(uint32_t node, int depth, value& value, json_type type, Slot& slot);
-  bool read_timestamp(uint32_t node, int depth, value& value, json_type type, Slot& slot);
-  bool read_timestamp_ntz(uint32_t node, int depth, value& value, json_type type, Slot& slot);
-  bool read_decimal(uint32_t node, int depth, value& value, json_type type, Slot& slot);
-  bool read_binary(uint32_t node, int depth, value& value, json_type type, Slot& slot);
-  bool wrong_type(uint32_t node, int depth, json_type got, std::string_view detail = {});
+  bool read_scalar(uint32_t node, JsonValue& value, JsonType type, uint32_t slot, int depth);
+  bool read_string(int depth, JsonValue& value, std::string_view& text);
+  bool read_int64(uint32_t node, int depth, JsonValue& value, int64_t& number);
+  bool read_integer(uint32_t node, int depth, JsonValue& value, JsonType type, int64_t min, int64_t max, Slot& slot);
+  bool read_string_column(int depth, JsonValue& value, JsonType type, Slot& slot);
+  bool read_floating(uint32_t node, int depth, JsonValue& value, JsonType type, Slot& slot);
+  bool read_timestamp(uint32_t node, int depth, JsonValue& value, JsonType type, Slot& slot);
+  bool read_timestamp_ntz(uint32_t node, int depth, JsonValue& value, JsonType type, Slot& slot);
+  bool read_decimal(uint32_t node, int depth, JsonValue& value, JsonType type, Slot& slot);
+  bool read_binary(uint32_t node, int depth, JsonValue& value, JsonType type, Slot& slot);
+  bool wrong_type(uint32_t node, int depth, JsonType got, std::string_view detail = {});
   bool malformed_value(int depth, std::string_view token, simdjson::error_code error);
   std::string type_text(uint32_t node) const;
 
