@@ -10,6 +10,7 @@
 #include <arrow/type.h>
 
 #include "decode/record_parser.h"
+#include "decode/row_appender.h"
 #include "decode/timestamp.h"
 
 namespace kpipe {
@@ -17,25 +18,22 @@ namespace {
 
 // Arrow's utf8 arrays use int32 offsets; a builder refuses data past this.
 constexpr int64_t kMaxStringColumnBytes = std::numeric_limits<int32_t>::max() - 1;
-// Upper bounds for the capacity carried from one batch to the next.
-constexpr int64_t kMaxReservedRows = 1 << 20;
-constexpr int64_t kMaxReservedStringBytes = 64 << 20;
+// A record may hold this many values (tape slots) at least, or one per byte of MAX_RECORD_BYTES.
+constexpr size_t kMinRecordValues = 65536;
+// Rows reserved at a batch's start at least (the last batch's count when larger).
+constexpr int64_t kMinReservedRows = 1024;
 
-std::unique_ptr<arrow::ArrayBuilder> make_builder(ColumnType type, arrow::MemoryPool* pool) {
-  switch (type) {
-    case ColumnType::kString: return std::make_unique<arrow::StringBuilder>(pool);
-    case ColumnType::kInt64: return std::make_unique<arrow::Int64Builder>(pool);
-    case ColumnType::kInt32: return std::make_unique<arrow::Int32Builder>(pool);
-    case ColumnType::kDouble: return std::make_unique<arrow::DoubleBuilder>(pool);
-    case ColumnType::kFloat: return std::make_unique<arrow::FloatBuilder>(pool);
-    case ColumnType::kBoolean: return std::make_unique<arrow::BooleanBuilder>(pool);
-    case ColumnType::kTimestamp:
-      return std::make_unique<arrow::TimestampBuilder>(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), pool);
-    case ColumnType::kDate: return std::make_unique<arrow::Date32Builder>(pool);
-    default: break;  // nested and the newer types: not decoded yet
-  }
-  throw std::invalid_argument("RecordDecoder: unknown column type");
+// ---- KAFKA_COLUMNS -------------------------------------------------------------------------------
+// A top-level column with ColumnSpec::kafka != kNone takes its value from the Kafka record, not
+// from the JSON payload (which the parser treats as an unknown field of that name). It is appended
+// here, after the payload parsed, so the row stays all-or-nothing.
+// TODO(kafka columns): fill from `record` (key, topic, partition, offset, timestamp, headers).
+arrow::Status append_kafka_column(const ColumnSpec& column, const RawRecord& record, arrow::ArrayBuilder* builder) {
+  (void)column;
+  (void)record;
+  return builder->AppendNull();
 }
+// ---------------------------------------------------------------------------------------------------
 
 // The partition column must be checked before RecordParser, which indexes by it.
 size_t checked_partition_column(const Schema& schema, int partition_column) {
@@ -61,11 +59,16 @@ class RecordDecoder::Impl {
         limits_(limits),
         partition_column_(checked_partition_column(schema_, partition_column)),
         partition_type_(schema_.columns[partition_column_].type),
-        parser_(schema_.columns, partition_column_, limits.max_string_bytes) {
-    last_string_bytes_.resize(schema_.columns.size());
+        parser_(schema_.columns, partition_column_, limits.max_string_bytes,
+                std::max(kMinRecordValues, limits.max_record_bytes)),
+        appender_(parser_.tree(), *schema_.arrow_schema, pool) {
     for (size_t i = 0; i < schema_.columns.size(); ++i) {
-      builders_.push_back(make_builder(schema_.columns[i].type, pool));
-      if (schema_.columns[i].type == ColumnType::kString) string_columns_.push_back(i);
+      const ColumnSpec& column = schema_.columns[i];
+      if (column.kafka != KafkaField::kNone) {
+        kafka_columns_.push_back(i);
+      } else if (column.type == ColumnType::kString) {
+        string_columns_.push_back(i);
+      }
     }
   }
 
@@ -84,25 +87,13 @@ class RecordDecoder::Impl {
                                 " bytes, over MAX_RECORD_BYTES=" + std::to_string(limits_.max_record_bytes));
     }
     if (!parser_.parse(payload)) return reject(record, std::move(parser_.reason()));
-    append_row(parser_.slots());
+    append_row(record, parser_.tape());
   }
 
   size_t good_rows() const { return good_rows_; }
   size_t bad_rows() const { return bad_.size(); }
 
-  size_t buffered_bytes() const {
-    size_t bytes = dt_days_.size() * sizeof(int32_t);
-    for (size_t i = 0; i < schema_.columns.size(); ++i) {
-      const auto length = static_cast<size_t>(builders_[i]->length());
-      if (schema_.columns[i].type == ColumnType::kString) {
-        auto* builder = static_cast<arrow::StringBuilder*>(builders_[i].get());
-        bytes += length * sizeof(int32_t) + static_cast<size_t>(builder->value_data_length());
-      } else {
-        bytes += length * 8;
-      }
-    }
-    return bytes;
-  }
+  size_t buffered_bytes() const { return dt_days_.size() * sizeof(int32_t) + appender_.buffered_bytes(); }
 
   Result<DecodedBatch> finish() {
     if (!builder_error_.ok()) {
@@ -110,16 +101,11 @@ class RecordDecoder::Impl {
       reset();
       return error;
     }
-    arrow::ArrayVector arrays(builders_.size());
-    for (size_t i = 0; i < builders_.size(); ++i) {
-      if (schema_.columns[i].type == ColumnType::kString) {
-        last_string_bytes_[i] = static_cast<arrow::StringBuilder*>(builders_[i].get())->value_data_length();
-      }
-      const arrow::Status st = builders_[i]->Finish(&arrays[i]);
-      if (!st.ok()) {
-        reset();
-        return Status::fatal("decoding batch: finishing column '" + schema_.columns[i].name + "': " + st.ToString());
-      }
+    arrow::ArrayVector arrays;
+    const arrow::Status st = appender_.finish(arrays);
+    if (!st.ok()) {
+      reset();
+      return Status::fatal("decoding batch: " + st.ToString());
     }
     DecodedBatch batch;
     batch.rows = arrow::RecordBatch::Make(schema_.arrow_schema, static_cast<int64_t>(good_rows_), std::move(arrays));
@@ -141,11 +127,12 @@ class RecordDecoder::Impl {
     bad_.push_back(std::move(bad));
   }
 
-  void append_row(const std::vector<Slot>& slots) {
-    // Checked before any append so a row is either fully in the builders or not at all.
+  void append_row(const RawRecord& record, const std::vector<Slot>& tape) {
+    // Checked before any append so a row is either fully in the builders or not at all. Nested
+    // strings are not pre-checked: a builder over the limit fails the append and the batch.
     for (size_t column : string_columns_) {
-      const Slot& slot = slots[column];
-      auto* builder = static_cast<arrow::StringBuilder*>(builders_[column].get());
+      const Slot& slot = tape[column];
+      auto* builder = static_cast<arrow::StringBuilder*>(appender_.column_builder(column));
       if (slot.state == SlotState::kValue &&
           builder->value_data_length() + static_cast<int64_t>(slot.string_value.size()) > kMaxStringColumnBytes) {
         builder_error_ = Status::fatal("decoding batch: column '" + schema_.columns[column].name +
@@ -154,46 +141,37 @@ class RecordDecoder::Impl {
         return;
       }
     }
-    arrow::Status st;
-    for (size_t column = 0; column < schema_.columns.size() && st.ok(); ++column) {
-      const Slot& slot = slots[column];
-      arrow::ArrayBuilder* builder = builders_[column].get();
-      if (slot.state != SlotState::kValue) {
-        st = builder->AppendNull();
-        continue;
-      }
-      switch (schema_.columns[column].type) {
-        case ColumnType::kString: st = static_cast<arrow::StringBuilder*>(builder)->Append(slot.string_value); break;
-        case ColumnType::kInt64: st = static_cast<arrow::Int64Builder*>(builder)->Append(slot.int_value); break;
-        case ColumnType::kInt32:
-          st = static_cast<arrow::Int32Builder*>(builder)->Append(static_cast<int32_t>(slot.int_value));
-          break;
-        case ColumnType::kDouble: st = static_cast<arrow::DoubleBuilder*>(builder)->Append(slot.double_value); break;
-        case ColumnType::kFloat:
-          st = static_cast<arrow::FloatBuilder*>(builder)->Append(static_cast<float>(slot.double_value));
-          break;
-        case ColumnType::kBoolean:
-          st = static_cast<arrow::BooleanBuilder*>(builder)->Append(slot.int_value != 0);
-          break;
-        case ColumnType::kTimestamp: st = static_cast<arrow::TimestampBuilder*>(builder)->Append(slot.int_value); break;
-        case ColumnType::kDate:
-          st = static_cast<arrow::Date32Builder*>(builder)->Append(static_cast<int32_t>(slot.int_value));
-          break;
-        default: st = arrow::Status::NotImplemented("column type"); break;
-      }
+    for (size_t column = 0; column < schema_.columns.size(); ++column) {
+      if (schema_.columns[column].kafka != KafkaField::kNone) continue;
+      const arrow::Status st = appender_.append(static_cast<uint32_t>(column) + 1, tape, static_cast<uint32_t>(column));
+      if (!st.ok()) return builder_failed(column, st);
     }
-    if (!st.ok()) {
-      builder_error_ = Status::fatal("decoding batch: appending a row: " + st.ToString());
-      return;
+    for (size_t column : kafka_columns_) {  // KAFKA_COLUMNS: see append_kafka_column
+      const arrow::Status st = append_kafka_column(schema_.columns[column], record, appender_.column_builder(column));
+      if (!st.ok()) return builder_failed(column, st);
     }
-    const int64_t partition_value = slots[partition_column_].int_value;
-    dt_days_.push_back(partition_type_ == ColumnType::kTimestamp ? days_from_micros(partition_value)
-                                                                 : static_cast<int32_t>(partition_value));
+    dt_days_.push_back(partition_day(record, tape));
     ++good_rows_;
   }
 
+  int32_t partition_day(const RawRecord& record, const std::vector<Slot>& tape) const {
+    if (schema_.columns[partition_column_].kafka == KafkaField::kTimestamp) {
+      return days_from_micros(record.timestamp_ms * 1000);  // PARTITION_FROM=timestamp of KAFKA_COLUMNS
+    }
+    const int64_t value = tape[partition_column_].int_value;
+    return partition_type_ == ColumnType::kTimestamp ? days_from_micros(value) : static_cast<int32_t>(value);
+  }
+
+  // A builder failed mid-row (out of memory, or over an Arrow limit): the batch cannot be
+  // finished consistently, so it is lost and finish() says why.
+  void builder_failed(size_t column, const arrow::Status& st) {
+    std::string hint = st.IsCapacityError() ? "; lower MAX_OFFSETS_PER_TRIGGER" : "";
+    builder_error_ = Status::fatal("decoding batch: appending to column '" + schema_.columns[column].name +
+                                   "': " + st.ToString() + hint);
+  }
+
   void reset() {
-    for (auto& builder : builders_) builder->Reset();
+    appender_.reset();
     dt_days_ = {};
     bad_ = {};
     good_rows_ = 0;
@@ -201,19 +179,10 @@ class RecordDecoder::Impl {
     reserve_pending_ = true;
   }
 
-  // Arrow's Finish() hands the buffers to the arrays, so capacity cannot be kept as such; the last
-  // batch's size (bounded) is the best guess for the next one and saves the doubling copies.
   void reserve_for_next_batch() {
-    const int64_t rows = std::clamp<int64_t>(last_rows_, 1024, kMaxReservedRows);
-    dt_days_.reserve(static_cast<size_t>(rows));
-    for (size_t i = 0; i < builders_.size() && builder_error_.ok(); ++i) {
-      arrow::Status st = builders_[i]->Reserve(rows);
-      if (st.ok() && schema_.columns[i].type == ColumnType::kString) {
-        st = static_cast<arrow::StringBuilder*>(builders_[i].get())
-                 ->ReserveData(std::clamp<int64_t>(last_string_bytes_[i], 32 * 1024, kMaxReservedStringBytes));
-      }
-      if (!st.ok()) builder_error_ = Status::fatal("decoding batch: reserving memory: " + st.ToString());
-    }
+    dt_days_.reserve(static_cast<size_t>(std::max<int64_t>(last_rows_, kMinReservedRows)));
+    const arrow::Status st = appender_.reserve(kMinReservedRows);
+    if (!st.ok()) builder_error_ = Status::fatal("decoding batch: reserving memory: " + st.ToString());
   }
 
   Schema schema_;
@@ -221,16 +190,16 @@ class RecordDecoder::Impl {
   size_t partition_column_;
   ColumnType partition_type_;
   RecordParser parser_;
-  std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders_;
-  std::vector<size_t> string_columns_;  // checked against Arrow's 2 GiB limit before a row
+  RowAppender appender_;
+  std::vector<size_t> string_columns_;  // top-level STRING columns, checked against Arrow's 2 GiB limit
+  std::vector<size_t> kafka_columns_;   // KAFKA_COLUMNS, appended from the Kafka record
 
   std::vector<int32_t> dt_days_;
   std::vector<BadRecord> bad_;
   size_t good_rows_ = 0;
-  int64_t last_rows_ = 0;                   // rows of the previous batch: the next one's capacity hint
-  std::vector<int64_t> last_string_bytes_;  // per column, the same for string data
-  Status builder_error_;                    // a builder failed: the batch is lost, finish() says why
-  bool reserve_pending_ = true;             // reserve_for_next_batch() at the next add()
+  int64_t last_rows_ = 0;        // rows of the previous batch: the next one's capacity hint
+  Status builder_error_;         // a builder failed: the batch is lost, finish() says why
+  bool reserve_pending_ = true;  // reserve_for_next_batch() at the next add()
 };
 
 RecordDecoder::RecordDecoder(Schema schema, int partition_column, DecodeLimits limits, arrow::MemoryPool* pool)

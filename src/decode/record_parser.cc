@@ -1,23 +1,22 @@
 #include "decode/record_parser.h"
 
 #include <algorithm>
-#include <cfloat>
-#include <charconv>
-#include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <utility>
 
-#include "decode/timestamp.h"
+#include "decode/json_text.h"
 
 namespace kpipe {
 
 namespace od = simdjson::ondemand;
+using json_text::document_error;
+using json_text::quoted;
+using json_text::trim_right;
 
 namespace {
 
-// Largest number of bytes of a value quoted in a reason; the payload itself keeps everything.
-constexpr size_t kMaxQuotedBytes = 64;
 // The parser and the padded copy start this large (the seed's events are 115 bytes) and grow
 // geometrically for larger ones. The engine keeps a decoder per partition: at 64 KiB each
 // decoder's parser took 380 KiB, 36 MB for 96 partitions (heaptrack).
@@ -25,112 +24,54 @@ constexpr size_t kInitialCapacity = 4 * 1024;
 // Deepest nesting accepted inside an ignored field. It keeps the document's depth under the
 // parser's max_depth (1024), which On-Demand asserts in debug builds and never checks in release.
 constexpr int kMaxNestingDepth = 1000;
-// Schemas wider than this look keys up in a hash map instead of scanning the columns.
-constexpr size_t kLinearLookupColumns = 16;
+// Maps with more entries than this check their keys for duplicates with a hash table.
+constexpr uint32_t kLinearKeyCheck = 8;
+constexpr uint32_t kNoEntry = std::numeric_limits<uint32_t>::max();
 
-std::string_view json_type_name(od::json_type type) {
-  switch (type) {
-    case od::json_type::array: return "array";
-    case od::json_type::object: return "object";
-    case od::json_type::number: return "number";
-    case od::json_type::string: return "string";
-    case od::json_type::boolean: return "boolean";
-    case od::json_type::null: return "null";
-  }
-  return "unknown";
-}
-
-std::string_view trim_right(std::string_view token) {
-  while (!token.empty() &&
-         (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' || token.back() == '\r')) {
-    token.remove_suffix(1);
-  }
-  return token;
-}
-
-bool is_integer_token(std::string_view token) {
-  size_t i = token.size() > 0 && token[0] == '-' ? 1 : 0;
-  if (i == token.size()) return false;
-  for (; i < token.size(); ++i) {
-    if (token[i] < '0' || token[i] > '9') return false;
+bool is_plain_identifier(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
   }
   return true;
 }
 
-// The JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-bool is_json_number(std::string_view t) {
-  size_t i = 0;
-  auto digits = [&] {
-    const size_t start = i;
-    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
-    return i > start;
-  };
-  if (i < t.size() && t[i] == '-') ++i;
-  if (i < t.size() && t[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
+// A map key in a path: JSON-quoted, control characters escaped, long keys cut.
+void append_key(std::string& out, std::string_view key) {
+  out += "[\"";
+  size_t cut = std::min(key.size(), json_text::kMaxQuotedBytes);
+  while (cut < key.size() && cut > 0 && (static_cast<unsigned char>(key[cut]) & 0xC0) == 0x80) --cut;
+  for (char c : key.substr(0, cut)) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[(c >> 4) & 0xF];
+      out += kHex[c & 0xF];
+    } else {
+      out += c;
+    }
   }
-  if (i < t.size() && t[i] == '.') {
-    ++i;
-    if (!digits()) return false;
-  }
-  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
-    ++i;
-    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == t.size();
-}
-
-// simdjson's On-Demand number parser refuses a few valid JSON numbers that its DOM parser
-// accepts (found by fuzzing: 0e39999999999999999999 is zero, but On-Demand reports NUMBER_ERROR).
-// When it refuses, the grammar and from_chars decide; a number beyond double range stays refused.
-template <typename Value>
-simdjson::error_code read_double(Value& value, std::string_view token, double& out) {
-  const simdjson::error_code error = value.get_double().get(out);
-  if (error != simdjson::NUMBER_ERROR || !is_json_number(token)) return error;
-  const char* end = token.data() + token.size();
-  const auto [ptr, ec] = std::from_chars(token.data(), end, out);
-  if (ec == std::errc::result_out_of_range && token.find_first_of("eE") != std::string_view::npos &&
-      token[token.find_first_of("eE") + 1] == '-') {
-    out = token[0] == '-' ? -0.0 : 0.0;  // underflow is zero, as in simdjson's own parser
-    return simdjson::SUCCESS;
-  }
-  if (ec != std::errc() || ptr != end || !std::isfinite(out)) return simdjson::NUMBER_ERROR;
-  return simdjson::SUCCESS;
-}
-
-// 'value' for a reason, cut at a UTF-8 character boundary so the reason stays valid UTF-8.
-std::string quoted(std::string_view value) {
-  if (value.size() <= kMaxQuotedBytes) return "'" + std::string(value) + "'";
-  size_t cut = kMaxQuotedBytes;
-  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
-  return "'" + std::string(value.substr(0, cut)) + "...' (" + std::to_string(value.size()) + " bytes)";
-}
-
-std::string document_error(simdjson::error_code error) {
-  switch (error) {
-    case simdjson::UTF8_ERROR: return "invalid UTF-8";
-    case simdjson::EMPTY: return "empty message (only whitespace)";
-    default: return std::string("malformed JSON: ") + simdjson::error_message(error);
-  }
+  if (cut < key.size()) out += "...";
+  out += "\"]";
 }
 
 }  // namespace
 
-RecordParser::RecordParser(const std::vector<ColumnSpec>& columns, size_t partition_column, size_t max_string_bytes)
-    : partition_column_(partition_column), max_string_bytes_(max_string_bytes) {
+RecordParser::RecordParser(const std::vector<ColumnSpec>& columns, size_t partition_column, size_t max_string_bytes,
+                           size_t max_values)
+    : tree_(columns),
+      partition_column_(partition_column),
+      max_string_bytes_(max_string_bytes),
+      max_values_(std::max<size_t>(max_values, columns.size())) {
   for (size_t i = 0; i < columns.size(); ++i) {
-    const ColumnSpec& spec = columns[i];
-    const bool plain = spec.name.find_first_of("\"\\") == std::string::npos;
-    columns_.push_back(Column{spec.name, spec.type, spec.nullable, plain});
-    if (i == partition_column_ || !spec.nullable) required_.push_back(i);
+    if (columns[i].kafka != KafkaField::kNone) continue;  // not in the JSON: RecordDecoder fills it
+    if (i == partition_column_ || !columns[i].nullable) required_.push_back(i);
   }
-  if (columns_.size() > kLinearLookupColumns) {
-    for (size_t i = 0; i < columns_.size(); ++i) index_by_name_.emplace(columns_[i].name, i);
-  }
-  slots_.resize(columns_.size());
+  path_.resize(tree_.size() + 1);  // no path is longer than the tree is deep
+  tape_.reserve(columns.size());
   grow_buffer(kInitialCapacity);
 }
 
@@ -142,6 +83,9 @@ void RecordParser::grow_buffer(size_t payload_size) {
   // reads.
   buffer_.reset(new char[capacity + simdjson::SIMDJSON_PADDING]());
   buffer_capacity_ = capacity + simdjson::SIMDJSON_PADDING;
+  // BINARY values decode to at most 3/4 of their text, and a DECIMAL string without its commas
+  // is shorter than its text: all of one record's fit in its length.
+  scratch_.reset(new char[buffer_capacity_]);
   // On failure the parser keeps its old size and iterate() reports MEMALLOC for the record that
   // needs more, which then becomes a bad record: nothing to handle here.
   const simdjson::error_code ignored = parser_.allocate(capacity);
@@ -153,13 +97,51 @@ bool RecordParser::fail(std::string reason) {
   return false;
 }
 
-std::string RecordParser::field_prefix(size_t column) const { return "field '" + columns_[column].name + "': "; }
+// "user.tags[1]", "items[0].price", "attrs[\"k\"]": built only for a reason, never on a good record.
+std::string RecordParser::path_text(int depth) const {
+  std::string out;
+  for (int i = 0; i < depth; ++i) {
+    const PathStep& step = path_[static_cast<size_t>(i)];
+    switch (step.kind) {
+      case PathStep::kField: {
+        const std::string& name = tree_.node(step.node_or_index).name;
+        if (i > 0) out += '.';
+        // Top-level names are shown as written (as reasons always did); nested ones that a '.' or
+        // '[' would make ambiguous are back-quoted as Spark quotes them.
+        if (i == 0 || is_plain_identifier(name)) {
+          out += name;
+        } else {
+          out += '`' + name + '`';
+        }
+        break;
+      }
+      case PathStep::kElement: out += '[' + std::to_string(step.node_or_index) + ']'; break;
+      case PathStep::kMapValue: append_key(out, step.key); break;
+    }
+  }
+  return out;
+}
+
+std::string RecordParser::field_prefix(int depth) const { return "field '" + path_text(depth) + "': "; }
+
+bool RecordParser::allocate(uint32_t count, uint32_t& first, int depth) {
+  if (tape_.size() + count > max_values_) {
+    return fail(field_prefix(depth) + "the record holds more than " + std::to_string(max_values_) +
+                " values (every field of a STRUCT counts, present or not; the limit is one value per byte of "
+                "MAX_RECORD_BYTES, at least 65536)");
+  }
+  first = static_cast<uint32_t>(tape_.size());
+  tape_.resize(tape_.size() + count);
+  return true;
+}
 
 bool RecordParser::parse(std::string_view payload) {
   if (payload.size() + simdjson::SIMDJSON_PADDING > buffer_capacity_) grow_buffer(payload.size());
   std::memcpy(buffer_.get(), payload.data(), payload.size());
   length_ = payload.size();
-  for (Slot& slot : slots_) slot.state = SlotState::kMissing;
+  scratch_used_ = 0;
+  tape_.clear();
+  tape_.resize(tree_.node(FieldTree::kRecord).child_count);
   od::document doc;
   simdjson::error_code error = parser_.iterate(buffer_.get(), length_, buffer_capacity_).get(doc);
   if (error) return fail(document_error(error));
@@ -168,42 +150,15 @@ bool RecordParser::parse(std::string_view payload) {
   if (root_type != od::json_type::object) return fail(not_an_object(doc, root_type));
   od::object object;
   if ((error = doc.get_object().get(object))) return fail(document_error(error));
+  if (!read_fields(FieldTree::kRecord, object, 0, 0)) return false;
 
-  size_t expected = 0;  // producers usually write fields in schema order: try that column first
-  for (auto field_result : object) {
-    od::field field;
-    if ((error = std::move(field_result).get(field))) return fail(document_error(error));
-    size_t column = 0;
-    switch (match_key(field, expected, column)) {
-      case KeyMatch::kError: return false;
-      case KeyMatch::kIgnored:
-        if (!validate_ignored(field.value())) return false;
-        continue;
-      case KeyMatch::kColumn: break;
-    }
-    expected = column + 1;
-    if (slots_[column].state != SlotState::kMissing) {
-      return fail("field '" + columns_[column].name + "' appears more than once");
-    }
-    if (!read_value(column, field.value())) return false;
-  }
   // On-Demand stops at the object's closing brace; anything but whitespace after it is an error.
   const char* trailing = nullptr;
   if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
     const std::string_view rest(trailing, length_ - static_cast<size_t>(trailing - buffer_.get()));
     return fail("malformed JSON: unexpected " + quoted(trim_right(rest)) + " after the object");
   }
-  for (size_t column : required_) {
-    const SlotState state = slots_[column].state;
-    if (state == SlotState::kValue) continue;
-    const char* what = state == SlotState::kNull ? " (null)" : "";
-    if (column == partition_column_) {
-      return fail("missing partition column '" + columns_[column].name + "'" + what);
-    }
-    return fail("field '" + columns_[column].name + "' is NOT NULL but " +
-                (state == SlotState::kNull ? "null" : "missing"));
-  }
-  return true;
+  return check_record_required();
 }
 
 // type() only peeks at the first byte, so "not json" looks like null: say "malformed" unless
@@ -226,7 +181,7 @@ std::string RecordParser::not_an_object(od::document& doc, od::json_type type) {
       std::string_view token;
       double number;
       error = doc.raw_json_token().get(token);
-      if (!error) error = read_double(doc, trim_right(token), number);
+      if (!error) error = json_text::read_double(doc, trim_right(token), number);
       break;
     }
     case od::json_type::string: {
@@ -237,14 +192,46 @@ std::string RecordParser::not_an_object(od::document& doc, od::json_type type) {
     default: break;
   }
   if (error) return document_error(error);
-  return "not a JSON object (got " + std::string(json_type_name(type)) + ")";
+  return "not a JSON object (got " + std::string(json_text::type_name(type)) + ")";
 }
 
-RecordParser::KeyMatch RecordParser::match_key(od::field& field, size_t expected, size_t& column) {
+// The fields of STRUCT `node` (the record itself at depth 0) into tape_[block ...]: one slot per
+// field, in schema order, whatever order the keys come in.
+bool RecordParser::read_fields(uint32_t node, od::object& object, uint32_t block, int depth) {
+  const FieldNode& parent = tree_.node(node);
+  uint32_t expected = 0;  // producers usually write fields in schema order: try that one first
+  simdjson::error_code error;
+  for (auto field_result : object) {
+    od::field field;
+    if ((error = std::move(field_result).get(field))) return fail(document_error(error));
+    uint32_t child = 0;
+    switch (match_key(node, field, expected, child)) {
+      case KeyMatch::kError: return false;
+      case KeyMatch::kIgnored:
+        if (!validate_ignored(field.value(), depth + 1)) return false;
+        continue;
+      case KeyMatch::kField: break;
+    }
+    expected = child + 1;
+    const uint32_t child_node = parent.first_child + child;
+    path_[static_cast<size_t>(depth)] = PathStep{PathStep::kField, child_node, {}};
+    if (tape_[block + child].state != SlotState::kMissing) {
+      return fail("field '" + path_text(depth + 1) + "' appears more than once");
+    }
+    if (!read_value(child_node, field.value(), block + child, depth + 1)) return false;
+  }
+  return true;
+}
+
+RecordParser::KeyMatch RecordParser::match_key(uint32_t node, od::field& field, uint32_t expected, uint32_t& child) {
+  const FieldNode& parent = tree_.node(node);
   const od::raw_json_string raw = field.key();
-  if (expected < columns_.size() && columns_[expected].plain_name && raw.unsafe_is_equal(columns_[expected].name)) {
-    column = expected;
-    return KeyMatch::kColumn;
+  if (expected < parent.child_count) {
+    const FieldNode& candidate = tree_.node(parent.first_child + expected);
+    if (candidate.plain_name && raw.unsafe_is_equal(candidate.name)) {
+      child = expected;
+      return candidate.kafka == KafkaField::kNone ? KeyMatch::kField : KeyMatch::kIgnored;
+    }
   }
   // Slow path: out-of-order, extra or escaped keys. A key without '\' ends at the first '"'.
   std::string_view key;
@@ -258,25 +245,43 @@ RecordParser::KeyMatch RecordParser::match_key(od::field& field, size_t expected
     fail(document_error(error));
     return KeyMatch::kError;
   }
-  if (!index_by_name_.empty()) {
-    const auto it = index_by_name_.find(key);
-    if (it == index_by_name_.end()) return KeyMatch::kIgnored;
-    column = it->second;
-    return KeyMatch::kColumn;
+  const int64_t found = tree_.find_field(node, key);
+  if (found < 0) return KeyMatch::kIgnored;
+  child = static_cast<uint32_t>(found);
+  // A Kafka column (KAFKA_COLUMNS) takes its value from the Kafka record: a JSON key of the same
+  // name is an unknown field.
+  return tree_.node(parent.first_child + child).kafka == KafkaField::kNone ? KeyMatch::kField : KeyMatch::kIgnored;
+}
+
+bool RecordParser::check_record_required() {
+  const FieldNode& record = tree_.node(FieldTree::kRecord);
+  for (size_t column : required_) {
+    const SlotState state = tape_[column].state;
+    if (state == SlotState::kValue) continue;
+    const std::string& name = tree_.node(record.first_child + static_cast<uint32_t>(column)).name;
+    const char* what = state == SlotState::kNull ? " (null)" : "";
+    if (column == partition_column_) return fail("missing partition column '" + name + "'" + what);
+    return fail("field '" + name + "' is NOT NULL but " + (state == SlotState::kNull ? "null" : "missing"));
   }
-  for (size_t i = 0; i < columns_.size(); ++i) {
-    if (columns_[i].name == key) {
-      column = i;
-      return KeyMatch::kColumn;
-    }
+  return true;
+}
+
+bool RecordParser::check_struct_required(uint32_t node, uint32_t block, int depth) {
+  const FieldNode& parent = tree_.node(node);
+  for (uint32_t i = 0; i < parent.child_count; ++i) {
+    const SlotState state = tape_[block + i].state;
+    if (state == SlotState::kValue || tree_.node(parent.first_child + i).nullable) continue;
+    path_[static_cast<size_t>(depth)] = PathStep{PathStep::kField, parent.first_child + i, {}};
+    return fail("field '" + path_text(depth + 1) + "' is NOT NULL but " +
+                (state == SlotState::kNull ? "null" : "missing"));
   }
-  return KeyMatch::kIgnored;
+  return true;
 }
 
 // On-Demand only checks what it is asked to read, so an ignored field is walked fully: a
 // message with `"extra": tru` is malformed JSON and must not pass as a good row. On-Demand does
 // not enforce a nesting limit either; without ours, 100k '[' in a 1 MB message overflow the
-// stack.
+// stack. `depth` is the JSON nesting depth of `value`.
 bool RecordParser::validate_ignored(od::value value, int depth) {
   if (depth > kMaxNestingDepth) return fail(document_error(simdjson::DEPTH_ERROR));
   od::json_type type;
@@ -313,7 +318,7 @@ bool RecordParser::validate_ignored(od::value value, int depth) {
     }
     case od::json_type::number: {
       double number;
-      error = read_double(value, trim_right(value.raw_json_token()), number);
+      error = json_text::read_double(value, trim_right(value.raw_json_token()), number);
       break;
     }
     case od::json_type::boolean: {
@@ -335,171 +340,150 @@ bool RecordParser::validate_ignored(od::value value, int depth) {
   return true;
 }
 
-bool RecordParser::wrong_type(size_t column, od::json_type got, std::string_view detail) {
-  std::string reason = field_prefix(column) + "expected " + std::string(column_type_name(columns_[column].type)) +
-                       ", got " + std::string(json_type_name(got));
-  if (!detail.empty()) reason += " " + std::string(detail);
-  return fail(std::move(reason));
-}
-
-bool RecordParser::malformed_value(size_t column, std::string_view token, simdjson::error_code error) {
-  return fail("malformed JSON in field '" + columns_[column].name + "': " + quoted(trim_right(token)) + ": " +
-              simdjson::error_message(error));
-}
-
-bool RecordParser::read_string(size_t column, od::value& value, std::string_view& text) {
-  const std::string_view token = value.raw_json_token();
-  if (simdjson::error_code error = value.get_string().get(text)) {
-    return malformed_value(column, token, error);
-  }
-  return true;
-}
-
-// An integer token, or the reason it is not one: malformed, fractional or out of int64 range.
-bool RecordParser::read_int64(size_t column, od::value& value, int64_t& number) {
-  const std::string_view token = trim_right(value.raw_json_token());
-  if (value.get_int64().get(number) == simdjson::SUCCESS) return true;
-  double as_double;
-  if (simdjson::error_code error = read_double(value, token, as_double)) {
-    return malformed_value(column, token, error);
-  }
-  return wrong_type(column, od::json_type::number,
-                    std::string(token.substr(0, kMaxQuotedBytes)) +
-                        (is_integer_token(token) ? " (out of range)" : " (not an integer)"));
-}
-
-bool RecordParser::read_value(size_t column, od::value value) {
-  Slot& slot = slots_[column];
+// A value of any type into tape_[slot]; path_[0 .. depth) names it.
+bool RecordParser::read_value(uint32_t node, od::value value, uint32_t slot, int depth) {
   od::json_type type;
   simdjson::error_code error = value.type().get(type);
   if (error) return fail(document_error(error));
   if (type == od::json_type::null) {
     bool is_null = false;
     if ((error = value.is_null().get(is_null)) || !is_null) {
-      return malformed_value(column, value.raw_json_token(), error ? error : simdjson::INCORRECT_TYPE);
+      return malformed_value(depth, value.raw_json_token(), error ? error : simdjson::INCORRECT_TYPE);
     }
-    slot.state = SlotState::kNull;
+    tape_[slot].state = SlotState::kNull;
     return true;
   }
-  switch (columns_[column].type) {
-    case ColumnType::kString:
-      if (!read_string_column(column, value, type, slot)) return false;
-      break;
-    case ColumnType::kInt64:
-      if (type != od::json_type::number) return wrong_type(column, type);
-      if (!read_int64(column, value, slot.int_value)) return false;
-      break;
-    case ColumnType::kInt32:
-      if (type != od::json_type::number) return wrong_type(column, type);
-      if (!read_int64(column, value, slot.int_value)) return false;
-      if (slot.int_value < std::numeric_limits<int32_t>::min() ||
-          slot.int_value > std::numeric_limits<int32_t>::max()) {
-        return wrong_type(column, type, std::to_string(slot.int_value) + " (out of range)");
-      }
-      break;
-    case ColumnType::kDouble:
-    case ColumnType::kFloat:
-      if (!read_floating(column, value, type, slot)) return false;
-      break;
-    case ColumnType::kBoolean: {
-      if (type != od::json_type::boolean) return wrong_type(column, type);
-      bool flag = false;
-      const std::string_view token = value.raw_json_token();
-      if ((error = value.get_bool().get(flag))) return malformed_value(column, token, error);
-      slot.int_value = flag;
-      break;
-    }
-    case ColumnType::kTimestamp:
-      if (!read_timestamp(column, value, type, slot)) return false;
-      break;
-    case ColumnType::kDate: {
-      if (type != od::json_type::string) return wrong_type(column, type);
-      std::string_view text;
-      if (!read_string(column, value, text)) return false;
-      const std::optional<int32_t> days = parse_date_days(text);
-      if (!days) {
-        return fail(field_prefix(column) + quoted(text) + " is not a valid DATE (YYYY-MM-DD, years 0001-9999)");
-      }
-      slot.int_value = *days;
-      break;
-    }
-    default: return fail(field_prefix(column) + "type not decoded yet");
+  switch (tree_.node(node).type) {
+    case ColumnType::kStruct:
+      if (type != od::json_type::object) return wrong_type(node, depth, type);
+      return read_struct(node, value, slot, depth);
+    case ColumnType::kArray:
+      if (type != od::json_type::array) return wrong_type(node, depth, type);
+      return read_array(node, value, slot, depth);
+    case ColumnType::kMap:
+      if (type != od::json_type::object) return wrong_type(node, depth, type);
+      return read_map(node, value, slot, depth);
+    default: return read_scalar(node, value, type, slot, depth);
   }
-  slot.state = SlotState::kValue;
+}
+
+bool RecordParser::read_struct(uint32_t node, od::value& value, uint32_t slot, int depth) {
+  od::object object;
+  if (simdjson::error_code error = value.get_object().get(object)) return fail(document_error(error));
+  uint32_t block = 0;
+  if (!allocate(tree_.node(node).child_count, block, depth)) return false;
+  tape_[slot].first = block;
+  if (!read_fields(node, object, block, depth)) return false;
+  if (tree_.node(node).has_required && !check_struct_required(node, block, depth)) return false;
+  tape_[slot].state = SlotState::kValue;
   return true;
 }
 
-bool RecordParser::read_string_column(size_t column, od::value& value, od::json_type type, Slot& slot) {
-  std::string_view text;
-  switch (type) {
-    case od::json_type::string:
-      if (!read_string(column, value, text)) return false;
-      break;
-    case od::json_type::number: {
-      // Kept as written (Spark does the same), but only once it is a valid JSON number.
-      text = trim_right(value.raw_json_token());
-      double ignored;
-      if (simdjson::error_code error = read_double(value, text, ignored)) {
-        return malformed_value(column, text, error);
-      }
-      break;
+bool RecordParser::read_array(uint32_t node, od::value& value, uint32_t slot, int depth) {
+  od::array array;
+  simdjson::error_code error = value.get_array().get(array);
+  if (error) return fail(document_error(error));
+  const uint32_t element_node = tree_.node(node).first_child;
+  const bool element_nullable = tree_.node(element_node).nullable;
+  uint32_t count = 0;
+  uint32_t previous = 0;
+  for (auto element_result : array) {
+    od::value element;
+    if ((error = std::move(element_result).get(element))) return fail(document_error(error));
+    uint32_t index = 0;
+    if (!allocate(1, index, depth)) return false;
+    if (count == 0) {
+      tape_[slot].first = index;
+    } else {
+      tape_[previous].next = index;
     }
-    case od::json_type::boolean: {
-      text = trim_right(value.raw_json_token());
-      bool ignored;
-      if (simdjson::error_code error = value.get_bool().get(ignored)) {
-        return malformed_value(column, text, error);
-      }
-      break;
+    path_[static_cast<size_t>(depth)] = PathStep{PathStep::kElement, count, {}};
+    if (!read_value(element_node, element, index, depth + 1)) return false;
+    if (!element_nullable && tape_[index].state != SlotState::kValue) {
+      return fail("field '" + path_text(depth + 1) + "' is NOT NULL but null");
     }
-    default: return wrong_type(column, type);
+    previous = index;
+    ++count;
   }
-  if (text.size() > max_string_bytes_) {
-    return fail(field_prefix(column) + "string is " + std::to_string(text.size()) +
-                " bytes, over MAX_STRING_BYTES=" + std::to_string(max_string_bytes_));
-  }
-  slot.string_value = text;
+  tape_[slot].count = count;
+  tape_[slot].state = SlotState::kValue;
   return true;
 }
 
-bool RecordParser::read_floating(size_t column, od::value& value, od::json_type type, Slot& slot) {
-  if (type != od::json_type::number) return wrong_type(column, type);
-  const std::string_view token = trim_right(value.raw_json_token());
-  if (read_double(value, token, slot.double_value) != simdjson::SUCCESS) {
-    // Numbers that overflow a double (1e400) are refused as well as malformed ones.
-    return fail(field_prefix(column) + quoted(token) + " is not a valid " +
-                std::string(column_type_name(columns_[column].type)) + " (malformed or out of range)");
+bool RecordParser::read_map(uint32_t node, od::value& value, uint32_t slot, int depth) {
+  od::object object;
+  simdjson::error_code error = value.get_object().get(object);
+  if (error) return fail(document_error(error));
+  const uint32_t value_node = tree_.node(node).first_child + 1;
+  const bool value_nullable = tree_.node(value_node).nullable;
+  uint32_t count = 0;
+  uint32_t previous = 0;
+  for (auto field_result : object) {
+    od::field field;
+    std::string_view key;
+    if ((error = std::move(field_result).get(field)) || (error = field.unescaped_key().get(key))) {
+      return fail(document_error(error));
+    }
+    path_[static_cast<size_t>(depth)] = PathStep{PathStep::kMapValue, 0, key};
+    if (key.size() > max_string_bytes_) {
+      return fail(field_prefix(depth + 1) + "map key is " + std::to_string(key.size()) +
+                  " bytes, over MAX_STRING_BYTES=" + std::to_string(max_string_bytes_));
+    }
+    uint32_t index = 0;
+    if (!allocate(2, index, depth)) return false;
+    if (count == 0) {
+      tape_[slot].first = index;
+    } else {
+      tape_[previous].next = index;
+    }
+    tape_[index].state = SlotState::kValue;
+    tape_[index].string_value = key;
+    if (!read_value(value_node, field.value(), index + 1, depth + 1)) return false;
+    if (!value_nullable && tape_[index + 1].state != SlotState::kValue) {
+      return fail("field '" + path_text(depth + 1) + "' is NOT NULL but null");
+    }
+    previous = index;
+    ++count;
   }
-  if (columns_[column].type == ColumnType::kFloat && (slot.double_value > FLT_MAX || slot.double_value < -FLT_MAX)) {
-    return fail(field_prefix(column) + quoted(token) + " is out of FLOAT range");
+  tape_[slot].count = count;
+  tape_[slot].state = SlotState::kValue;
+  return check_map_keys(slot, depth);
+}
+
+// A key twice in one map is a bad record, as a field twice in one object is: Spark's from_json
+// keeps the last value, which silently drops the others. Checked once the map is whole, so a map
+// nested in a value cannot disturb the table of the map around it.
+bool RecordParser::check_map_keys(uint32_t slot, int depth) {
+  const uint32_t count = tape_[slot].count;
+  if (count < 2) return true;
+  if (count <= kLinearKeyCheck) {
+    for (uint32_t a = tape_[slot].first, i = 0; i < count; a = tape_[a].next, ++i) {
+      for (uint32_t b = tape_[a].next, j = i + 1; j < count; b = tape_[b].next, ++j) {
+        if (tape_[a].string_value == tape_[b].string_value) return duplicate_key(tape_[b].string_value, depth);
+      }
+    }
+    return true;
+  }
+  size_t size = 16;
+  while (size < 2 * static_cast<size_t>(count)) size *= 2;
+  key_table_.assign(size, kNoEntry);  // keeps its capacity: no allocation once grown
+  const std::hash<std::string_view> hash;
+  for (uint32_t a = tape_[slot].first, i = 0; i < count; a = tape_[a].next, ++i) {
+    const std::string_view key = tape_[a].string_value;
+    for (size_t h = hash(key) & (size - 1);; h = (h + 1) & (size - 1)) {
+      if (key_table_[h] == kNoEntry) {
+        key_table_[h] = a;
+        break;
+      }
+      if (tape_[key_table_[h]].string_value == key) return duplicate_key(key, depth);
+    }
   }
   return true;
 }
 
-bool RecordParser::read_timestamp(size_t column, od::value& value, od::json_type type, Slot& slot) {
-  if (type == od::json_type::string) {
-    std::string_view text;
-    if (!read_string(column, value, text)) return false;
-    const std::optional<int64_t> micros = parse_timestamp_micros(text);
-    if (!micros) {
-      return fail(field_prefix(column) + quoted(text) +
-                  " is not a valid TIMESTAMP (ISO-8601 such as 2025-11-06T12:30:00.123Z, "
-                  "years 0001-9999)");
-    }
-    slot.int_value = *micros;
-    return true;
-  }
-  if (type == od::json_type::number) {
-    int64_t millis = 0;
-    if (!read_int64(column, value, millis)) return false;
-    if (millis < kMinTimestampMillis || millis > kMaxTimestampMillis) {
-      return fail(field_prefix(column) + std::to_string(millis) +
-                  " is out of TIMESTAMP range (epoch milliseconds for years 0001-9999)");
-    }
-    slot.int_value = millis * 1000;
-    return true;
-  }
-  return wrong_type(column, type);
+bool RecordParser::duplicate_key(std::string_view key, int depth) {
+  path_[static_cast<size_t>(depth)] = PathStep{PathStep::kMapValue, 0, key};
+  return fail("field '" + path_text(depth + 1) + "' appears more than once (a duplicate map key)");
 }
 
 }  // namespace kpipe

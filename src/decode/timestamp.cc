@@ -78,10 +78,15 @@ int32_t days_from_civil(int year, unsigned month, unsigned day) {
   return era * 146097 + static_cast<int32_t>(doe) - 719468;
 }
 
-std::optional<int64_t> parse_timestamp_micros(std::string_view text) {
+namespace {
+
+// The date and time of `text` as micros since the epoch of that wall-clock time, and in `pos`
+// where a zone designator would start.
+std::optional<int64_t> parse_local_micros(std::string_view text, size_t& pos) {
   if (text.size() < 10) return std::nullopt;
   const std::optional<int32_t> days = parse_date_prefix(text);
   if (!days) return std::nullopt;
+  pos = 10;
   if (text.size() == 10) return int64_t{*days} * kMicrosPerDay;
 
   const char separator = text[10];
@@ -90,7 +95,7 @@ std::optional<int64_t> parse_timestamp_micros(std::string_view text) {
   if (text.size() < 16 || !read_digits(text, 11, 2, hour) || text[13] != ':' || !read_digits(text, 14, 2, minute)) {
     return std::nullopt;
   }
-  size_t pos = 16;
+  pos = 16;
   if (pos < text.size() && text[pos] == ':') {
     if (text.size() < pos + 3 || !read_digits(text, pos + 1, 2, second)) return std::nullopt;
     pos += 3;
@@ -113,14 +118,29 @@ std::optional<int64_t> parse_timestamp_micros(std::string_view text) {
     for (size_t i = digits; i < 6; ++i) value *= 10;
     fraction_micros = value;
   }
+  const int64_t seconds = int64_t{*days} * 86'400 + hour * 3600 + minute * 60 + second;
+  return seconds * kMicrosPerSecond + fraction_micros;
+}
 
+}  // namespace
+
+std::optional<int64_t> parse_timestamp_micros(std::string_view text) {
+  size_t pos = 0;
+  const std::optional<int64_t> local = parse_local_micros(text, pos);
+  if (!local) return std::nullopt;
   const std::optional<int> offset = parse_zone(text, pos);
   if (!offset) return std::nullopt;
-  const int64_t seconds = int64_t{*days} * 86'400 + hour * 3600 + minute * 60 + second - *offset;
-  const int64_t micros = seconds * kMicrosPerSecond + fraction_micros;
+  const int64_t micros = *local - int64_t{*offset} * kMicrosPerSecond;
   // The offset can move a valid local time out of range: 0001-01-01T00:00+01:00 is year 0 in UTC.
   if (micros < kMinTimestampMicros || micros > kMaxTimestampMicros) return std::nullopt;
   return micros;
+}
+
+std::optional<int64_t> parse_timestamp_ntz_micros(std::string_view text) {
+  size_t pos = 0;
+  const std::optional<int64_t> local = parse_local_micros(text, pos);
+  if (!local || pos != text.size()) return std::nullopt;
+  return local;
 }
 
 std::optional<int32_t> parse_date_days(std::string_view text) {

@@ -36,6 +36,11 @@ inline constexpr int64_t kMaxTimestampMillis = 253402300799999;
 // Micros since the epoch (UTC) of an ISO-8601 timestamp as described above.
 std::optional<int64_t> parse_timestamp_micros(std::string_view text);
 
+// Micros since 1970-01-01T00:00:00 of a wall-clock time without zone (TIMESTAMP_NTZ): the same
+// text as parse_timestamp_micros but without a zone designator; one (even Z) gives nullopt, as
+// Spark's from_json gives null for "2025-11-06T12:30:00Z" in a TIMESTAMP_NTZ field.
+std::optional<int64_t> parse_timestamp_ntz_micros(std::string_view text);
+
 // Days since 1970-01-01 of exactly "YYYY-MM-DD" (year 0001..9999, a real calendar date).
 std::optional<int32_t> parse_date_days(std::string_view text);
 

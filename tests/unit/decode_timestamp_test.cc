@@ -27,6 +27,23 @@ TEST(ParseTimestamp, UtcWithZ) {
   EXPECT_EQ(parse_timestamp_micros("1970-01-01T00:00:00Z"), 0);
 }
 
+TEST(ParseTimestampNtz, LocalTimeWithoutZone) {
+  EXPECT_EQ(parse_timestamp_ntz_micros("2025-11-06T12:30:00"), kNov6At1230);
+  EXPECT_EQ(parse_timestamp_ntz_micros("2025-11-06 12:30"), kNov6At1230);
+  EXPECT_EQ(parse_timestamp_ntz_micros("2025-11-06T12:30:00.123456789"), kNov6At1230 + 123456);
+  EXPECT_EQ(parse_timestamp_ntz_micros("2025-11-06"), kNov6At1230 - 12 * kHour - 30 * kMinute);
+  EXPECT_EQ(parse_timestamp_ntz_micros("0001-01-01T00:00:00"), kMinTimestampMicros);
+  EXPECT_EQ(parse_timestamp_ntz_micros("9999-12-31T23:59:59.999999"), kMaxTimestampMicros);
+  // A zone, even Z, is not a local time; the rest is parse_timestamp_micros' grammar.
+  for (const char* text : {"2025-11-06T12:30:00Z", "2025-11-06T12:30:00+00:00", "2025-11-06T12:30:00-0200",
+                           "2025-11-06T24:00:00", "2025-11-06T12:30:00.", "2025-11-06 ", "10000-01-01T00:00:00"}) {
+    EXPECT_EQ(parse_timestamp_ntz_micros(text), std::nullopt) << text;
+  }
+  // parse_timestamp_micros is unchanged by sharing its date-time reader.
+  EXPECT_EQ(parse_timestamp_micros("2025-11-06T12:30:00"), kNov6At1230);
+  EXPECT_EQ(parse_timestamp_micros("2025-11-06T14:30:00+02:00"), kNov6At1230);
+}
+
 TEST(ParseTimestamp, FractionIsTruncatedToMicros) {
   EXPECT_EQ(parse_timestamp_micros("2025-11-06T12:30:00.123Z"), kNov6At1230 + 123000);
   EXPECT_EQ(parse_timestamp_micros("2025-11-06T12:30:00.1Z"), kNov6At1230 + 100000);
