@@ -36,11 +36,12 @@
 //     type's range is bad (Spark wraps a TINYINT 128 to -128).
 //   - DECIMAL(p, s): a JSON number as written or a JSON string ([+-]digits[.digits][e[+-]digits],
 //     commas ignored as Spark does for "1,000.5"), read exactly into a 128-bit integer, never
-//     through a double: "12.30" is 1230 at scale 2. Digits past the scale are rounded HALF_UP, as
-//     Spark's from_json does (12.345 → 12.35, -0.005 → -0.01 in DECIMAL(10,2)). A value with more
-//     than p - s integer digits (after that rounding: 99999999.995 in DECIMAL(10,2)) does not fit:
-//     Spark gives null, kpipe a bad record ("does not fit DECIMAL(10,2)"). Text that is not a
-//     number (" 12", "NaN", "0x10", "") is bad.
+//     through a double: "12.30" is 1230 at scale 2, "12.300" too (trailing zeros lose nothing).
+//     Nonzero digits past the scale are precision loss and make the record bad ("12.345" in
+//     DECIMAL(10,2): "has more digits after the point than DECIMAL(10,2) keeps"), where Spark's
+//     from_json rounds HALF_UP to 12.35. A value with more than p - s integer digits does not
+//     fit: Spark gives null, kpipe a bad record ("does not fit DECIMAL(10,2)"). Text that is not
+//     a number (" 12", "NaN", "0x10", "") is bad.
 //   - DOUBLE/FLOAT: any JSON number; FLOAT beyond float range is bad (no silent infinity).
 //   - BOOLEAN: true/false only.
 //   - BINARY: a JSON string of standard base64 with '=' padding, as Spark (Jackson) reads it:

@@ -265,6 +265,12 @@ bool RecordParser::read_decimal(uint32_t node, int depth, od::value& value, od::
       return fail(field_prefix(depth) + quoted(text) + " does not fit " + type_text(node) + " (at most " +
                   std::to_string(field.precision - field.scale) + " digits before the point)");
   }
+  if (decimal.rounded) {
+    // Spark's from_json rounds HALF_UP here; a pipeline of record must not change a price
+    // silently, so the record goes to the dead-letter output with the digit it would lose.
+    return fail(field_prefix(depth) + quoted(text) + " has more digits after the point than " + type_text(node) +
+                " keeps (" + std::to_string(field.scale) + "); kpipe does not round");
+  }
   slot.int_value = static_cast<int64_t>(decimal.low);
   slot.decimal_high = decimal.high;
   return true;
