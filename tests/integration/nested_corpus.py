@@ -20,7 +20,10 @@ import base64
 import json
 import random
 from datetime import date, datetime, timedelta, timezone
+import decimal
 from decimal import Decimal
+
+decimal.getcontext().prec = 100  # DECIMAL(38, 38) and 38 nines need more than the default 28 digits
 
 # The schema as a tree: (name, type) with type one of "STRING", "BIGINT", ..., ("DECIMAL", p, s),
 # ("STRUCT", [fields]), ("ARRAY", type), ("MAP", type).

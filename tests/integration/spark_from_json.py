@@ -7,9 +7,10 @@ Two sides in one file, as spark_reader.py:
   python spark_from_json.py PAYLOADS DDL TABLE             run with the Spark Python
       (.venv-spark); prints one JSON object on its last stdout line:
         parsed   [{"id": ..., "row": {...} | null}, ...] one per payload line (id as sent):
-                 from_json(value, DDL) in Spark's default PERMISSIVE mode; "row" is null when Spark
-                 could not parse the record (every field null, which is what Spark 3.5 gives for a
-                 record that does not fit), else the struct as JSON-able values
+                 from_json(value, DDL) in Spark's default PERMISSIVE mode. Spark 3.5 does not
+                 reject a record that does not fit: it nulls the top-level field that failed and
+                 keeps the others (or, for a TINYINT 128 or a decimal with extra digits, changes
+                 the value); "row" is null only for text that is not JSON
         table    [{...}, ...] rows of spark.read.format("delta").load(TABLE), same encoding
       The encoding: Decimal → its text, bytes → base64, timestamps → ISO text in UTC with +00:00,
       TIMESTAMP_NTZ → ISO text without zone, dates → ISO text, maps → lists of [key, value] pairs
@@ -83,8 +84,7 @@ def main() -> int:
     spark = _session(os.environ["DELTA_JARS"])
     try:
         lines = spark.read.text(payload_file)
-        # A record with a field that does not fit is all null (no partial results), which is
-        # kpipe's whole-record dead-lettering; the setting's default differs across 3.x releases.
+        # Spark 3.5's default: a field that does not fit nulls its whole top-level column.
         spark.conf.set("spark.sql.json.enablePartialResults", "false")
         parsed_df = lines.select("value", F.from_json("value", ddl).alias("r"))
         struct: StructType = parsed_df.schema["r"].dataType
@@ -92,10 +92,7 @@ def main() -> int:
         for row in parsed_df.collect():
             r = row["r"]
             sent_id = json.loads(row["value"]).get("id")
-            if r is None or all(r[f.name] is None for f in struct.fields):
-                parsed.append({"id": sent_id, "row": None})
-            else:
-                parsed.append({"id": sent_id, "row": _encode(r, struct)})
+            parsed.append({"id": sent_id, "row": None if r is None else _encode(r, struct)})
         delta = spark.read.format("delta").load(table)
         table_rows = [_encode(r, delta.schema) for r in delta.collect()]
         result = {"parsed": parsed, "table": table_rows}

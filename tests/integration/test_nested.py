@@ -65,7 +65,7 @@ def test_pyarrow_reads_every_nested_value_as_sent(nested_run):
     # The Parquet types are the nested ones, not strings.
     types = {f.name: str(f.type) for f in table.schema}
     assert types["items"].startswith("list<element: struct<sku: string, qty: int16, price: decimal128(10, 2)>")
-    assert types["attrs"] == "map<string, string>"
+    assert types["attrs"].startswith("map<string, string")
     assert types["frac"] == "decimal128(38, 38)"
     assert types["local"] == "timestamp[us]"
 
