@@ -1,9 +1,9 @@
 """Spark's from_json as the reference for nested events (issue 11): the same payloads, the same
-schema, in Spark 3.5.1. For every event Spark parses, the row Spark reads from kpipe's Delta table
-is the row from_json gives (same values, same nulls, unknown fields dropped alike); every event
-Spark cannot parse is in kpipe's dead-letter output; the one kind of event kpipe refuses while
-Spark accepts it is a decimal with more digits than its scale (Spark rounds; kpipe does not lose
-digits silently) — listed here, so any other difference fails.
+schema, in Spark 3.5.1. For every event kpipe keeps, the row Spark reads from kpipe's Delta table
+is the row from_json gives (same values, same nulls, unknown fields dropped alike). Spark keeps
+every record and nulls the top-level field that does not fit; kpipe dead-letters exactly those
+events, plus the two kinds Spark changes silently (a decimal with more digits than its scale,
+rounded; a TINYINT of 128, wrapped) — listed here, so any other difference fails.
 
 One Spark JVM for the module, as test_delta_spark.py; without Spark set up the tests skip
 locally and fail under CI."""
