@@ -9,6 +9,7 @@
 #include <arrow/builder.h>
 #include <arrow/type.h>
 
+#include "decode/kafka_columns.h"
 #include "decode/record_parser.h"
 #include "decode/timestamp.h"
 
@@ -20,6 +21,7 @@ constexpr int64_t kMaxStringColumnBytes = std::numeric_limits<int32_t>::max() - 
 // Upper bounds for the capacity carried from one batch to the next.
 constexpr int64_t kMaxReservedRows = 1 << 20;
 constexpr int64_t kMaxReservedStringBytes = 64 << 20;
+constexpr int64_t kMicrosPerDate = int64_t{86400} * 1000 * 1000;
 
 std::unique_ptr<arrow::ArrayBuilder> make_builder(ColumnType type, arrow::MemoryPool* pool) {
   switch (type) {
@@ -39,6 +41,7 @@ std::unique_ptr<arrow::ArrayBuilder> make_builder(ColumnType type, arrow::Memory
 
 // The partition column must be checked before RecordParser, which indexes by it.
 size_t checked_partition_column(const Schema& schema, int partition_column) {
+  if (partition_column == kPartitionFromKafkaTimestamp) return SIZE_MAX;  // RecordParser: no such column
   if (partition_column < 0 || static_cast<size_t>(partition_column) >= schema.columns.size()) {
     throw std::invalid_argument("RecordDecoder: partition column index out of range");
   }
@@ -60,12 +63,16 @@ class RecordDecoder::Impl {
       : schema_(std::move(schema)),
         limits_(limits),
         partition_column_(checked_partition_column(schema_, partition_column)),
-        partition_type_(schema_.columns[partition_column_].type),
-        parser_(schema_.columns, partition_column_, limits.max_string_bytes) {
+        partition_type_(partition_column_ == SIZE_MAX ? ColumnType::kTimestamp
+                                                      : schema_.columns[partition_column_].type),
+        payload_columns_(payload_column_count(schema_.columns)),
+        parser_(std::vector<ColumnSpec>(schema_.columns.begin(), schema_.columns.begin() + payload_columns_),
+                partition_column_, limits.max_string_bytes) {
     last_string_bytes_.resize(schema_.columns.size());
     for (size_t i = 0; i < schema_.columns.size(); ++i) {
-      builders_.push_back(make_builder(schema_.columns[i].type, pool));
-      if (schema_.columns[i].type == ColumnType::kString) string_columns_.push_back(i);
+      builders_.push_back(i < payload_columns_ ? make_builder(schema_.columns[i].type, pool)
+                                               : make_kafka_builder(schema_.columns[i], pool));
+      if (i < payload_columns_ && schema_.columns[i].type == ColumnType::kString) string_columns_.push_back(i);
     }
   }
 
@@ -84,7 +91,16 @@ class RecordDecoder::Impl {
                                 " bytes, over MAX_RECORD_BYTES=" + std::to_string(limits_.max_record_bytes));
     }
     if (!parser_.parse(payload)) return reject(record, std::move(parser_.reason()));
-    append_row(parser_.slots());
+    // The Kafka part of the row (KAFKA_COLUMNS, PARTITION_FROM=timestamp) once the JSON part is good.
+    std::string& reason = parser_.reason();
+    for (size_t i = payload_columns_; i < schema_.columns.size(); ++i) {
+      if (!check_kafka_column(schema_.columns[i], record, reason)) return reject(record, std::move(reason));
+    }
+    int64_t event_us = 0;
+    if (partition_column_ == SIZE_MAX && !kafka_event_time(record, event_us, reason)) {
+      return reject(record, std::move(reason));
+    }
+    append_row(parser_.slots(), record, event_us);
   }
 
   size_t good_rows() const { return good_rows_; }
@@ -94,7 +110,9 @@ class RecordDecoder::Impl {
     size_t bytes = dt_days_.size() * sizeof(int32_t);
     for (size_t i = 0; i < schema_.columns.size(); ++i) {
       const auto length = static_cast<size_t>(builders_[i]->length());
-      if (schema_.columns[i].type == ColumnType::kString) {
+      if (i >= payload_columns_) {
+        bytes += kafka_column_bytes(schema_.columns[i], *builders_[i]);
+      } else if (schema_.columns[i].type == ColumnType::kString) {
         auto* builder = static_cast<arrow::StringBuilder*>(builders_[i].get());
         bytes += length * sizeof(int32_t) + static_cast<size_t>(builder->value_data_length());
       } else {
@@ -124,6 +142,7 @@ class RecordDecoder::Impl {
     DecodedBatch batch;
     batch.rows = arrow::RecordBatch::Make(schema_.arrow_schema, static_cast<int64_t>(good_rows_), std::move(arrays));
     batch.dt_days = std::move(dt_days_);
+    batch.max_event_us = max_event_us_;
     batch.bad = std::move(bad_);
     last_rows_ = static_cast<int64_t>(good_rows_);
     reset();
@@ -141,7 +160,7 @@ class RecordDecoder::Impl {
     bad_.push_back(std::move(bad));
   }
 
-  void append_row(const std::vector<Slot>& slots) {
+  void append_row(const std::vector<Slot>& slots, const RawRecord& record, int64_t event_us) {
     // Checked before any append so a row is either fully in the builders or not at all.
     for (size_t column : string_columns_) {
       const Slot& slot = slots[column];
@@ -154,10 +173,22 @@ class RecordDecoder::Impl {
         return;
       }
     }
+    for (size_t column = payload_columns_; column < schema_.columns.size(); ++column) {
+      if (!kafka_column_fits(schema_.columns[column], record, *builders_[column])) {
+        builder_error_ = Status::fatal("decoding batch: column '" + schema_.columns[column].name +
+                                       "' holds over 2 GiB of data, Arrow's limit for one batch; lower "
+                                       "MAX_OFFSETS_PER_TRIGGER");
+        return;
+      }
+    }
     arrow::Status st;
     for (size_t column = 0; column < schema_.columns.size() && st.ok(); ++column) {
-      const Slot& slot = slots[column];
       arrow::ArrayBuilder* builder = builders_[column].get();
+      if (column >= payload_columns_) {
+        st = append_kafka_column(schema_.columns[column], record, builder);
+        continue;
+      }
+      const Slot& slot = slots[column];
       if (slot.state != SlotState::kValue) {
         st = builder->AppendNull();
         continue;
@@ -186,9 +217,12 @@ class RecordDecoder::Impl {
       builder_error_ = Status::fatal("decoding batch: appending a row: " + st.ToString());
       return;
     }
-    const int64_t partition_value = slots[partition_column_].int_value;
-    dt_days_.push_back(partition_type_ == ColumnType::kTimestamp ? days_from_micros(partition_value)
-                                                                 : static_cast<int32_t>(partition_value));
+    if (partition_column_ != SIZE_MAX) {
+      const int64_t value = slots[partition_column_].int_value;
+      event_us = partition_type_ == ColumnType::kTimestamp ? value : value * kMicrosPerDate;
+    }
+    dt_days_.push_back(days_from_micros(event_us));
+    if (good_rows_ == 0 || event_us > max_event_us_) max_event_us_ = event_us;
     ++good_rows_;
   }
 
@@ -218,13 +252,15 @@ class RecordDecoder::Impl {
 
   Schema schema_;
   DecodeLimits limits_;
-  size_t partition_column_;
+  size_t partition_column_;  // SIZE_MAX: dt from the Kafka record's timestamp
   ColumnType partition_type_;
+  size_t payload_columns_;  // columns filled from the JSON payload; the Kafka columns follow them
   RecordParser parser_;
   std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders_;
   std::vector<size_t> string_columns_;  // checked against Arrow's 2 GiB limit before a row
 
   std::vector<int32_t> dt_days_;
+  int64_t max_event_us_ = 0;  // of the good rows so far
   std::vector<BadRecord> bad_;
   size_t good_rows_ = 0;
   int64_t last_rows_ = 0;                   // rows of the previous batch: the next one's capacity hint
