@@ -97,6 +97,15 @@ std::string out_of_range(const RawRecord& r) {
   return "Kafka timestamp " + std::to_string(r.timestamp_ms) + " ms is out of TIMESTAMP range (years 0001-9999)";
 }
 
+// Header names are short and nearly always ASCII: simdjson's validator costs more than the loop
+// for them (4% of a record's decode with two headers).
+bool is_utf8(std::string_view text) {
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return simdjson::validate_utf8(text.data(), text.size());
+  }
+  return true;
+}
+
 int64_t data_length(const arrow::ArrayBuilder* builder) {
   return static_cast<const arrow::BinaryBuilder*>(builder)->value_data_length();
 }
@@ -222,7 +231,7 @@ bool check_kafka_column(const ColumnSpec& column, const RawRecord& record, std::
       PackedHeaders headers(record.headers);
       PackedHeaders::Header h;
       while (headers.next(h)) {
-        if (!simdjson::validate_utf8(h.name.data(), h.name.size())) {
+        if (!is_utf8(h.name)) {
           reason = "Kafka header name is not valid UTF-8 (KAFKA_COLUMNS headers: the key is a STRING)";
           return false;
         }
