@@ -8,14 +8,16 @@ confluent-kafka is the producer: kcat sets neither per-message headers nor times
 from __future__ import annotations
 
 import json
+import signal
 from datetime import datetime, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Producer
 
-from output_check import read_delta, read_parquet, stream_env
+from output_check import data_files, read_delta, read_parquet, stream_env
 from test_stream import run_stream
 
 BASE = datetime(2026, 3, 10, 20, 0, tzinfo=timezone.utc)
@@ -127,6 +129,32 @@ def test_kafka_columns_in_csv_and_beside_a_payload_timestamp(kafka, kpipe_bin, u
         f"read_csv('{tmp_path}/out/csv/*/*.csv', header = true, hive_partitioning = true)").fetchall()
     assert sorted(rows) == sorted((f"e-{i}", unique_topic, m["partition"], m["offset"], 0, "2026-03-10")
                                   for i, m in enumerate(sent))
+
+
+def test_a_replay_after_a_kill_reads_the_keys_and_headers_its_entry_recorded(kafka, kpipe_bin, unique_topic, tmp_path):
+    """Killed right after the write-ahead entry of batch 0 (planned with KAFKA_COLUMNS=key,headers),
+    then restarted without KAFKA_COLUMNS: the replay still asks Kafka for keys and headers, and
+    batch 0's files hold them; what comes after it has no Kafka columns."""
+    kafka.create_topic(unique_topic, 1)
+    first = produce(kafka.bootstrap, unique_topic, [{**m, "partition": 0} for m in messages(8)])
+    env = stream_env(tmp_path, kafka.bootstrap, unique_topic, SINKS="parquet", SCHEMA="id STRING, n INT",
+                     PARTITION_FROM="timestamp", KAFKA_COLUMNS="key,headers", PARQUET_TABLE_FORMAT="none")
+    p = run_stream(kpipe_bin, {**env, "KPIPE_TEST_CRASH_AT": "after_offsets@0"}, tmp_path)
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    later = [{**m, "partition": 0, "value": m["value"].replace(b'"m-', b'"later-')} for m in messages(3)]
+    produce(kafka.bootstrap, unique_topic, later)
+    p = run_stream(kpipe_bin, {**env, "KAFKA_COLUMNS": ""}, tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    batch0 = [f for f in data_files(tmp_path / "out" / "parquet", ".parquet") if "-00000-" in f.name]
+    assert batch0
+    rows = {r["id"]: r for f in batch0 for r in pq.read_table(f).to_pylist()}
+    assert set(rows) == {f"m-{i}" for i in range(8)}
+    for i, m in enumerate(first):
+        assert rows[f"m-{i}"]["key"] == m["key"]
+        want = None if m["headers"] is None else [{"key": k, "value": v} for k, v in m["headers"]]
+        assert rows[f"m-{i}"]["headers"] == want
+    others = [f for f in data_files(tmp_path / "out" / "parquet", ".parquet") if "-00000-" not in f.name]
+    assert others and all("key" not in pq.read_schema(f).names for f in others)
 
 
 @pytest.mark.xfail(strict=True, reason="the Delta schema string writes BINARY and ARRAY<STRUCT> columns as 'string' "
