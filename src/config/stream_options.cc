@@ -165,7 +165,16 @@ const std::vector<SettingSpec>& stream_setting_specs() {
        "",
        "file holding the schema as Spark's StructType JSON (df.schema.json()) or as DDL; instead of SCHEMA",
        {"--schema-file"}},
-      {"PARTITION_FROM", "ts", "TIMESTAMP or DATE column whose UTC date is dt", {}},
+      {"PARTITION_FROM",
+       "ts",
+       "TIMESTAMP or DATE column whose UTC date is dt; timestamp (when SCHEMA has no such column): the Kafka "
+       "record's timestamp",
+       {}},
+      {"KAFKA_COLUMNS",
+       "",
+       "Kafka record fields added as columns after SCHEMA's, with Spark's names and types: a comma list of key, "
+       "topic, partition, offset, timestamp, timestampType, headers; empty = none",
+       {}},
       {"MAX_RECORD_BYTES", "1048576", "messages larger than this go to the dead-letter output", {}},
       {"MAX_STRING_BYTES", "65536", "string values longer than this send their record to the dead-letter output", {}},
       {"STATUS_ADDR", "127.0.0.1:8080", "host:port of the status page and /metrics, or off", {"--status-addr"}},
@@ -269,6 +278,7 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   KPIPE_ASSIGN_OR_RETURN(o.schema, s.get_non_empty("SCHEMA"));
   KPIPE_RETURN_IF_ERROR(resolve_schema(s, o.schema));
   KPIPE_ASSIGN_OR_RETURN(o.partition_from, s.get_non_empty("PARTITION_FROM"));
+  o.kafka_columns = s.get("KAFKA_COLUMNS");
   KPIPE_ASSIGN_OR_RETURN(o.max_record_bytes, s.get_int("MAX_RECORD_BYTES", 1, int64_t{1} << 30));
   KPIPE_ASSIGN_OR_RETURN(o.max_string_bytes, s.get_int("MAX_STRING_BYTES", 1, int64_t{1} << 30));
   KPIPE_ASSIGN_OR_RETURN(o.status_addr, s.get_non_empty("STATUS_ADDR"));

@@ -35,7 +35,10 @@ struct StreamOptions {
   bool parquet_table_append = false;           // PARQUET_TABLE_APPEND: append to another query's table
   std::string on_bad_record = "dlq";           // ON_BAD_RECORD: dlq|skip|fail
   std::string schema = "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING";  // SCHEMA (Spark DDL)
-  std::string partition_from = "ts";           // PARTITION_FROM: TIMESTAMP or DATE column giving dt
+  std::string partition_from = "ts";  // PARTITION_FROM: TIMESTAMP or DATE column giving dt, or timestamp (Kafka's)
+  // KAFKA_COLUMNS: Kafka record fields added as columns after SCHEMA's (key, topic, partition,
+  // offset, timestamp, timestampType, headers); "" = none. Validated with SCHEMA (make_decoding).
+  std::string kafka_columns;
   int64_t max_record_bytes = 1 << 20;          // MAX_RECORD_BYTES: larger messages are dead-lettered
   int64_t max_string_bytes = 65536;            // MAX_STRING_BYTES: longer string values are dead-lettered
   std::string status_addr = "127.0.0.1:8080";  // STATUS_ADDR: host:port of the status page, or off

@@ -9,6 +9,7 @@
 #include <arrow/builder.h>
 #include <arrow/type.h>
 
+#include "decode/kafka_columns.h"
 #include "decode/record_parser.h"
 #include "decode/row_appender.h"
 #include "decode/timestamp.h"
@@ -23,20 +24,11 @@ constexpr size_t kMinRecordValues = 65536;
 // Rows reserved at a batch's start at least (the last batch's count when larger).
 constexpr int64_t kMinReservedRows = 1024;
 
-// ---- KAFKA_COLUMNS -------------------------------------------------------------------------------
-// A top-level column with ColumnSpec::kafka != kNone takes its value from the Kafka record, not
-// from the JSON payload (which the parser treats as an unknown field of that name). It is appended
-// here, after the payload parsed, so the row stays all-or-nothing.
-// TODO(kafka columns): fill from `record` (key, topic, partition, offset, timestamp, headers).
-arrow::Status append_kafka_column(const ColumnSpec& column, const RawRecord& record, arrow::ArrayBuilder* builder) {
-  (void)column;
-  (void)record;
-  return builder->AppendNull();
-}
-// ---------------------------------------------------------------------------------------------------
+constexpr int64_t kMicrosPerDate = int64_t{86400} * 1000 * 1000;
 
 // The partition column must be checked before RecordParser, which indexes by it.
 size_t checked_partition_column(const Schema& schema, int partition_column) {
+  if (partition_column == kPartitionFromKafkaTimestamp) return SIZE_MAX;  // RecordParser: no such column
   if (partition_column < 0 || static_cast<size_t>(partition_column) >= schema.columns.size()) {
     throw std::invalid_argument("RecordDecoder: partition column index out of range");
   }
@@ -58,7 +50,8 @@ class RecordDecoder::Impl {
       : schema_(std::move(schema)),
         limits_(limits),
         partition_column_(checked_partition_column(schema_, partition_column)),
-        partition_type_(schema_.columns[partition_column_].type),
+        partition_type_(partition_column_ == SIZE_MAX ? ColumnType::kTimestamp
+                                                      : schema_.columns[partition_column_].type),
         parser_(schema_.columns, partition_column_, limits.max_string_bytes,
                 std::max(kMinRecordValues, limits.max_record_bytes)),
         appender_(parser_.tree(), *schema_.arrow_schema, pool) {
@@ -87,7 +80,16 @@ class RecordDecoder::Impl {
                                 " bytes, over MAX_RECORD_BYTES=" + std::to_string(limits_.max_record_bytes));
     }
     if (!parser_.parse(payload)) return reject(record, std::move(parser_.reason()));
-    append_row(record, parser_.tape());
+    // The Kafka part of the row (KAFKA_COLUMNS, PARTITION_FROM=timestamp) once the JSON part is good.
+    std::string& reason = parser_.reason();
+    for (size_t column : kafka_columns_) {
+      if (!check_kafka_column(schema_.columns[column], record, reason)) return reject(record, std::move(reason));
+    }
+    int64_t event_us = 0;
+    if (partition_column_ == SIZE_MAX && !kafka_event_time(record, event_us, reason)) {
+      return reject(record, std::move(reason));
+    }
+    append_row(record, parser_.tape(), event_us);
   }
 
   size_t good_rows() const { return good_rows_; }
@@ -110,6 +112,7 @@ class RecordDecoder::Impl {
     DecodedBatch batch;
     batch.rows = arrow::RecordBatch::Make(schema_.arrow_schema, static_cast<int64_t>(good_rows_), std::move(arrays));
     batch.dt_days = std::move(dt_days_);
+    batch.max_event_us = max_event_us_;
     batch.bad = std::move(bad_);
     last_rows_ = static_cast<int64_t>(good_rows_);
     reset();
@@ -127,7 +130,7 @@ class RecordDecoder::Impl {
     bad_.push_back(std::move(bad));
   }
 
-  void append_row(const RawRecord& record, const std::vector<Slot>& tape) {
+  void append_row(const RawRecord& record, const std::vector<Slot>& tape, int64_t event_us) {
     // Checked before any append so a row is either fully in the builders or not at all. Nested
     // strings are not pre-checked: a builder over the limit fails the append and the batch.
     for (size_t column : string_columns_) {
@@ -141,6 +144,14 @@ class RecordDecoder::Impl {
         return;
       }
     }
+    for (size_t column : kafka_columns_) {
+      if (!kafka_column_fits(schema_.columns[column], record, *appender_.column_builder(column))) {
+        builder_error_ = Status::fatal("decoding batch: column '" + schema_.columns[column].name +
+                                       "' holds over 2 GiB of data, Arrow's limit for one batch; lower "
+                                       "MAX_OFFSETS_PER_TRIGGER");
+        return;
+      }
+    }
     for (size_t column = 0; column < schema_.columns.size(); ++column) {
       if (schema_.columns[column].kafka != KafkaField::kNone) continue;
       const arrow::Status st = appender_.append(static_cast<uint32_t>(column) + 1, tape, static_cast<uint32_t>(column));
@@ -150,16 +161,13 @@ class RecordDecoder::Impl {
       const arrow::Status st = append_kafka_column(schema_.columns[column], record, appender_.column_builder(column));
       if (!st.ok()) return builder_failed(column, st);
     }
-    dt_days_.push_back(partition_day(record, tape));
-    ++good_rows_;
-  }
-
-  int32_t partition_day(const RawRecord& record, const std::vector<Slot>& tape) const {
-    if (schema_.columns[partition_column_].kafka == KafkaField::kTimestamp) {
-      return days_from_micros(record.timestamp_ms * 1000);  // PARTITION_FROM=timestamp of KAFKA_COLUMNS
+    if (partition_column_ != SIZE_MAX) {  // else event_us is the Kafka timestamp (PARTITION_FROM=timestamp)
+      const int64_t value = tape[partition_column_].int_value;
+      event_us = partition_type_ == ColumnType::kTimestamp ? value : value * kMicrosPerDate;
     }
-    const int64_t value = tape[partition_column_].int_value;
-    return partition_type_ == ColumnType::kTimestamp ? days_from_micros(value) : static_cast<int32_t>(value);
+    dt_days_.push_back(days_from_micros(event_us));
+    if (good_rows_ == 0 || event_us > max_event_us_) max_event_us_ = event_us;
+    ++good_rows_;
   }
 
   // A builder failed mid-row (out of memory, or over an Arrow limit): the batch cannot be
@@ -187,7 +195,7 @@ class RecordDecoder::Impl {
 
   Schema schema_;
   DecodeLimits limits_;
-  size_t partition_column_;
+  size_t partition_column_;  // SIZE_MAX: dt from the Kafka record's timestamp
   ColumnType partition_type_;
   RecordParser parser_;
   RowAppender appender_;
@@ -195,6 +203,7 @@ class RecordDecoder::Impl {
   std::vector<size_t> kafka_columns_;   // KAFKA_COLUMNS, appended from the Kafka record
 
   std::vector<int32_t> dt_days_;
+  int64_t max_event_us_ = 0;  // of the good rows so far
   std::vector<BadRecord> bad_;
   size_t good_rows_ = 0;
   int64_t last_rows_ = 0;        // rows of the previous batch: the next one's capacity hint

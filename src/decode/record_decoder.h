@@ -86,14 +86,17 @@ struct DecodeLimits {
 struct DecodedBatch {
   std::shared_ptr<arrow::RecordBatch> rows;  // good rows, in add() order; schema = Schema::arrow_schema
   std::vector<int32_t> dt_days;              // per good row: UTC date (days since 1970-01-01) of the partition column
+  int64_t max_event_us = 0;                  // largest event time (µs; a DATE at its midnight) of the good rows
   std::vector<BadRecord> bad;                // in add() order
 };
 
 class RecordDecoder {
  public:
   // partition_column: index into schema.columns of the TIMESTAMP or DATE column whose UTC date is
-  // dt (see find_partition_column). An index out of range or of another type is a programming
-  // error and throws std::invalid_argument.
+  // dt (see find_partition_column), or kPartitionFromKafkaTimestamp (kafka_columns.h). An index out
+  // of range or of another type is a programming error and throws std::invalid_argument.
+  // Kafka columns (KAFKA_COLUMNS, kafka_columns.h) come after the payload's and are filled from
+  // the RawRecord, once the JSON part of the row is good.
   RecordDecoder(Schema schema, int partition_column, DecodeLimits limits,
                 arrow::MemoryPool* pool = arrow::default_memory_pool());
   ~RecordDecoder();

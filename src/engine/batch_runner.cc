@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/time_util.h"
+#include "decode/kafka_columns.h"
 #include "decode/schema.h"
 #include "delta/delta_stats.h"
 #include "engine/day_completion.h"
@@ -52,7 +53,8 @@ std::vector<SinkSpec> sink_specs(const StreamOptions& opt) {
 }
 
 DecodeSpec decode_spec(const StreamOptions& opt) {
-  return DecodeSpec{opt.schema, opt.partition_from, opt.on_bad_record, opt.max_record_bytes, opt.max_string_bytes};
+  return DecodeSpec{opt.schema,           opt.partition_from,   opt.on_bad_record,
+                    opt.max_record_bytes, opt.max_string_bytes, opt.kafka_columns};
 }
 
 Result<std::unique_ptr<Decoding>> make_decoding(const DecodeSpec& spec) {
@@ -61,7 +63,8 @@ Result<std::unique_ptr<Decoding>> make_decoding(const DecodeSpec& spec) {
   auto schema = parse_ddl(spec.schema);
   if (!schema.ok()) return Status::fatal(schema.status().message(), StatusCode::kInvalidArgument);  // "SCHEMA: ..."
   d->schema = std::move(schema).value();
-  auto column = find_partition_column(d->schema, spec.partition_from);
+  KPIPE_RETURN_IF_ERROR(add_kafka_columns(d->schema, spec.kafka_columns));
+  auto column = resolve_partition_from(d->schema, spec.partition_from);
   if (!column.ok()) return Status::fatal(column.status().message(), StatusCode::kInvalidArgument);
   d->partition_column = *column;
   d->limits.max_record_bytes = static_cast<size_t>(spec.max_record_bytes);
@@ -129,11 +132,9 @@ Result<BatchRows> BatchRunner::read_and_decode(const std::vector<PartitionRange>
     std::move(part.bad.begin(), part.bad.end(), std::back_inserter(rows.bad));
     if (!part.rows || part.rows->num_rows() == 0) continue;
     parts.push_back(part.rows);
-    if (opt_.dt_complete_after_seconds > 0) {
-      // One pass over the column per batch and partition: the partition's event-time watermark.
-      auto t = max_event_time_us(*part.rows->column(decoding.partition_column));
-      if (t) max_event_us[r.partition] = *t;
-    }
+    // The partition's event-time watermark, which the decoder keeps: with PARTITION_FROM=timestamp
+    // the event time is the Kafka record's, in no column.
+    if (opt_.dt_complete_after_seconds > 0) max_event_us[r.partition] = part.max_event_us;
     KPIPE_ASSIGN_OR_RETURN(auto split, split_by_day(part.rows, part.dt_days));
     for (auto& day : split) {
       auto& chunks = days[day.day];

@@ -63,7 +63,7 @@ DecodeSpec decode_spec(const StreamOptions& opt);
 struct Decoding {
   DecodeSpec spec;
   Schema schema;
-  int partition_column = -1;
+  int partition_column = -1;  // or kPartitionFromKafkaTimestamp
   DecodeLimits limits;
   std::map<int32_t, std::unique_ptr<RecordDecoder>> decoders;
 };

@@ -231,6 +231,7 @@ std::string DecodeSpec::fingerprint() const {
   mix(on_bad_record);
   mix(std::to_string(max_record_bytes));
   mix(std::to_string(max_string_bytes));
+  if (!kafka_columns.empty()) mix(kafka_columns);  // absent before KAFKA_COLUMNS: old fingerprints hold
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
@@ -255,9 +256,9 @@ std::string serialize_offsets(const OffsetsEntry& e) {
         .field("partitionFrom", d.partition_from)
         .field("onBadRecord", d.on_bad_record)
         .field("maxRecordBytes", d.max_record_bytes)
-        .field("maxStringBytes", d.max_string_bytes)
-        .field("fingerprint", d.fingerprint())
-        .end_object();
+        .field("maxStringBytes", d.max_string_bytes);
+    if (!d.kafka_columns.empty()) w.field("kafkaColumns", d.kafka_columns);
+    w.field("fingerprint", d.fingerprint()).end_object();
   }
   w.key("sinks").begin_array();
   for (const auto& k : e.sinks) {
@@ -305,6 +306,9 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
     KPIPE_RETURN_IF_ERROR(get_str(dec, "onBadRecord", d.on_bad_record, file));
     KPIPE_RETURN_IF_ERROR(get_int(dec, "maxRecordBytes", d.max_record_bytes, file));
     KPIPE_RETURN_IF_ERROR(get_int(dec, "maxStringBytes", d.max_string_bytes, file));
+    if (dec["kafkaColumns"].error() != simdjson::NO_SUCH_FIELD) {
+      KPIPE_RETURN_IF_ERROR(get_str(dec, "kafkaColumns", d.kafka_columns, file));
+    }
     std::string fp;
     KPIPE_RETURN_IF_ERROR(get_str(dec, "fingerprint", fp, file));
     if (fp != d.fingerprint()) return corrupt(file, "the decode settings do not match their fingerprint");

@@ -5,8 +5,8 @@
 //   lock          "pid 1234 on host h, started ...": flock'ed by the one writer (see lock_checkpoint)
 //   offsets/<N>   the write-ahead entry, written BEFORE batch N writes any output file: its exact
 //                 ranges, and everything else a replay needs to write the same files again — the
-//                 sinks and their roots, the file layout, the decode settings (schema, bad-record
-//                 policy, limits) with their fingerprint, and the files it plans
+//                 sinks and their roots, the file layout, the decode settings (schema, Kafka
+//                 columns, bad-record policy, limits) with their fingerprint, and the files it plans
 //   commits/<N>   written AFTER every output file of batch N has its final name
 //
 // With DT_COMPLETE_AFTER, offsets/<N> also holds "days" (the per-partition event-time watermarks,
@@ -58,6 +58,9 @@ struct DecodeSpec {
   std::string on_bad_record;   // ON_BAD_RECORD: dlq | skip | fail
   int64_t max_record_bytes = 0;
   int64_t max_string_bytes = 0;
+  // KAFKA_COLUMNS, as given; "" (none) in entries before it existed, which the fingerprint of an
+  // empty one keeps matching.
+  std::string kafka_columns;
   bool operator==(const DecodeSpec&) const = default;
   // 16 hex digits (FNV-1a, 64 bits) of every field: equal settings, equal fingerprint.
   std::string fingerprint() const;

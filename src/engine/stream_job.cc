@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/worker_pool.h"
+#include "decode/kafka_columns.h"
 #include "engine/batch_planner.h"
 #include "engine/delta_committer.h"
 #include "engine/lag_tracker.h"
@@ -157,6 +158,16 @@ Status StreamJob::Impl::start() {
     // Fetched ahead: enough to keep reading while a batch is written (the prefetch thread pauses
     // a partition whose share is full), at most about one batch of the seed's events.
     so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 16 << 20));
+    // Keys and headers only when KAFKA_COLUMNS shows them: now, or in the batch a restart replays
+    // with its recorded settings.
+    std::vector<std::string> kafka_columns = {decoding->spec.kafka_columns};
+    if (auto pending = checkpoint->pending_batch(); pending && pending->decode) {
+      kafka_columns.push_back(pending->decode->kafka_columns);
+    }
+    for (const auto& columns : kafka_columns) {
+      so.with_key = so.with_key || kafka_columns_include(columns, KafkaField::kKey);
+      so.with_headers = so.with_headers || kafka_columns_include(columns, KafkaField::kHeaders);
+    }
     KPIPE_ASSIGN_OR_RETURN(seams.source, KafkaSource::open(so));
   }
   pool = std::make_unique<WorkerPool>(write_threads());

@@ -16,13 +16,17 @@ constexpr size_t kPayloadBytesPerEntry = 128;
 
 }  // namespace
 
-PrefetchBuffer::Chunk& PrefetchBuffer::tail_for(Partition& part, size_t payload_bytes) {
+size_t PrefetchBuffer::data_size(const Item& it) {
+  return it.payload.size() + it.key.size() + (it.headers.empty() ? 0 : sizeof(uint32_t) + it.headers.size());
+}
+
+PrefetchBuffer::Chunk& PrefetchBuffer::tail_for(Partition& part, size_t data_bytes) {
   if (!part.chunks.empty()) {
     Chunk& tail = part.chunks.back();
-    if (tail.count < tail.entry_capacity && tail.data_capacity - tail.data_used >= payload_bytes) return tail;
+    if (tail.count < tail.entry_capacity && tail.data_capacity - tail.data_used >= data_bytes) return tail;
   }
   Chunk& c = part.chunks.emplace_back();
-  c.data_capacity = std::max(chunk_data_bytes_, payload_bytes);
+  c.data_capacity = std::max(chunk_data_bytes_, data_bytes);
   c.data.reset(new char[c.data_capacity]);
   c.entry_capacity = chunk_data_bytes_ / kPayloadBytesPerEntry;
   c.entries.reset(new Entry[c.entry_capacity]);
@@ -37,11 +41,32 @@ void PrefetchBuffer::append(int32_t partition, const std::vector<Item>& items) {
     std::lock_guard<std::mutex> lock(mu_);
     Partition& part = parts_[partition];
     for (const Item& it : items) {
-      Chunk& c = tail_for(part, it.payload.size());
-      if (!it.payload.empty()) std::memcpy(c.data.get() + c.data_used, it.payload.data(), it.payload.size());
-      c.entries[c.count] = Entry{it.offset, it.timestamp_ms, static_cast<uint32_t>(c.data_used),
-                                 static_cast<uint32_t>(it.payload.size()), it.kind};
-      c.data_used += it.payload.size();
+      const size_t size = data_size(it);
+      Chunk& c = tail_for(part, size);
+      char* out = c.data.get() + c.data_used;
+      auto copy = [&out](std::string_view bytes) {
+        if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+        out += bytes.size();
+      };
+      copy(it.payload);
+      copy(it.key);
+      uint8_t flags = it.has_key ? kHasKey : 0;
+      if (!it.headers.empty()) {
+        flags |= kHasHeaders;
+        const auto headers_len = static_cast<uint32_t>(it.headers.size());
+        std::memcpy(out, &headers_len, sizeof headers_len);
+        out += sizeof headers_len;
+        copy(it.headers);
+      }
+      c.entries[c.count] = Entry{it.offset,
+                                 it.timestamp_ms,
+                                 static_cast<uint32_t>(c.data_used),
+                                 static_cast<uint32_t>(it.payload.size()),
+                                 static_cast<uint32_t>(it.key.size()),
+                                 it.kind,
+                                 it.timestamp_type,
+                                 flags};
+      c.data_used += size;
       ++c.count;
     }
     ++appended_;
@@ -100,7 +125,17 @@ bool PrefetchBuffer::consume(int32_t partition, const std::function<bool(const I
     size_t i = start;
     for (; i < count; ++i) {
       const Entry& e = chunk->entries[i];
-      if (!take(Item{e.kind, e.offset, e.timestamp_ms, std::string_view(chunk->data.get() + e.pos, e.len)})) break;
+      const char* data = chunk->data.get() + e.pos;
+      Item it{e.kind, e.offset, e.timestamp_ms, std::string_view(data, e.len)};
+      it.timestamp_type = e.timestamp_type;
+      it.has_key = (e.flags & kHasKey) != 0;
+      it.key = std::string_view(data + e.len, e.key_len);
+      if (e.flags & kHasHeaders) {
+        uint32_t headers_len = 0;
+        std::memcpy(&headers_len, data + e.len + e.key_len, sizeof headers_len);
+        it.headers = std::string_view(data + e.len + e.key_len + sizeof headers_len, headers_len);
+      }
+      if (!take(it)) break;
     }
     {
       std::lock_guard<std::mutex> lock(mu_);

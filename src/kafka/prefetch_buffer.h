@@ -3,15 +3,16 @@
 // Why: librdkafka (2.0.x) stops fetching a partition whose queue holds queued.min.messages and
 // picks it up again only when its broker thread next wakes, up to a second after the queue was
 // drained; and it holds about half a KiB per queued message. KafkaSource's prefetch thread keeps
-// librdkafka's queues empty by copying each message here (payload plus 32 bytes) and destroying
-// it, so fetching goes on while the engine writes files, at a quarter of the memory.
+// librdkafka's queues empty by copying each message here (payload, key and headers when asked
+// for, plus 32 bytes) and destroying it, so fetching goes on while the engine writes files, at a
+// quarter of the memory.
 //
 // One producer thread appends; one consumer thread consumes; clear() only while the producer is
 // stopped. Each partition has its own byte budget, so data of one partition that a later batch
 // will read can never keep out the data of another that this batch waits for.
 //
-// Lifetimes: an Item's payload points into the buffer and stays valid until the consume() call
-// that passed it returns.
+// Lifetimes: an Item's payload, key and headers point into the buffer and stay valid until the
+// consume() call that passed them returns.
 #pragma once
 
 #include <chrono>
@@ -39,10 +40,16 @@ class PrefetchBuffer {
     kError,       // another consume error; payload = librdkafka's text
   };
   struct Item {
+    Item() = default;
+    Item(Kind k, int64_t o, int64_t ts, std::string_view p) : kind(k), offset(o), timestamp_ms(ts), payload(p) {}
     Kind kind = Kind::kRecord;
     int64_t offset = 0;
     int64_t timestamp_ms = -1;
     std::string_view payload;
+    int8_t timestamp_type = -1;  // KafkaTimestampType
+    bool has_key = false;        // false: a null key (or keys not copied)
+    std::string_view key;
+    std::string_view headers;  // PackedHeaders form (common/record.h); empty: none
   };
 
   PrefetchBuffer() = default;
@@ -77,13 +84,22 @@ class PrefetchBuffer {
   size_t bytes() const;  // buffered, all partitions
 
  private:
+  // 32 bytes: the data at `pos` is the payload (len bytes), the key (key_len bytes), and with
+  // kHasHeaders the packed headers' length (uint32) and the packed headers.
   struct Entry {
     int64_t offset;
     int64_t timestamp_ms;
     uint32_t pos;  // into the chunk's data
     uint32_t len;
+    uint32_t key_len;
     Kind kind;
+    int8_t timestamp_type;
+    uint8_t flags;  // kHasKey | kHasHeaders
   };
+  static_assert(sizeof(Entry) == 32);
+  static constexpr uint8_t kHasKey = 1;
+  static constexpr uint8_t kHasHeaders = 2;
+  static size_t data_size(const Item& it);
   // Fixed capacity, allocated once: the consumer reads entries [read, count) without the lock
   // while the producer appends behind them, so nothing may move.
   struct Chunk {
@@ -101,7 +117,7 @@ class PrefetchBuffer {
     size_t bytes = 0;
   };
 
-  Chunk& tail_for(Partition& part, size_t payload_bytes);
+  Chunk& tail_for(Partition& part, size_t data_bytes);
   bool wants_more_locked(const Partition& part) const;
 
   size_t per_partition_bytes_ = 16u << 20;

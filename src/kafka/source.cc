@@ -32,6 +32,32 @@ constexpr size_t kMinBudget = 64u << 10;
 
 std::string err_text(rd_kafka_resp_err_t err) { return rd_kafka_err2str(err); }
 
+// librdkafka's timestamp types as Kafka's TimestampType ids (what Spark's timestampType column holds).
+int8_t kafka_timestamp_type(rd_kafka_timestamp_type_t type) {
+  switch (type) {
+    case RD_KAFKA_TIMESTAMP_CREATE_TIME: return static_cast<int8_t>(KafkaTimestampType::kCreateTime);
+    case RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME: return static_cast<int8_t>(KafkaTimestampType::kLogAppendTime);
+    case RD_KAFKA_TIMESTAMP_NOT_AVAILABLE: break;
+  }
+  return static_cast<int8_t>(KafkaTimestampType::kNone);
+}
+
+// Appends the message's headers to `arena` in PackedHeaders form; nothing when it has none.
+void pack_headers(const rd_kafka_message_t* m, std::string& arena) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR || !headers) return;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    const std::string_view n(name);
+    const std::string_view v(static_cast<const char*>(value), value ? size : 0);
+    const size_t at = arena.size();
+    arena.resize(at + PackedHeaders::packed_size(n, v));
+    PackedHeaders::write(arena.data() + at, n, v, value == nullptr);
+  }
+}
+
 void on_client_error(rd_kafka_t*, int err, const char* reason, void* opaque) {
   static_cast<KafkaSource::ErrorState*>(opaque)->log.on_error(err, reason);
 }
@@ -428,6 +454,11 @@ Status KafkaSource::consume_available(Cursor& c, const std::function<void(const 
           rec.partition = c.range.partition;
           rec.offset = it.offset;
           rec.timestamp_ms = it.timestamp_ms;
+          rec.timestamp_type = static_cast<KafkaTimestampType>(it.timestamp_type);
+          rec.topic = options_.topic;
+          rec.key = it.key;
+          rec.has_key = it.has_key;
+          rec.headers = it.headers;
           on_record(rec);
           c.next = it.offset + 1;
         }
@@ -498,6 +529,11 @@ void KafkaSource::prefetch_loop() {
   std::vector<rd_kafka_message_t*> msgs(kConsumeBatch);
   std::vector<PrefetchBuffer::Item> items;
   items.reserve(kConsumeBatch);
+  // With SourceOptions::with_headers: one consume call's packed headers, and where each message's
+  // start (item index, arena offset). Reused, so no allocation per message once grown.
+  std::string arena;
+  std::vector<std::pair<size_t, size_t>> header_spans;
+  header_spans.reserve(kConsumeBatch);
   // Partitions this thread paused because their share of the buffer was full. Pausing (rather
   // than leaving messages queued in librdkafka) drops what librdkafka fetched ahead and makes it
   // fetch again from the next offset this thread has not taken; resuming wakes its broker
@@ -554,6 +590,8 @@ void KafkaSource::prefetch_loop() {
       if (at_limit) to_wake.push_back(partition);
       got_any = true;
       items.clear();
+      arena.clear();
+      header_spans.clear();
       for (ssize_t i = 0; i < n; ++i) {
         const rd_kafka_message_t* m = msgs[i];
         PrefetchBuffer::Item it;
@@ -570,8 +608,24 @@ void KafkaSource::prefetch_loop() {
           it.payload = std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
           rd_kafka_timestamp_type_t tstype;
           it.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+          it.timestamp_type = kafka_timestamp_type(tstype);
+          if (options_.with_key && m->key) {
+            it.has_key = true;
+            it.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+          }
+          if (options_.with_headers) {
+            const size_t start = arena.size();
+            pack_headers(m, arena);
+            if (arena.size() > start) header_spans.emplace_back(items.size(), start);
+          }
         }
         items.push_back(it);
+      }
+      // Pointed at only now: the arena may have moved while it grew.
+      for (size_t k = 0; k < header_spans.size(); ++k) {
+        const auto [item, start] = header_spans[k];
+        const size_t end = k + 1 < header_spans.size() ? header_spans[k + 1].second : arena.size();
+        items[item].headers = std::string_view(arena.data() + start, end - start);
       }
       buffer_->append(partition, items);
       for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(msgs[i]);

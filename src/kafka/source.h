@@ -46,6 +46,11 @@ struct SourceOptions {
   // 110,000 events of the seed's size; the stream job uses MAX_BATCH_RECORDS x 128 bytes,
   // between 6 and 16 MiB.
   size_t prefetch_bytes = 16u << 20;
+  // Copy each message's key / headers for the records (KAFKA_COLUMNS key / headers). Off, the
+  // records have neither: reading headers costs librdkafka a parse of each message's headers,
+  // and both cost prefetch memory.
+  bool with_key = false;
+  bool with_headers = false;
 };
 
 class KafkaSource final : public RecordSource {

@@ -11,6 +11,8 @@
 //     TIMESTAMP_NTZ text is the TIMESTAMP of the same text without zone;
 //   - an exact decimal formats back to text that parses to the same value; base64 never writes
 //     past base64_max_decoded_size.
+//   - with KAFKA_COLUMNS and PARTITION_FROM=timestamp, the same for a record whose key, headers
+//     (names not always UTF-8) and timestamp come from the input, and a good row holds its key.
 //
 // Built and run by tests/fuzz/run (make fuzz), like the other targets. By hand, from the
 // repository root:
@@ -22,15 +24,18 @@
 //   mkdir -p /tmp/decode_corpus
 //   /tmp/decode_fuzz -max_total_time=60 -max_len=8192 -dict=tests/fuzz/decode_fuzz.dict \
 //     /tmp/decode_corpus tests/fuzz/corpus/decode
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <arrow/array.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 #include <simdjson.h>
@@ -38,6 +43,7 @@
 #include "common/time_format.h"
 #include "decode/base64.h"
 #include "decode/decimal.h"
+#include "decode/kafka_columns.h"
 #include "decode/record_decoder.h"
 #include "decode/schema.h"
 #include "decode/timestamp.h"
@@ -191,6 +197,75 @@ void check_base64(std::string_view text) {
   if (n < 0 && error_at > text.size()) fail("base64 error position out of the text");
 }
 
+kpipe::RecordDecoder& kafka_decoder() {
+  static kpipe::RecordDecoder* instance = [] {
+    kpipe::Result<kpipe::Schema> schema = kpipe::parse_ddl("id STRING, n INT");
+    if (!schema.ok()) fail("fuzz schema:", schema.status().message());
+    kpipe::Status st = kpipe::add_kafka_columns(*schema, "key,topic,partition,offset,timestamp,timestampType,headers");
+    if (!st.ok()) fail("fuzz KAFKA_COLUMNS:", st.message());
+    return new kpipe::RecordDecoder(std::move(schema).value(), kpipe::kPartitionFromKafkaTimestamp, {});
+  }();
+  return *instance;
+}
+
+// The input as a Kafka record: the payload up to the first '\x01', then the Kafka side: 8 bytes of
+// timestamp (within years 0001..9999 unless the payload's length is a multiple of 7), one for the
+// key's length (255: a null key), the key, and headers cut from the rest at '\n' (name) and '\t'
+// (value; none: a null value). Names are not always UTF-8.
+void check_kafka_record(std::string_view input) {
+  kpipe::RawRecord record;
+  const size_t split = std::min(input.find('\x01'), input.size());
+  record.payload = input.substr(0, split);
+  std::string_view rest = input.substr(std::min(split + 1, input.size()));
+  record.topic = "events";
+  record.timestamp_type = kpipe::KafkaTimestampType::kCreateTime;
+  uint64_t raw = record.payload.size() * 86400000ULL;
+  if (rest.size() >= 8) {
+    std::memcpy(&raw, rest.data(), 8);
+    rest.remove_prefix(8);
+  }
+  const uint64_t span = static_cast<uint64_t>(kpipe::kMaxTimestampMillis - kpipe::kMinTimestampMillis) + 1;
+  record.timestamp_ms = record.payload.size() % 7 == 0 ? static_cast<int64_t>(raw)
+                                                       : kpipe::kMinTimestampMillis + static_cast<int64_t>(raw % span);
+  if (record.timestamp_ms == -1) record.timestamp_type = kpipe::KafkaTimestampType::kNone;
+  if (!rest.empty()) {
+    const auto length = static_cast<unsigned char>(rest[0]);
+    rest.remove_prefix(1);
+    record.has_key = length != 255;
+    if (record.has_key) {
+      record.key = rest.substr(0, std::min<size_t>(length, rest.size()));
+      rest.remove_prefix(record.key.size());
+    }
+  }
+  std::string headers;
+  while (!rest.empty() && headers.size() < 4096) {
+    const size_t name_end = std::min(rest.find('\n'), rest.size());
+    const std::string_view name = rest.substr(0, name_end);
+    rest.remove_prefix(std::min(name_end + 1, rest.size()));
+    const size_t value_end = rest.find('\t');
+    const bool null_value = value_end == std::string_view::npos;
+    kpipe::PackedHeaders::append(headers, name, null_value ? std::string_view() : rest.substr(0, value_end),
+                                 null_value);
+    if (null_value) break;
+    rest.remove_prefix(value_end + 1);
+  }
+  record.headers = headers;
+
+  kpipe::RecordDecoder& d = kafka_decoder();
+  d.add(record);
+  if (d.good_rows() + d.bad_rows() != 1) fail("kafka: add() did not yield exactly one row or bad record");
+  const bool good = d.good_rows() == 1;
+  kpipe::Result<kpipe::DecodedBatch> batch = d.finish();
+  if (!batch.ok()) fail("kafka: finish():", batch.status().message());
+  if (!batch->rows->ValidateFull().ok()) fail("kafka: invalid batch:", batch->rows->ValidateFull().ToString());
+  if (!good) return;
+  const int32_t dt = batch->dt_days.at(0);
+  if (dt < -719162 || dt > 2932896) fail("kafka: dt out of years 0001..9999");
+  if (dt != kpipe::days_from_micros(record.timestamp_ms * 1000)) fail("kafka: dt is not the timestamp's date");
+  const auto& keys = static_cast<const arrow::BinaryArray&>(*batch->rows->GetColumnByName("key"));
+  if (keys.IsNull(0) == record.has_key || (record.has_key && keys.GetView(0) != record.key)) fail("kafka: key");
+}
+
 void check_timestamp(std::string_view text) {
   // A local time without zone reads as the same micros as a TIMESTAMP without zone (UTC).
   if (const std::optional<int64_t> ntz = kpipe::parse_timestamp_ntz_micros(text)) {
@@ -230,6 +305,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   check_decoder(decoder(), input);
   check_decoder(nested_decoder(), input);
+  check_kafka_record(input);
   check_timestamp(input);
   check_decimal(input);
   check_base64(input);

@@ -206,5 +206,19 @@ TEST_F(StreamOptionsTest, SchemaFileTakesSparksJsonOrDdlAndBecomesCanonicalDdl) 
   EXPECT_THAT(error(), HasSubstr("SCHEMA_FILE='" + file + "' (from environment): cannot be read: No such file"));
 }
 
+// KAFKA_COLUMNS is off by default and kept as given: make_decoding validates it with SCHEMA.
+TEST_F(StreamOptionsTest, KafkaColumnsAreNoneByDefault) {
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->kafka_columns, "");
+  EXPECT_EQ(o->partition_from, "ts");
+  env_["KAFKA_COLUMNS"] = "key, headers";
+  env_["PARTITION_FROM"] = "timestamp";
+  o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->kafka_columns, "key, headers");
+  EXPECT_EQ(o->partition_from, "timestamp");
+}
+
 }  // namespace
 }  // namespace kpipe

@@ -10,6 +10,7 @@
 #include <arrow/memory_pool.h>
 #include <gtest/gtest.h>
 
+#include "decode/kafka_columns.h"
 #include "decode/record_decoder.h"
 
 namespace {
@@ -185,4 +186,45 @@ TEST(RecordDecoderAllocation, NoHeapAllocationPerGoodNestedRecordInSteadyState) 
 }
 
 }  // namespace
+// KAFKA_COLUMNS: the Kafka columns, headers included, hold the same promise.
+TEST(RecordDecoderAllocation, KafkaColumnsAllocateNothingPerGoodRecordInSteadyState) {
+  constexpr int kRecords = 20000;
+  const std::vector<std::string> events = make_events(kRecords);
+  Result<Schema> schema = parse_ddl("event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING");
+  ASSERT_TRUE(schema.ok());
+  ASSERT_TRUE(add_kafka_columns(*schema, "key,topic,partition,offset,timestamp,timestampType,headers").ok());
+  arrow::ProxyMemoryPool pool(arrow::default_memory_pool());
+  RecordDecoder decoder(std::move(schema).value(), kPartitionFromKafkaTimestamp, DecodeLimits{}, &pool);
+  std::string headers;
+  PackedHeaders::append(headers, "trace-id", "0123456789abcdef");
+  PackedHeaders::append(headers, "null", "", true);
+
+  auto decode = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      RawRecord record;
+      record.payload = events[static_cast<size_t>(i)];
+      record.offset = i;
+      record.topic = "events";
+      record.timestamp_ms = 1762432200000 + i;
+      record.timestamp_type = KafkaTimestampType::kCreateTime;
+      record.key = std::string_view(events[static_cast<size_t>(i)]).substr(14, 16);
+      record.has_key = true;
+      record.headers = headers;
+      decoder.add(record);
+    }
+  };
+  decode(0, kRecords);
+  Result<DecodedBatch> first = decoder.finish();
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->rows->num_rows(), kRecords);
+
+  decode(0, 1);
+  const long news_before = g_news.load();
+  const int64_t pool_before = pool.num_allocations();
+  decode(1, kRecords);
+  EXPECT_EQ(decoder.good_rows(), static_cast<size_t>(kRecords));
+  EXPECT_EQ(g_news.load() - news_before, 0) << "operator new calls while decoding " << kRecords - 1 << " records";
+  EXPECT_LT(pool.num_allocations() - pool_before, 120) << "Arrow pool allocations for " << kRecords << " records";
+}
+
 }  // namespace kpipe

@@ -100,7 +100,7 @@ TEST_F(CheckpointTest, FullEntryRoundTrips) {
   OffsetsEntry e = entry(3);
   e.writer = "12@host/abcd";
   e.sinks = {{"parquet", "/out/p", "zstd"}, {"csv", "/out/c", ""}, {"dead-letter", "/out/d", ""}};
-  e.decode = DecodeSpec{"a INT, ts TIMESTAMP", "ts", "dlq", 100, 10};
+  e.decode = DecodeSpec{"a INT, ts TIMESTAMP", "ts", "dlq", 100, 10, ""};
   e.files = {{"parquet", "dt=2025-11-06/part-x-00003-000.zstd.parquet", 7, 0, {}},
              {"dead-letter", "part-x.jsonl", 1, 0, {}}};
   auto back = parse_offsets(serialize_offsets(e), "offsets/3");
@@ -110,9 +110,37 @@ TEST_F(CheckpointTest, FullEntryRoundTrips) {
   std::string text = serialize_offsets(e);
   text.replace(text.find("a INT"), 5, "b INT");
   EXPECT_NE(parse_offsets(text, "offsets/3").status().message().find("fingerprint"), std::string::npos);
-  const DecodeSpec one{"x", "ts", "dlq", 1, 2};
-  const DecodeSpec other{"x", "ts", "dlq", 12, 0};
+  const DecodeSpec one{"x", "ts", "dlq", 1, 2, ""};
+  const DecodeSpec other{"x", "ts", "dlq", 12, 0, ""};
   EXPECT_NE(one.fingerprint(), other.fingerprint());
+}
+
+// KAFKA_COLUMNS is a decode setting: recorded, in the fingerprint, and a replay gets it back. An
+// entry written before it existed has none, and its fingerprint (written by that version) holds.
+TEST_F(CheckpointTest, KafkaColumnsAreRecordedAndOldEntriesKeepTheirFingerprint) {
+  OffsetsEntry e = entry(5);
+  e.writer = "12@host/abcd";
+  e.sinks = {{"parquet", "/out/p", "snappy"}};
+  e.decode = DecodeSpec{"a INT, ts TIMESTAMP", "timestamp", "dlq", 100, 10, "key, headers"};
+  const std::string text = serialize_offsets(e);
+  EXPECT_NE(text.find(R"("kafkaColumns":"key, headers")"), std::string::npos) << text;
+  auto back = parse_offsets(text, "offsets/5");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, e);
+  std::string edited = text;
+  edited.replace(edited.find("key, headers"), 12, "key, topic  ");
+  EXPECT_NE(parse_offsets(edited, "offsets/5").status().message().find("fingerprint"), std::string::npos);
+
+  // The fingerprint kpipe wrote for these settings before KAFKA_COLUMNS existed.
+  const DecodeSpec old{"a INT, ts TIMESTAMP", "ts", "dlq", 100, 10, ""};
+  EXPECT_EQ(old.fingerprint(), "d2453a916c3fe765");
+  e.decode = old;
+  const std::string old_text = serialize_offsets(e);
+  EXPECT_EQ(old_text.find("kafkaColumns"), std::string::npos) << old_text;
+  auto parsed = parse_offsets(old_text, "offsets/5");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->decode->kafka_columns, "");
+  EXPECT_NE(old.fingerprint(), (DecodeSpec{"a INT, ts TIMESTAMP", "ts", "dlq", 100, 10, "key"}.fingerprint()));
 }
 
 // What FAIL_ON_DATA_LOSS=false skipped is in the entry, so `kpipe verify` tells that gap from a

@@ -22,6 +22,19 @@ class FakeSource final : public RecordSource {
     std::lock_guard lock(mu_);
     log_[partition].push_back(std::move(payload));
   }
+  // What a record carries besides its payload (KAFKA_COLUMNS); by default no key, no headers and
+  // timestamp_of(offset) as CreateTime.
+  struct Meta {
+    std::optional<std::string> key;  // nullopt: a null key
+    std::string headers;             // PackedHeaders form
+    std::optional<int64_t> timestamp_ms;
+    KafkaTimestampType timestamp_type = KafkaTimestampType::kCreateTime;
+  };
+  void append(int32_t partition, std::string payload, Meta meta) {
+    std::lock_guard lock(mu_);
+    meta_[partition][static_cast<int64_t>(log_[partition].size())] = std::move(meta);
+    log_[partition].push_back(std::move(payload));
+  }
   // The next `n` reads fail with `status`.
   void fail_reads(int n, Status status) {
     std::lock_guard lock(mu_);
@@ -62,6 +75,15 @@ class FakeSource final : public RecordSource {
         rec.partition = r.partition;
         rec.offset = o;
         rec.timestamp_ms = timestamp_of(o);
+        rec.timestamp_type = KafkaTimestampType::kCreateTime;
+        rec.topic = topic_;
+        if (auto m = meta_[r.partition].find(o); m != meta_[r.partition].end()) {
+          rec.has_key = m->second.key.has_value();
+          if (m->second.key) rec.key = *m->second.key;
+          rec.headers = m->second.headers;
+          rec.timestamp_ms = m->second.timestamp_ms.value_or(rec.timestamp_ms);
+          rec.timestamp_type = m->second.timestamp_type;
+        }
         on_record(rec);
       }
     }
@@ -124,6 +146,8 @@ class FakeSource final : public RecordSource {
  private:
   mutable std::mutex mu_;
   std::map<int32_t, std::vector<std::string>> log_;
+  std::map<int32_t, std::map<int64_t, Meta>> meta_;  // partition → offset → what append(…, meta) gave
+  std::string topic_ = "events";
   int fail_reads_ = 0;
   int reads_ = 0;
   bool fetching_ = false;

@@ -40,6 +40,44 @@ TEST(PrefetchBuffer, KeepsOrderPerPartitionAndLeavesWhatTheConsumerRefuses) {
   EXPECT_TRUE(take_until(buf, 9, 100).empty());  // a partition never seen
 }
 
+// KAFKA_COLUMNS: the key (null or empty told apart), the timestamp type and the packed headers
+// travel with the payload, copied, and an item without them costs nothing more.
+TEST(PrefetchBuffer, KeepsKeysTimestampTypesAndHeaders) {
+  PrefetchBuffer buf;
+  std::string payload = "{}", key = std::string("k\0y", 3), headers(9, '\x01');
+  Item with = record(1, payload);
+  with.key = key;
+  with.has_key = true;
+  with.headers = headers;
+  with.timestamp_type = 1;
+  Item empty_key = record(2, payload);
+  empty_key.has_key = true;
+  Item plain = record(3, payload);
+  buf.append(0, {with, empty_key, plain});
+  key = "changed";
+  headers = "changed";
+  std::vector<Item> got;
+  std::vector<std::string> keys, packed, payloads;
+  buf.consume(0, [&](const Item& it) {
+    got.push_back(it);
+    keys.emplace_back(it.key);
+    packed.emplace_back(it.headers);
+    payloads.emplace_back(it.payload);
+    return true;
+  });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(payloads, (std::vector<std::string>{"{}", "{}", "{}"}));
+  EXPECT_TRUE(got[0].has_key);
+  EXPECT_EQ(keys[0], std::string("k\0y", 3));
+  EXPECT_EQ(packed[0], std::string(9, '\x01'));
+  EXPECT_EQ(got[0].timestamp_type, 1);
+  EXPECT_TRUE(got[1].has_key);
+  EXPECT_EQ(keys[1], "");
+  EXPECT_FALSE(got[2].has_key);
+  EXPECT_EQ(packed[2], "");
+  EXPECT_EQ(got[2].timestamp_type, -1);
+}
+
 // Bytes one ordinary chunk takes (payload area plus entry table), measured rather than assumed.
 size_t chunk_bytes() {
   PrefetchBuffer buf;
