@@ -80,16 +80,6 @@ std::string int_text(T v) {
   return std::string(buf, r.ptr);
 }
 
-int64_t to_micros(int64_t value, arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND: return value * 1'000'000;
-    case arrow::TimeUnit::MILLI: return value * 1'000;
-    case arrow::TimeUnit::MICRO: return value;
-    case arrow::TimeUnit::NANO: return floor_div(value, 1'000);
-  }
-  return value;
-}
-
 void append_cell_text(const arrow::Array& column, int64_t row, std::string& out);
 
 // Spark's show() prints a struct's values without names, "{7, [a, b]}".

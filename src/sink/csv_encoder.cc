@@ -23,16 +23,6 @@ constexpr int64_t kTimestampTextBytes = 27;
 // A first guess of a nested value's JSON text; the builder grows past it as needed.
 constexpr int64_t kNestedTextBytes = 64;
 
-int64_t to_micros(int64_t value, arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND: return value * 1'000'000;
-    case arrow::TimeUnit::MILLI: return value * 1'000;
-    case arrow::TimeUnit::MICRO: return value;
-    case arrow::TimeUnit::NANO: return floor_div(value, 1'000);
-  }
-  return value;
-}
-
 // A text column with the same nulls as `column`: `append(row, text)` writes row's text into one
 // buffer reused for every row, then the builder copies it; neither allocates per value once
 // both have grown to fit.

@@ -14,16 +14,6 @@
 namespace kpipe {
 namespace {
 
-int64_t to_micros(int64_t value, arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND: return value * 1'000'000;
-    case arrow::TimeUnit::MILLI: return value * 1'000;
-    case arrow::TimeUnit::MICRO: return value;
-    case arrow::TimeUnit::NANO: return floor_div(value, 1'000);
-  }
-  return value;
-}
-
 template <typename T>
 void append_number(T v, std::string& out) {
   char buf[32];
@@ -97,6 +87,16 @@ void append_map(const arrow::MapArray& map, int64_t row, std::string& out) {
 }
 
 }  // namespace
+
+int64_t to_micros(int64_t value, arrow::TimeUnit::type unit) {
+  switch (unit) {
+    case arrow::TimeUnit::SECOND: return value * 1'000'000;
+    case arrow::TimeUnit::MILLI: return value * 1'000;
+    case arrow::TimeUnit::MICRO: return value;
+    case arrow::TimeUnit::NANO: return floor_div(value, 1'000);
+  }
+  return value;
+}
 
 char* format_decimal128(const uint8_t* value, int32_t scale, char* out) {
   uint64_t lo = 0, hi = 0;

@@ -4,13 +4,16 @@
 // per column formats millions of values without an allocation per value.
 #pragma once
 
-#include <arrow/type_fwd.h>
+#include <arrow/type.h>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace kpipe {
+
+// A timestamp value of `unit` in microseconds (nanoseconds floor towards the past).
+int64_t to_micros(int64_t value, arrow::TimeUnit::type unit);
 
 // Longest text format_decimal128 writes: sign, 39 digits, point, and up to 38 zeros that a
 // negative scale adds, with spare.
