@@ -5,14 +5,14 @@
 namespace kpipe {
 namespace {
 
-using uint128 = unsigned __int128;
+using UInt128 = unsigned __int128;
 
 // Exponents beyond this are refused as malformed, as java.math.BigDecimal (Spark's parser) refuses
 // a scale outside int range; within it, a value is either zero after rounding or an overflow.
 constexpr int64_t kMaxExponent = 999'999'999;
 
-uint128 pow10(int n) {
-  uint128 p = 1;
+UInt128 pow10(int n) {
+  UInt128 p = 1;
   for (int i = 0; i < n; ++i) p *= 10;
   return p;
 }
@@ -68,7 +68,7 @@ DecimalParse parse_decimal(std::string_view text, int precision, int scale, bool
   // Digits of the unscaled integer before rounding: a longer one cannot fit, even rounded.
   const int64_t kept = significant + shift;
   if (kept > precision) return DecimalParse::kOverflow;
-  uint128 unscaled = 0;
+  UInt128 unscaled = 0;
   bool round_up = false;
   if (shift >= 0) {
     for (size_t d = first; d < digits.size(); ++d) unscaled = unscaled * 10 + static_cast<unsigned>(digits.at(d));
@@ -91,7 +91,7 @@ DecimalParse parse_decimal(std::string_view text, int precision, int scale, bool
 }
 
 std::string_view format_decimal(const DecimalValue& value, int scale, char (&buffer)[48]) {
-  uint128 magnitude = (static_cast<uint128>(static_cast<uint64_t>(value.high)) << 64) | value.low;
+  UInt128 magnitude = (static_cast<UInt128>(static_cast<uint64_t>(value.high)) << 64) | value.low;
   const bool negative = value.high < 0;
   if (negative) magnitude = ~magnitude + 1;
   char* end = buffer + sizeof buffer;
