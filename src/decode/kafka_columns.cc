@@ -8,6 +8,7 @@
 #include <arrow/type.h>
 #include <simdjson.h>
 
+#include "common/strings.h"
 #include "decode/timestamp.h"
 
 namespace kpipe {
@@ -33,17 +34,6 @@ constexpr std::array<KafkaColumnName, 7> kKafkaColumns = {{
 }};
 
 constexpr std::string_view kExpected = "key, topic, partition, offset, timestamp, timestampType, headers";
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -125,9 +115,9 @@ Result<std::vector<ColumnSpec>> parse_kafka_columns(std::string_view setting) {
     setting = comma == std::string_view::npos ? std::string_view() : setting.substr(comma + 1);
     if (word.empty()) continue;
     size_t i = 0;
-    while (i < kKafkaColumns.size() && !iequals(kKafkaColumns[i].name, word)) ++i;
+    while (i < kKafkaColumns.size() && !ascii_iequals(kKafkaColumns[i].name, word)) ++i;
     if (i == kKafkaColumns.size()) {
-      if (iequals(word, "value")) {
+      if (ascii_iequals(word, "value")) {
         return setting_error(
             "'value' is the message payload, which SCHEMA decodes into columns; expected a comma list of " +
             std::string(kExpected));
@@ -179,7 +169,7 @@ Result<int> resolve_partition_from(const Schema& schema, std::string_view name) 
     const bool time = column.type == ColumnType::kTimestamp || column.type == ColumnType::kDate;
     if (time && column.kafka == KafkaField::kNone) return index;
   }
-  if (iequals(name, "timestamp")) return kPartitionFromKafkaTimestamp;
+  if (ascii_iequals(name, "timestamp")) return kPartitionFromKafkaTimestamp;
   auto found = find_partition_column(schema, name);
   if (found.ok()) return *found;  // not reached: the checks above accept every valid column
   return Status::fatal(found.status().message() + "; PARTITION_FROM=timestamp takes the Kafka record's timestamp",

@@ -7,6 +7,8 @@
 #include <arrow/type.h>
 #include <simdjson.h>
 
+#include "common/strings.h"
+
 namespace kpipe {
 namespace {
 
@@ -46,16 +48,6 @@ constexpr std::array<TypeAlias, 20> kTypeAliases = {{
 // "unsupported" rather than "unknown" tells the user the spelling is fine.
 constexpr std::array<std::string_view, 5> kUnsupportedSparkTypes = {"INTERVAL", "VOID", "VARIANT", "OBJECT",
                                                                     "CALENDARINTERVAL"};
-
-char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_upper(a[i]) != ascii_upper(b[i])) return false;
-  }
-  return true;
-}
 
 bool is_identifier_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -119,7 +111,7 @@ class DdlParser {
       const size_t start = pos_;
       KPIPE_ASSIGN_OR_RETURN(ColumnSpec field, parse_field(parent, close, depth));
       for (const ColumnSpec& existing : fields) {
-        if (iequals(existing.name, field.name)) {
+        if (ascii_iequals(existing.name, field.name)) {
           return schema_error("duplicate " + what(parent) + " '" + path(parent, field.name) + "' at position " +
                               std::to_string(start + 1) + " (names are case-insensitive)");
         }
@@ -224,17 +216,18 @@ class DdlParser {
       return schema_error("expected a type for " + label + " at position " + std::to_string(start + 1) + ", got '" +
                           std::string(next_word()) + "'");
     }
-    if (depth >= kMaxSchemaDepth && (iequals(word, "STRUCT") || iequals(word, "ARRAY") || iequals(word, "MAP"))) {
+    if (depth >= kMaxSchemaDepth &&
+        (ascii_iequals(word, "STRUCT") || ascii_iequals(word, "ARRAY") || ascii_iequals(word, "MAP"))) {
       return schema_error(label + " at position " + std::to_string(start + 1) + " nests deeper than " +
                           std::to_string(kMaxSchemaDepth) + " levels");
     }
-    if (iequals(word, "STRUCT")) {
+    if (ascii_iequals(word, "STRUCT")) {
       field.type = ColumnType::kStruct;
       KPIPE_RETURN_IF_ERROR(expect_open('<', "STRUCT", label));
       KPIPE_ASSIGN_OR_RETURN(field.children, parse_fields(name, '>', depth + 1));
       return expect_close('>', "STRUCT", label);
     }
-    if (iequals(word, "ARRAY")) {
+    if (ascii_iequals(word, "ARRAY")) {
       field.type = ColumnType::kArray;
       KPIPE_RETURN_IF_ERROR(expect_open('<', "ARRAY", label));
       ColumnSpec element;
@@ -244,7 +237,7 @@ class DdlParser {
       field.children.push_back(std::move(element));
       return expect_close('>', "ARRAY", label);
     }
-    if (iequals(word, "MAP")) {
+    if (ascii_iequals(word, "MAP")) {
       field.type = ColumnType::kMap;
       KPIPE_RETURN_IF_ERROR(expect_open('<', "MAP", label));
       ColumnSpec key;
@@ -271,7 +264,7 @@ class DdlParser {
       field.children.push_back(std::move(value));
       return expect_close('>', "MAP", label);
     }
-    if (iequals(word, "VARCHAR") || iequals(word, "CHAR") || iequals(word, "CHARACTER")) {
+    if (ascii_iequals(word, "VARCHAR") || ascii_iequals(word, "CHAR") || ascii_iequals(word, "CHARACTER")) {
       // Spark reads CHAR(n)/VARCHAR(n) as STRING in from_json.
       field.type = ColumnType::kString;
       KPIPE_ASSIGN_OR_RETURN(auto length, parse_parameters(word, label, 1, 1));
@@ -282,17 +275,17 @@ class DdlParser {
       return Status::success();
     }
     for (const TypeAlias& alias : kTypeAliases) {
-      if (!iequals(alias.name, word)) continue;
+      if (!ascii_iequals(alias.name, word)) continue;
       field.type = alias.type;
       if (alias.type == ColumnType::kDecimal) return parse_decimal(field, label, start);
       return Status::success();
     }
-    if (iequals(word, "NUMERIC")) {
+    if (ascii_iequals(word, "NUMERIC")) {
       field.type = ColumnType::kDecimal;
       return parse_decimal(field, label, start);
     }
     for (std::string_view unsupported : kUnsupportedSparkTypes) {
-      if (iequals(unsupported, word)) {
+      if (ascii_iequals(unsupported, word)) {
         return schema_error("unsupported type '" + std::string(word) + "' for " + label + " at position " +
                             std::to_string(start + 1) + " (expected " + std::string(kExpectedTypes) + ")");
       }
@@ -408,7 +401,7 @@ class DdlParser {
   // Consumes `keyword` (case-insensitive) only as a whole word.
   bool match_keyword(std::string_view keyword) {
     if (text_.size() - pos_ < keyword.size()) return false;
-    if (!iequals(text_.substr(pos_, keyword.size()), keyword)) return false;
+    if (!ascii_iequals(text_.substr(pos_, keyword.size()), keyword)) return false;
     const size_t after = pos_ + keyword.size();
     if (after < text_.size() && is_identifier_char(text_[after])) return false;
     pos_ = after;
@@ -442,7 +435,7 @@ class DdlParser {
 
 int Schema::index_of(std::string_view name) const {
   for (size_t i = 0; i < columns.size(); ++i) {
-    if (iequals(columns[i].name, name)) return static_cast<int>(i);
+    if (ascii_iequals(columns[i].name, name)) return static_cast<int>(i);
   }
   return -1;
 }

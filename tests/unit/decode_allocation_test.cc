@@ -10,36 +10,9 @@
 #include <arrow/memory_pool.h>
 #include <gtest/gtest.h>
 
+#include "allocation_counter.h"
 #include "decode/kafka_columns.h"
 #include "decode/record_decoder.h"
-
-namespace {
-std::atomic<long> g_news{0};
-}  // namespace
-
-// GCC 12 inlines the replaced operator delete into std::allocator code below and then flags its
-// free() as not matching the library's operator new, though ours replaces both (a false positive).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-// Replacing the global allocation functions is the standard way to observe them; it applies to
-// the whole test program, which is harmless since they still allocate with malloc.
-void* operator new(std::size_t size) {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size ? size : 1);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace kpipe {
 namespace {

@@ -158,4 +158,20 @@ class FakeSource final : public RecordSource {
   Status read_error_;
 };
 
+// Lets each job own a source while the test keeps the topic: a restart sees the same records.
+class BorrowedSource final : public RecordSource {
+ public:
+  explicit BorrowedSource(FakeSource& s) : s_(s) {}
+  Result<std::vector<int32_t>> partitions() override { return s_.partitions(); }
+  Result<Watermarks> watermarks(int32_t p) override { return s_.watermarks(p); }
+  Status read(const std::vector<PartitionRange>& r, const std::function<void(const RawRecord&)>& cb,
+              const std::atomic<bool>& stop) override {
+    return s_.read(r, cb, stop);
+  }
+  std::string last_client_error() const override { return ""; }
+
+ private:
+  FakeSource& s_;
+};
+
 }  // namespace kpipe

@@ -83,7 +83,7 @@ class KafkaColumnsJobTest : public ::testing::Test {
   Status run(FakeSource& src, const StreamOptions& opt, CrashHook crash = nullptr) {
     StreamSeams seams;
     seams.fs = local_file_system();
-    seams.source = std::make_unique<Borrowed>(src);
+    seams.source = std::make_unique<BorrowedSource>(src);
     seams.crash = std::move(crash);
     seams.clock = &clock_;
     StreamJob job(opt, std::move(seams), std::make_shared<JobStatus>());
@@ -108,21 +108,6 @@ class KafkaColumnsJobTest : public ::testing::Test {
     }
     return out;
   }
-
-  class Borrowed final : public RecordSource {
-   public:
-    explicit Borrowed(FakeSource& s) : s_(s) {}
-    Result<std::vector<int32_t>> partitions() override { return s_.partitions(); }
-    Result<Watermarks> watermarks(int32_t p) override { return s_.watermarks(p); }
-    Status read(const std::vector<PartitionRange>& r, const std::function<void(const RawRecord&)>& cb,
-                const std::atomic<bool>& stop) override {
-      return s_.read(r, cb, stop);
-    }
-    std::string last_client_error() const override { return ""; }
-
-   private:
-    FakeSource& s_;
-  };
 
   fs::path dir_;
   StreamOptions opt_;

@@ -76,7 +76,7 @@ class StreamJobTest : public ::testing::Test {
              std::optional<StreamOptions> opt = std::nullopt) {
     StreamSeams seams;
     seams.fs = fs ? fs : local_file_system();
-    seams.source = std::make_unique<Borrowed>(src);
+    seams.source = std::make_unique<BorrowedSource>(src);
     seams.crash = std::move(crash);
     seams.clock = &clock_;
     StreamJob job(opt ? *opt : opt_, std::move(seams), std::make_shared<JobStatus>());
@@ -168,22 +168,6 @@ class StreamJobTest : public ::testing::Test {
       }
     }
   }
-
-  // Lets each job own a source while the test keeps the topic.
-  class Borrowed final : public RecordSource {
-   public:
-    explicit Borrowed(FakeSource& s) : s_(s) {}
-    Result<std::vector<int32_t>> partitions() override { return s_.partitions(); }
-    Result<Watermarks> watermarks(int32_t p) override { return s_.watermarks(p); }
-    Status read(const std::vector<PartitionRange>& r, const std::function<void(const RawRecord&)>& cb,
-                const std::atomic<bool>& stop) override {
-      return s_.read(r, cb, stop);
-    }
-    std::string last_client_error() const override { return ""; }
-
-   private:
-    FakeSource& s_;
-  };
 
   fs::path dir_;
   StreamOptions opt_;
@@ -438,7 +422,7 @@ TEST_F(StreamJobTest, OnAnObjectStoreFilesGoUnderFinalNamesAndEachStepChecksTheF
     auto run_on_store = [&](CrashHook crash) {
       StreamSeams seams;
       seams.fs = store;
-      seams.source = std::make_unique<Borrowed>(src);
+      seams.source = std::make_unique<BorrowedSource>(src);
       seams.crash = std::move(crash);
       seams.clock = &clock_;
       seams.fence_grace = std::chrono::milliseconds(0);

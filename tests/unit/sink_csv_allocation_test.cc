@@ -10,34 +10,9 @@
 #include <arrow/array/concatenate.h>
 #include <gtest/gtest.h>
 
+#include "allocation_counter.h"
 #include "sink/encoders.h"
 #include "sink_test_util.h"
-
-// GCC sees operator new inlined as malloc beside the replaced operator delete's free, the pair
-// it would flag; here that pairing is the point.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<long> g_news{0};
-}  // namespace
-
-// Replacing the global allocation functions is the standard way to observe them; it applies to
-// the whole test program, which is harmless since they still allocate with malloc.
-void* operator new(std::size_t size) {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size ? size : 1);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace kpipe {
 namespace {
