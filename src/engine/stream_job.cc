@@ -158,6 +158,8 @@ Status StreamJob::Impl::start() {
     // Fetched ahead: enough to keep reading while a batch is written (the prefetch thread pauses
     // a partition whose share is full), at most about one batch of the seed's events.
     so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 16 << 20));
+    so.fetch_wait = fetch_wait_for(
+        std::chrono::milliseconds(static_cast<int64_t>(opt.trigger_seconds * 1000)), opt.once);
     // Keys and headers only when KAFKA_COLUMNS shows them: now, or in the batch a restart replays
     // with its recorded settings.
     std::vector<std::string> kafka_columns = {decoding->spec.kafka_columns};
@@ -386,7 +388,9 @@ void StreamJob::Impl::sleep_until(Clock::TimePoint until, const std::atomic<bool
     if (sample_lag) update_lag();
     const auto now = clock->now();
     if (now >= until) return;
-    clock->sleep_until(std::min(until, now + std::chrono::milliseconds(20)));
+    // Wakes up to see `stop` (SIGTERM) within 100 ms; every 20 ms was 0.1 CPU-s a minute of an
+    // otherwise idle job.
+    clock->sleep_until(std::min(until, now + std::chrono::milliseconds(100)));
   }
 }
 

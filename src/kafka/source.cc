@@ -68,6 +68,12 @@ void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const 
 
 }  // namespace
 
+std::chrono::milliseconds fetch_wait_for(std::chrono::milliseconds trigger, bool once) {
+  using std::chrono::milliseconds;
+  if (once) return milliseconds(100);
+  return std::clamp(trigger / 20, milliseconds(100), milliseconds(500));
+}
+
 KafkaSource::KafkaSource(SourceOptions options)
     : options_(std::move(options)),
       buffer_(std::make_unique<PrefetchBuffer>()),
@@ -121,7 +127,9 @@ std::vector<std::pair<std::string, std::string>> KafkaSource::consumer_settings(
       {"enable.partition.eof", "true"},
       // An offset the broker no longer has must surface as an error, not be skipped silently.
       {"auto.offset.reset", "error"},
-      {"fetch.wait.max.ms", "100"},
+      // A slow topic: one fetch per fetch_wait, not one per message (see SourceOptions).
+      {"fetch.wait.max.ms", std::to_string(options_.fetch_wait.count())},
+      {"fetch.min.bytes", std::to_string(kFetchMinBytes)},
       // Memory: librdkafka allocates about 0.35 KiB for every message of a fetch response, and
       // max.partition.fetch.bytes counts compressed bytes: 256 KiB of the producer's LZ4
       // batches is about 6,500 of the seed's events, and the old 8 MiB fetches held hundreds of
