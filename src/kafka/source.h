@@ -103,8 +103,6 @@ class KafkaSource final : public RecordSource {
 
  private:
   explicit KafkaSource(SourceOptions options);
-  // librdkafka settings of the consumer that reads `partitions` partitions.
-  std::vector<std::pair<std::string, std::string>> consumer_settings(size_t partitions) const;
   void close_consumer();
   // A consumer handle with `settings`, then the user's --kafka-prop, reporting to errors_.
   Result<rd_kafka_t*> new_client(const std::vector<std::pair<std::string, std::string>>& settings);
