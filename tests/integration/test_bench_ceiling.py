@@ -1,12 +1,14 @@
 """kpipe-ceiling (bench/ceiling/ceiling.cc), the benchmark's ceiling reader, against the session broker:
 it must count exactly what is in the topic, in both settings modes and both loops, or the ceiling
-bench/run compares kpipe with is a wrong number; and a bad topic or broker must fail clearly.
+bench/run compares kpipe with is a wrong number; and a bad topic or broker must fail clearly. The
+last test holds bench/ceilings.py's note on a round where kpipe beat its ceiling (no broker).
 
 The binary is built beside kpipe: $KPIPE_BIN's folder, or build/.
 """
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 
 import pytest
@@ -94,3 +96,29 @@ def test_bad_arguments_exit_2(ceiling_bin, args, message):
     p = run_ceiling(ceiling_bin, *args)
     assert p.returncode == 2
     assert message in p.stderr
+
+
+def test_report_flags_a_round_where_kpipe_beat_its_ceiling_with_the_reason(repo_root, monkeypatch):
+    """bench/ceilings.py on made-up rounds: round 1's fastest ceiling reader stalled for 0.7 s
+    (kpipe beat it), round 2's did not (kpipe did not)."""
+    monkeypatch.syspath_prepend(str(repo_root / "bench"))
+    import ceilings
+
+    def reader(wall, stalled=None, stalls=0, read=None):
+        r = {"wall_s": wall, "events_per_s": 1_000_000 / wall}
+        if stalled is not None:
+            r.update(stalled_seconds=stalled, stalls=stalls, read_seconds=read)
+        return r
+
+    steps = {"kcat": [reader(2.0), reader(2.0)],
+             "ceiling-default": [reader(1.0, 0.7, 1, 0.95), reader(0.4, 0.0, 0, 0.35)],
+             "ceiling-kpipe": [reader(3.0, 2.7, 3, 2.9), reader(3.0, 2.7, 3, 2.9)],
+             "kpipe": [reader(0.6), reader(0.62)]}
+    load = {"before": {"loadavg": [0.5]}, "after": {"loadavg": [0.7]}}
+    med = {n: {"events_per_s": statistics.median(r["events_per_s"] for r in runs)} for n, runs in steps.items()}
+    notes = ceilings.ceiling_beaten(steps, med, load).splitlines()
+    assert len(notes) == 1, notes
+    assert notes[0].startswith("- **kpipe beat its ceiling in round 1**: 1,666,667 events/s (0.60 s) against "
+                               "1,000,000 (1.00 s) for kpipe-ceiling, librdkafka defaults")
+    assert "waited 0.70 s in 1 stall of 100 ms or more" in notes[0]
+    assert "would have taken 0.30 s against kpipe's 0.60 s" in notes[0]
