@@ -1,7 +1,8 @@
 """bench/results/throughput.png from a results.json of bench/run (run with .local/bench/venv).
 
 Two panels side by side: events per second (medians) of every throughput step, and peak RSS of
-the consumers (kcat, kpipe, Spark), both on a log scale so Spark and kpipe fit on one chart.
+the consumers (kcat, kpipe-ceiling, kpipe, Spark), both on a log scale so Spark and kpipe fit on
+one chart.
 With cost curves in the results (bench/curves.py), also curve-<dimension>.png beside it: events/s
 and MB/s, and peak RSS, as that dimension grows alone.
 """
@@ -17,14 +18,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 LABELS = {
     "produce": "kpipe produce\n--rate 0",
-    "kcat": "kcat -C -e\n(raw ceiling)",
+    "kcat": "kcat -C -e\n(ceiling)",
+    "ceiling-default": "kpipe-ceiling\nlibrdkafka defaults",
+    "ceiling-kpipe": "kpipe-ceiling\nkpipe's settings",
     "kpipe": "kpipe stream\nParquet+CSV",
     "kpipe-parquet": "kpipe stream\nParquet",
     "kpipe-s3": "kpipe stream\nParquet+CSV to S3",
     "kpipe-1m": "kpipe, P+CSV\n1M-event batches",
     "spark": "Spark 3.5\nParquet+CSV",
 }
-COLORS = {"produce": "#8c8c8c", "kcat": "#4c72b0", "kpipe": "#dd8452", "kpipe-parquet": "#f0b27a", "kpipe-s3": "#937860", "kpipe-1m": "#c44e52", "spark": "#55a868"}
+COLORS = {"produce": "#8c8c8c", "kcat": "#4c72b0", "ceiling-default": "#64b5cd", "ceiling-kpipe": "#8172b3",
+          "kpipe": "#dd8452", "kpipe-parquet": "#f0b27a", "kpipe-s3": "#937860", "kpipe-1m": "#c44e52", "spark": "#55a868"}
 
 
 def main(results_path, png_path):

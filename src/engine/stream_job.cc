@@ -16,6 +16,7 @@
 #include "engine/batch_planner.h"
 #include "engine/delta_committer.h"
 #include "engine/lag_tracker.h"
+#include "kafka/consumer_settings.h"
 #include "kafka/source.h"
 #include "sink/file_naming.h"
 
@@ -158,8 +159,8 @@ Status StreamJob::Impl::start() {
     // Fetched ahead: enough to keep reading while a batch is written (the prefetch thread pauses
     // a partition whose share is full), at most about one batch of the seed's events.
     so.prefetch_bytes = static_cast<size_t>(std::clamp<int64_t>(opt.max_batch_records * 128, 6 << 20, 16 << 20));
-    so.fetch_wait = fetch_wait_for(
-        std::chrono::milliseconds(static_cast<int64_t>(opt.trigger_seconds * 1000)), opt.once);
+    so.fetch_wait =
+        fetch_wait_for(std::chrono::milliseconds(static_cast<int64_t>(opt.trigger_seconds * 1000)), opt.once);
     // Keys and headers only when KAFKA_COLUMNS shows them: now, or in the batch a restart replays
     // with its recorded settings.
     std::vector<std::string> kafka_columns = {decoding->spec.kafka_columns};

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "kafka/consumer_settings.h"
 #include "kafka/kafka_config.h"
 
 namespace kpipe {
@@ -68,12 +69,6 @@ void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const 
 
 }  // namespace
 
-std::chrono::milliseconds fetch_wait_for(std::chrono::milliseconds trigger, bool once) {
-  using std::chrono::milliseconds;
-  if (once) return milliseconds(100);
-  return std::clamp(trigger / 20, milliseconds(100), milliseconds(500));
-}
-
 KafkaSource::KafkaSource(SourceOptions options)
     : options_(std::move(options)),
       buffer_(std::make_unique<PrefetchBuffer>()),
@@ -111,46 +106,6 @@ Result<rd_kafka_t*> KafkaSource::new_client(const std::vector<std::pair<std::str
     return Status::fatal(std::string("cannot create Kafka consumer: ") + err);
   }
   return rk;
-}
-
-std::vector<std::pair<std::string, std::string>> KafkaSource::consumer_settings(size_t partitions) const {
-  const auto share = [&](size_t total, size_t least, size_t most) {
-    return std::clamp<size_t>(total / std::max<size_t>(partitions, 1), least, most);
-  };
-  return {
-      {"bootstrap.servers", options_.bootstrap_servers},
-      {"client.id", options_.client_id},
-      // The checkpoint owns the offsets; the group id only satisfies the consumer API.
-      {"group.id", "kpipe-stream-" + options_.topic},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"enable.partition.eof", "true"},
-      // An offset the broker no longer has must surface as an error, not be skipped silently.
-      {"auto.offset.reset", "error"},
-      // A slow topic: one fetch per fetch_wait, not one per message (see SourceOptions).
-      {"fetch.wait.max.ms", std::to_string(options_.fetch_wait.count())},
-      {"fetch.min.bytes", std::to_string(kFetchMinBytes)},
-      // Memory: librdkafka allocates about 0.35 KiB for every message of a fetch response, and
-      // max.partition.fetch.bytes counts compressed bytes: 256 KiB of the producer's LZ4
-      // batches is about 6,500 of the seed's events, and the old 8 MiB fetches held hundreds of
-      // MB. Small fetches are not slower here, because the prefetch thread copies every message
-      // out as it arrives (into PrefetchBuffer: payload plus 32 bytes) and pauses a partition
-      // whose share of the buffer is full instead of leaving messages in librdkafka's queue.
-      // The queue limits only matter when the prefetch thread falls behind: librdkafka 2.0 then
-      // stops fetching the partition, and the prefetch thread wakes it once it has drained the
-      // queue. Measured on 5M events (bench/results/PROFILE.md).
-      //
-      // librdkafka's limits are per partition, and so is its memory: with the 3-partition values
-      // (128 KiB fetches, 8,000 messages and 4 MiB queued) for each of 96 partitions it held
-      // most of a million-event topic, 165 MB at peak (heaptrack). They are shared out instead,
-      // like the prefetch buffer: the same totals as 3 partitions, at least 8 KiB fetches and
-      // 500 messages (256 KiB) queued per partition. A fetch response stays about fetch.max.bytes.
-      {"max.partition.fetch.bytes", std::to_string(share(3 * 128, 8, 128) << 10)},
-      {"fetch.max.bytes", "1048576"},
-      {"queued.min.messages", std::to_string(share(3 * 8000, 500, 8000))},
-      {"queued.max.messages.kbytes", std::to_string(share(3 * 4096, 256, 4096))},
-      {"socket.keepalive.enable", "true"},
-  };
 }
 
 Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& options) {
@@ -336,10 +291,12 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   position_.clear();
   first_read_.clear();
   if (!rk_ || client_partitions_ != ranges.size()) {
-    // The consumer is made for the number of partitions it reads (see consumer_settings): at the
-    // first batch, and again only when partitions are added.
+    // The consumer is made for the number of partitions it reads (see stream_consumer_settings):
+    // at the first batch, and again only when partitions are added.
     close_consumer();
-    KPIPE_ASSIGN_OR_RETURN(rk_, new_client(consumer_settings(ranges.size())));
+    KPIPE_ASSIGN_OR_RETURN(
+        rk_, new_client(stream_consumer_settings(options_.bootstrap_servers, options_.client_id, options_.fetch_wait,
+                                                 options_.topic, ranges.size())));
     client_partitions_ = ranges.size();
   }
   // Each partition is read from its own queue, so a batch's rows come partition by partition

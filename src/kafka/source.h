@@ -34,17 +34,6 @@ typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
 
 namespace kpipe {
 
-// fetch.min.bytes: about 1,700 of the seed's events as the producer compresses them, well under
-// what one partition's backlog returns (max.partition.fetch.bytes is at least 8 KiB a partition
-// and 128 KiB for one partition), so a backlog never waits for it.
-inline constexpr size_t kFetchMinBytes = 64u << 10;
-
-// The fetch wait for a job whose batches start every `trigger`: a twentieth of it (5% more
-// latency at most), between 100 ms (librdkafka's default fetch wait was 500 ms; 100 ms is what
-// kpipe used before) and 500 ms. `once` (draining, no trigger) keeps 100 ms: the tail of a drain
-// waits for it.
-std::chrono::milliseconds fetch_wait_for(std::chrono::milliseconds trigger, bool once);
-
 struct SourceOptions {
   std::string bootstrap_servers;                                 // KAFKA_BOOTSTRAP_SERVERS
   std::string topic;                                             // KAFKA_TOPIC
@@ -119,8 +108,6 @@ class KafkaSource final : public RecordSource {
 
  private:
   explicit KafkaSource(SourceOptions options);
-  // librdkafka settings of the consumer that reads `partitions` partitions.
-  std::vector<std::pair<std::string, std::string>> consumer_settings(size_t partitions) const;
   void close_consumer();
   // A consumer handle with `settings`, then the user's --kafka-prop, reporting to errors_.
   Result<rd_kafka_t*> new_client(const std::vector<std::pair<std::string, std::string>>& settings);

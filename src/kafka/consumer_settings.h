@@ -1,0 +1,33 @@
+// The librdkafka properties of the consumer that reads a topic's partitions for `kpipe stream`.
+//
+// One definition for the two programs that must fetch alike: KafkaSource (src/kafka/source.cc),
+// and bench/ceiling's `kpipe-ceiling --settings kpipe`, the fastest read of a topic with kpipe's
+// own fetch settings that the benchmark measures kpipe against.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kpipe {
+
+// How long the broker may hold a fetch until fetch.min.bytes are there (fetch.wait.max.ms), for
+// a job whose batches start every `trigger`. A backlog fills a fetch at once; a slow topic gets
+// one fetch per wait instead of one per message (at 1,000 events/s those were 60% of kpipe's
+// CPU). A batch waits for it at most once, so: a twentieth of the trigger (5% more latency at
+// most), between 100 ms (what kpipe used before) and 500 ms (librdkafka's default). `once`
+// (draining, no trigger) keeps 100 ms: the tail of a drain waits for it.
+std::chrono::milliseconds fetch_wait_for(std::chrono::milliseconds trigger, bool once);
+
+// Properties in the order they are applied (the user's --kafka-prop come after them, in
+// KafkaSource). `fetch_wait`: fetch.wait.max.ms (fetch_wait_for). The per-partition fetch and
+// queue limits are shared out by `partitions`, so the totals stay those of 3 partitions whatever
+// the partition count (see the .cc).
+std::vector<std::pair<std::string, std::string>> stream_consumer_settings(const std::string& bootstrap_servers,
+                                                                          const std::string& client_id,
+                                                                          std::chrono::milliseconds fetch_wait,
+                                                                          const std::string& topic, size_t partitions);
+
+}  // namespace kpipe
