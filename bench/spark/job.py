@@ -5,7 +5,8 @@ writing Parquet and one writing CSV (the seed starts one query per sink, so each
 FILES_PER_PARTITION files per dt and batch (repartition by dt), at most MAX_RECORDS_PER_FILE rows
 per file, with checkpoints. The seed's ProcessingTime trigger becomes availableNow: the queries
 process the backlog present at start and stop, as `kpipe stream --once` does. The console sink
-is left out on both sides.
+is left out on both sides. With BENCH_SPARK_TRIGGER_SECONDS set (bench/steady.py), the seed's own
+ProcessingTime trigger instead, running until it is stopped (SIGTERM).
 
 Settings come from the environment (set by bench/run). Prints one line
 `BENCH_RESULT {json}` with the rows each query read and the seconds from the first start() to
@@ -46,13 +47,16 @@ def main():
               .withColumn("dt", to_date(col("ts"))))
     out = events.repartition(int(env.get("FILES_PER_PARTITION", "1")), "dt")
 
+    trigger_seconds = env.get("BENCH_SPARK_TRIGGER_SECONDS")
+    trigger = {"processingTime": f"{trigger_seconds} seconds"} if trigger_seconds else {"availableNow": True}
+
     def start(fmt, path, checkpoint, **options):
         writer = (out.writeStream.format(fmt)
                   .option("path", path)
                   .option("checkpointLocation", checkpoint)
                   .option("maxRecordsPerFile", int(env.get("MAX_RECORDS_PER_FILE", "5000")))
                   .partitionBy("dt")
-                  .trigger(availableNow=True))
+                  .trigger(**trigger))
         for k, v in options.items():
             writer = writer.option(k, v)
         return writer.start()
@@ -61,6 +65,8 @@ def main():
     queries = [start("parquet", env["OUTPUT_PATH"], env["CHECKPOINT_PATH"] + "/parquet")]
     if env.get("SINKS", "parquet,csv") == "parquet,csv":
         queries.append(start("csv", env["CSV_OUTPUT_PATH"], env["CHECKPOINT_PATH"] + "/csv", header="true"))
+    if trigger_seconds:
+        spark.streams.awaitAnyTermination()  # runs until stopped
     for q in queries:
         q.awaitTermination()
     seconds = time.monotonic() - t0
