@@ -623,6 +623,7 @@ void KafkaSource::prefetch_loop() {
   // only when a slot is free; the partitions are visited from a rotating start so that each
   // gets its turn.
   std::set<int32_t> caught_up;
+  std::set<int32_t> overshot;  // full, but librdkafka still had messages queued after a consume call
   std::map<int32_t, std::chrono::steady_clock::time_point> last_data;
   std::vector<std::pair<int32_t, rd_kafka_queue_t*>> order(queues_.begin(), queues_.end());
   for (const auto& [partition, queue] : order) last_data[partition] = std::chrono::steady_clock::now();
@@ -653,6 +654,7 @@ void KafkaSource::prefetch_loop() {
         if (needs_slot) ++fetching;
       } else if (buffer_->full(partition) && rd_kafka_queue_length(queue) == 0) {
         set_paused(partition, true, false);
+        overshot.erase(partition);
         continue;
       }
       const bool at_limit = static_cast<int>(rd_kafka_queue_length(queue)) >= queue_limit;
@@ -713,10 +715,16 @@ void KafkaSource::prefetch_loop() {
       // purges what is still queued, and a purged producer batch is fetched and decompressed
       // again for the rest of its messages (up to 7 times each at 96 partitions, and the
       // purges, done by librdkafka's main thread, lagged behind: 300 MB). So the share may be
-      // overshot by one fetch; the fetch slots bound how many partitions do that at once.
-      if (buffer_->full(partition) && rd_kafka_queue_length(queue) == 0) {
-        set_paused(partition, true, false);
-        if (paused.count(partition) && !caught_up.count(partition) && fetching > 0) --fetching;
+      // overshot by what librdkafka fetched, but by one more consume call at most (a partition
+      // whose queue refills as fast as it is drained is paused on the next round anyway).
+      if (buffer_->full(partition)) {
+        if (rd_kafka_queue_length(queue) == 0 || overshot.count(partition)) {
+          set_paused(partition, true, false);
+          overshot.erase(partition);
+          if (paused.count(partition) && !caught_up.count(partition) && fetching > 0) --fetching;
+        } else {
+          overshot.insert(partition);
+        }
       }
     }
     start = order.empty() ? 0 : (start + 1) % order.size();
