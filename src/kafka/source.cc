@@ -627,7 +627,7 @@ void KafkaSource::prefetch_loop() {
   std::map<int32_t, std::chrono::steady_clock::time_point> last_data;
   std::vector<std::pair<int32_t, rd_kafka_queue_t*>> order(queues_.begin(), queues_.end());
   for (const auto& [partition, queue] : order) last_data[partition] = std::chrono::steady_clock::now();
-  size_t start = 0;
+  size_t first = 0;  // where this round's visit starts
   while (!prefetch_quit_.load()) {
     // Drain the wake-up pipe before looking at the queues: a message that arrives after the
     // look leaves a byte behind, so the wait below returns at once instead of missing it.
@@ -642,8 +642,8 @@ void KafkaSource::prefetch_loop() {
       }
     }
     bool got_any = false;
-    for (size_t k = 0; k < order.size(); ++k) {
-      const auto [partition, queue] = order[(start + k) % order.size()];
+    for (size_t turn = 0; turn < order.size(); ++turn) {
+      const auto [partition, queue] = order[(first + turn) % order.size()];
       if (paused.count(partition)) {
         if (!buffer_->wants_more(partition)) continue;
         const bool needs_slot = !caught_up.count(partition);
@@ -715,8 +715,8 @@ void KafkaSource::prefetch_loop() {
       // purges what is still queued, and a purged producer batch is fetched and decompressed
       // again for the rest of its messages (up to 7 times each at 96 partitions, and the
       // purges, done by librdkafka's main thread, lagged behind: 300 MB). So the share may be
-      // overshot by what librdkafka fetched, but by one more consume call at most (a partition
-      // whose queue refills as fast as it is drained is paused on the next round anyway).
+      // overshot by what librdkafka fetched, but by two consume calls at most: a partition whose
+      // queue still holds messages after the second is paused anyway (it refills as it drains).
       if (buffer_->full(partition)) {
         if (rd_kafka_queue_length(queue) == 0 || overshot.count(partition)) {
           set_paused(partition, true, false);
@@ -727,7 +727,7 @@ void KafkaSource::prefetch_loop() {
         }
       }
     }
-    start = order.empty() ? 0 : (start + 1) % order.size();
+    first = order.empty() ? 0 : (first + 1) % order.size();
     if (!to_wake.empty()) {
       wake_fetchers(to_wake);
       to_wake.clear();
