@@ -31,6 +31,18 @@ constexpr int kConsumeBatch = 4096;
 // Least prefetch budget of a partition: four of PrefetchBuffer's smallest chunks.
 constexpr size_t kMinBudget = 64u << 10;
 
+// librdkafka decompresses a whole producer batch (up to the producer's batch.size, 1 MB for
+// librdkafka producers) and every message of it points into that buffer, plus about 0.35 KiB
+// of its own a message, until the message is destroyed or purged: a partition being fetched
+// holds about 2 MiB in librdkafka whatever its prefetch share. So only this many partitions
+// with a backlog are fetched at once (prefetch_bytes / 2 MiB, at least 4); the others wait
+// paused. 96 partitions all fetched at once held 96 decompressed batches (150 MB, heaptrack).
+constexpr size_t kClientBytesPerFetchingPartition = 2u << 20;
+constexpr size_t kMinFetchSlots = 4;
+// A fetching partition that has received nothing for this long (fetch errors, a slow leader)
+// gives up its slot to the next one.
+constexpr std::chrono::milliseconds kFetchSlotIdle{500};
+
 std::string err_text(rd_kafka_resp_err_t err) { return rd_kafka_err2str(err); }
 
 // librdkafka's timestamp types as Kafka's TimestampType ids (what Spark's timestampType column holds).
@@ -312,6 +324,7 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
     rd_kafka_queue_io_event_enable(q, wake_[1], &kWake, 1);
     queues_[r.partition] = q;
   }
+  hold_back(ranges);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size()));
   for (const auto& r : ranges) {
     rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), r.partition)->offset = r.start;
@@ -319,11 +332,48 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    set_paused_all(held_back_, false);
+    held_back_.clear();
     return Status::retriable("cannot assign partitions of " + options_.topic + ": " + err_text(err));
   }
   for (const auto& r : ranges) position_[r.partition] = r.start;
   start_prefetch();
   return Status::success();
+}
+
+void KafkaSource::hold_back(const std::vector<PartitionRange>& ranges) {
+  fetch_slots_ = std::max(kMinFetchSlots, options_.prefetch_bytes / kClientBytesPerFetchingPartition);
+  held_back_.clear();
+  // Paused before the assignment starts fetching (the queues made the partitions known), so
+  // that the first fetches do not bring a producer batch of every partition at once.
+  for (size_t i = fetch_slots_; i < ranges.size(); ++i) held_back_.insert(ranges[i].partition);
+  held_back_ = set_paused_all(held_back_, true);
+}
+
+std::set<int32_t> KafkaSource::set_paused_all(const std::set<int32_t>& partitions, bool pause) {
+  std::set<int32_t> done;
+  if (partitions.empty()) return done;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p);
+  const rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(rk_, list) : rd_kafka_resume_partitions(rk_, list);
+  for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; ++i) {
+    if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) done.insert(list->elems[i].partition);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  std::lock_guard<std::mutex> lock(paused_mu_);
+  for (int32_t p : done) {
+    if (pause)
+      paused_.insert(p);
+    else
+      paused_.erase(p);
+  }
+  return done;
+}
+
+size_t KafkaSource::client_queued_messages() const {
+  size_t n = 0;
+  for (const auto& [p, q] : queues_) n += rd_kafka_queue_length(q);
+  return n;
 }
 
 struct KafkaSource::Cursor {
@@ -499,11 +549,10 @@ void KafkaSource::prefetch_loop() {
   std::string arena;
   std::vector<std::pair<size_t, size_t>> header_spans;
   header_spans.reserve(kConsumeBatch);
-  // Partitions this thread paused because their share of the buffer was full. Pausing (rather
-  // than leaving messages queued in librdkafka) drops what librdkafka fetched ahead and makes it
-  // fetch again from the next offset this thread has not taken; resuming wakes its broker
-  // thread at once.
-  std::set<int32_t> paused;
+  // Partitions this thread paused because their share of the buffer was full (after taking all
+  // that librdkafka had fetched), or that assign() held back. Pausing (rather than leaving
+  // messages queued in librdkafka) stops the next fetch; resuming wakes its broker thread at once.
+  std::set<int32_t> paused = held_back_;
   std::vector<int32_t> to_wake;  // this round's partitions whose broker thread needs waking
   auto set_paused = [&](int32_t partition, bool pause, bool wake_broker) {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
@@ -533,20 +582,44 @@ void KafkaSource::prefetch_loop() {
   // librdkafka stops fetching a partition whose queue reached queued.min.messages (this thread
   // fell behind) and, like a resumed one, looks at it again only when its broker thread wakes.
   const int queue_limit = queued_min_messages();
+  // Fetch slots (see kClientBytesPerFetchingPartition): a partition being fetched holds one while
+  // it is not paused, has not reached its end (or an error) since it last received records, and
+  // has received something within kFetchSlotIdle. A paused partition that wants more is resumed
+  // only when a slot is free; the partitions are visited from a rotating start so that each
+  // gets its turn.
+  std::set<int32_t> caught_up;
+  std::set<int32_t> overshot;  // full, but librdkafka still had messages queued after a consume call
+  std::map<int32_t, std::chrono::steady_clock::time_point> last_data;
+  std::vector<std::pair<int32_t, rd_kafka_queue_t*>> order(queues_.begin(), queues_.end());
+  for (const auto& [partition, queue] : order) last_data[partition] = std::chrono::steady_clock::now();
+  size_t first = 0;  // where this round's visit starts
   while (!prefetch_quit_.load()) {
     // Drain the wake-up pipe before looking at the queues: a message that arrives after the
     // look leaves a byte behind, so the wait below returns at once instead of missing it.
     char sink[64];
     while (::read(wake_[0], sink, sizeof sink) > 0) {
     }
+    const auto now = std::chrono::steady_clock::now();
+    size_t fetching = 0;
+    for (const auto& [partition, queue] : order) {
+      if (!paused.count(partition) && !caught_up.count(partition) && now - last_data[partition] < kFetchSlotIdle) {
+        ++fetching;
+      }
+    }
     bool got_any = false;
-    for (auto& [partition, queue] : queues_) {
+    for (size_t turn = 0; turn < order.size(); ++turn) {
+      const auto [partition, queue] = order[(first + turn) % order.size()];
       if (paused.count(partition)) {
         if (!buffer_->wants_more(partition)) continue;
+        const bool needs_slot = !caught_up.count(partition);
+        if (needs_slot && fetching >= fetch_slots_) continue;
         set_paused(partition, false, true);
         if (paused.count(partition)) continue;
-      } else if (buffer_->full(partition)) {
+        last_data[partition] = now;
+        if (needs_slot) ++fetching;
+      } else if (buffer_->full(partition) && rd_kafka_queue_length(queue) == 0) {
         set_paused(partition, true, false);
+        overshot.erase(partition);
         continue;
       }
       const bool at_limit = static_cast<int>(rd_kafka_queue_length(queue)) >= queue_limit;
@@ -554,6 +627,7 @@ void KafkaSource::prefetch_loop() {
       if (n <= 0) continue;
       if (at_limit) to_wake.push_back(partition);
       got_any = true;
+      last_data[partition] = now;
       items.clear();
       arena.clear();
       header_spans.clear();
@@ -593,8 +667,32 @@ void KafkaSource::prefetch_loop() {
         items[item].headers = std::string_view(arena.data() + start, end - start);
       }
       buffer_->append(partition, items);
+      const bool was_caught_up = caught_up.count(partition) > 0;
+      if (items.back().kind == PrefetchBuffer::Kind::kRecord) {
+        caught_up.erase(partition);
+        if (was_caught_up) ++fetching;
+      } else {
+        caught_up.insert(partition);
+        if (!was_caught_up && fetching > 0) --fetching;
+      }
       for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(msgs[i]);
+      // Paused once librdkafka's queue is empty, at once rather than on the next round: a pause
+      // purges what is still queued, and a purged producer batch is fetched and decompressed
+      // again for the rest of its messages (up to 7 times each at 96 partitions, and the
+      // purges, done by librdkafka's main thread, lagged behind: 300 MB). So the share may be
+      // overshot by what librdkafka fetched, but by two consume calls at most: a partition whose
+      // queue still holds messages after the second is paused anyway (it refills as it drains).
+      if (buffer_->full(partition)) {
+        if (rd_kafka_queue_length(queue) == 0 || overshot.count(partition)) {
+          set_paused(partition, true, false);
+          overshot.erase(partition);
+          if (paused.count(partition) && !caught_up.count(partition) && fetching > 0) --fetching;
+        } else {
+          overshot.insert(partition);
+        }
+      }
     }
+    first = order.empty() ? 0 : (first + 1) % order.size();
     if (!to_wake.empty()) {
       wake_fetchers(to_wake);
       to_wake.clear();

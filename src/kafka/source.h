@@ -103,6 +103,11 @@ class KafkaSource final : public RecordSource {
 
   // Times the prefetch thread paused a partition because its share of the buffer was full.
   uint64_t pauses() const { return pauses_.load(std::memory_order_relaxed); }
+  // Partitions fetched at once while they have a backlog (see prefetch_loop); 0 before the first read.
+  size_t fetch_slots() const { return fetch_slots_; }
+  // Messages librdkafka holds in the assigned partitions' queues, not yet taken by the prefetch
+  // thread. Call from the thread that calls read().
+  size_t client_queued_messages() const;
 
   struct ErrorState;  // filled by librdkafka's error callback
 
@@ -112,6 +117,10 @@ class KafkaSource final : public RecordSource {
   // A consumer handle with `settings`, then the user's --kafka-prop, reporting to errors_.
   Result<rd_kafka_t*> new_client(const std::vector<std::pair<std::string, std::string>>& settings);
   Status assign(const std::vector<PartitionRange>& ranges);
+  // Sets fetch_slots_ and pauses the partitions of `ranges` past that many (held_back_).
+  void hold_back(const std::vector<PartitionRange>& ranges);
+  // Pauses or resumes `partitions` in one call; returns those it did.
+  std::set<int32_t> set_paused_all(const std::set<int32_t>& partitions, bool pause);
   struct Cursor;
   // Hands `cursor` what the prefetch buffer holds of its range, without waiting.
   Status consume_available(Cursor& cursor, const std::function<void(const RawRecord&)>& on_record, bool& got_any);
@@ -143,6 +152,11 @@ class KafkaSource final : public RecordSource {
   std::thread prefetcher_;
   std::atomic<bool> prefetch_quit_{false};
   std::atomic<uint64_t> pauses_{0};
+  // How many partitions with a backlog librdkafka may fetch at once, and the partitions assign()
+  // paused before fetching started because they were over that number (the prefetch thread
+  // resumes them in turn).
+  size_t fetch_slots_ = 0;
+  std::set<int32_t> held_back_;
   std::shared_ptr<ErrorState> errors_;
   // The partitions the prefetch thread has paused, for cached_high_watermarks on the job thread.
   mutable std::mutex paused_mu_;
