@@ -6,7 +6,7 @@ namespace kpipe {
 
 std::chrono::milliseconds fetch_wait_for(std::chrono::milliseconds trigger, bool once) {
   using std::chrono::milliseconds;
-  if (once) return milliseconds(100);
+  if (once) return milliseconds(10);
   return std::clamp(trigger / 20, milliseconds(100), milliseconds(500));
 }
 
