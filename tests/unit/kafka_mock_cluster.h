@@ -5,8 +5,12 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kpipe {
 
@@ -32,5 +36,29 @@ class MockCluster {
   rd_kafka_t* handle_ = nullptr;
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
 };
+
+// A producer for a test's messages: `settings` (bootstrap.servers among them) over log_level=0,
+// on `conf` when given (a delivery callback set on it), else a new one. nullptr, with a test
+// failure naming the setting or librdkafka's reason, when it cannot be made; `conf` is consumed
+// either way.
+inline rd_kafka_t* new_test_producer(const std::vector<std::pair<std::string, std::string>>& settings,
+                                     rd_kafka_conf_t* conf = nullptr) {
+  char err[256];
+  if (conf == nullptr) conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+  for (const auto& [k, v] : settings) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      ADD_FAILURE() << k << ": " << err;
+      return nullptr;
+    }
+  }
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    ADD_FAILURE() << "producer: " << err;
+  }
+  return rk;
+}
 
 }  // namespace kpipe

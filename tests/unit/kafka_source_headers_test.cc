@@ -34,21 +34,8 @@ std::vector<Sent> messages() {
 }
 
 bool produce(const std::string& bootstrap, const std::string& topic, const std::vector<Sent>& sent) {
-  char err[256];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [k, v] : {std::pair{"bootstrap.servers", bootstrap}, std::pair{"log_level", std::string("0")}}) {
-    if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      ADD_FAILURE() << k << ": " << err;
-      return false;
-    }
-  }
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    ADD_FAILURE() << "producer: " << err;
-    return false;
-  }
+  rd_kafka_t* rk = new_test_producer({{"bootstrap.servers", bootstrap}});
+  if (rk == nullptr) return false;
   bool ok = true;
   for (const Sent& s : sent) {
     rd_kafka_headers_t* headers = rd_kafka_headers_new(s.headers.size());

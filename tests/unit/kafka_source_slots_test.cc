@@ -32,25 +32,14 @@ std::string payload_for(int32_t partition, int64_t offset) {
 
 // All of each partition's messages in one batch: a long linger and a batch limit above them.
 bool produce(const std::string& bootstrap, const std::string& topic) {
-  char err[256];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  const std::vector<std::pair<std::string, std::string>> settings = {
-      {"bootstrap.servers", bootstrap}, {"log_level", "0"},           {"linger.ms", "1000"},
-      {"batch.num.messages", "10000"},  {"compression.codec", "lz4"}, {"queue.buffering.max.messages", "1000000"},
-  };
-  for (const auto& [k, v] : settings) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      ADD_FAILURE() << k << ": " << err;
-      return false;
-    }
-  }
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    ADD_FAILURE() << "producer: " << err;
-    return false;
-  }
+  rd_kafka_t* rk = new_test_producer({
+      {"bootstrap.servers", bootstrap},
+      {"linger.ms", "1000"},
+      {"batch.num.messages", "10000"},
+      {"compression.codec", "lz4"},
+      {"queue.buffering.max.messages", "1000000"},
+  });
+  if (rk == nullptr) return false;
   bool ok = true;
   for (int32_t p = 0; p < kPartitions && ok; ++p) {
     for (int64_t o = 0; o < kPerPartition && ok; ++o) {

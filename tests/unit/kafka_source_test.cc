@@ -40,36 +40,24 @@ std::string payload_for(int32_t partition, int64_t offset) {
 // Produces payload_for(p, o) for o in [0, per_partition) to every partition, explicitly
 // partitioned; returns false if anything was not delivered within the deadline.
 bool produce(const std::string& bootstrap, const std::string& topic, int64_t per_partition) {
-  char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  const std::vector<std::pair<std::string, std::string>> settings = {
-      {"bootstrap.servers", bootstrap},
-      {"log_level", "0"},
-      {"linger.ms", "5"},
-      // The mock keeps about 5 MiB of log a partition and drops the oldest beyond that; LZ4
-      // (what the producer uses in production) keeps the whole topic well inside it.
-      {"compression.codec", "lz4"},
-      {"queue.buffering.max.messages", "1000000"},
-      {"queue.buffering.max.kbytes", "1048576"},
-  };
-  for (const auto& [k, v] : settings) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      ADD_FAILURE() << k << ": " << err;
-      return false;
-    }
-  }
   static std::atomic<int64_t> failed_deliveries{0};
   failed_deliveries = 0;
   rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     if (m->err) failed_deliveries.fetch_add(1);
   });
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    ADD_FAILURE() << "producer: " << err;
-    return false;
-  }
+  rd_kafka_t* rk = new_test_producer(
+      {
+          {"bootstrap.servers", bootstrap},
+          {"linger.ms", "5"},
+          // The mock keeps about 5 MiB of log a partition and drops the oldest beyond that; LZ4
+          // (what the producer uses in production) keeps the whole topic well inside it.
+          {"compression.codec", "lz4"},
+          {"queue.buffering.max.messages", "1000000"},
+          {"queue.buffering.max.kbytes", "1048576"},
+      },
+      conf);
+  if (rk == nullptr) return false;
   bool ok = true;
   for (int64_t o = 0; o < per_partition && ok; ++o) {
     for (int32_t p = 0; p < kPartitions && ok; ++p) {
