@@ -46,10 +46,9 @@ struct SourceOptions {
   // 110,000 events of the seed's size; the stream job uses MAX_BATCH_RECORDS x 128 bytes,
   // between 6 and 16 MiB.
   size_t prefetch_bytes = 16u << 20;
-  // How long the broker may hold a fetch until kFetchMinBytes are there (fetch.wait.max.ms). A
-  // backlog fills a fetch at once; a slow topic gets one fetch per `fetch_wait` instead of one
-  // per message (at 1,000 events/s that was 60% of kpipe's CPU). A batch waits for it at most
-  // once, so the stream job ties it to the trigger (kpipe::fetch_wait_for).
+  // fetch.wait.max.ms: how long the broker may hold a fetch until fetch.min.bytes (one
+  // partition's fetch) are there. The stream job ties it to the trigger (fetch_wait_for in
+  // kafka/consumer_settings.h says why).
   std::chrono::milliseconds fetch_wait{100};
   // Copy each message's key / headers for the records (KAFKA_COLUMNS key / headers). Off, the
   // records have neither: reading headers costs librdkafka a parse of each message's headers,
