@@ -555,20 +555,7 @@ void KafkaSource::prefetch_loop() {
   std::set<int32_t> paused = held_back_;
   std::vector<int32_t> to_wake;  // this round's partitions whose broker thread needs waking
   auto set_paused = [&](int32_t partition, bool pause, bool wake_broker) {
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition);
-    const rd_kafka_resp_err_t err =
-        pause ? rd_kafka_pause_partitions(rk_, list) : rd_kafka_resume_partitions(rk_, list);
-    const bool done = err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_topic_partition_list_destroy(list);
-    if (!done) return;  // tried again on the next round
-    {
-      std::lock_guard<std::mutex> lock(paused_mu_);
-      if (pause)
-        paused_.insert(partition);
-      else
-        paused_.erase(partition);
-    }
+    if (set_paused_all({partition}, pause).empty()) return;  // tried again on the next round
     if (pause) {
       paused.insert(partition);
       pauses_.fetch_add(1, std::memory_order_relaxed);
