@@ -119,7 +119,14 @@ Status GroupRun::settle(const Status& failure) {
 }
 
 void GroupRun::publish_status(const GroupView& view) {
-  (void)view;  // the status page's group card: set_group (see job_status.h)
+  GroupStatus g;
+  g.group_id = opt_.group_id;
+  g.member_id = view.member_id;
+  for (const auto& [p, c] : *s_.claims) g.owned.push_back(p);
+  g.rebalances = view.rebalances;
+  g.fenced_batches = fenced_batches_;
+  g.last_rebalance_at_ms = view.last_rebalance_ms;
+  s_.status->set_group(std::move(g));
 }
 
 Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
@@ -129,8 +136,9 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
   }
   const GroupView view = s_.member->begin_batch(kRevocationWait);
   BatchScope scope{s_.member};
+  Status claimed = update_claims(view);
   publish_status(view);
-  KPIPE_RETURN_IF_ERROR(update_claims(view));
+  KPIPE_RETURN_IF_ERROR(claimed);
   auto& claims = *s_.claims;
   std::vector<int32_t> parts;
   for (const auto& [p, c] : claims) parts.push_back(p);
@@ -170,6 +178,7 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
     KPIPE_RETURN_IF_ERROR(settle(st));
     if (st.code() != StatusCode::kFenced) return st;
     ++fenced_batches_;
+    publish_status(view);
     more_available_ = true;  // plan again at once, without the partitions that moved
     return int64_t{0};
   }
