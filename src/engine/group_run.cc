@@ -136,6 +136,7 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
   }
   const GroupView view = s_.member->begin_batch(kRevocationWait);
   BatchScope scope{s_.member};
+  seen_rebalances_ = view.rebalances;
   Status claimed = update_claims(view);
   publish_status(view);
   KPIPE_RETURN_IF_ERROR(claimed);

@@ -107,7 +107,8 @@ void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partit
   const char* protocol = rd_kafka_rebalance_protocol(rk);
   const bool cooperative = protocol && std::strcmp(protocol, "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    log_info("group", "assigned partitions " + partition_names(partitions) + " of " + st.topic);
+    // (A cooperative rebalance that gives this instance nothing new calls with an empty list.)
+    if (partitions->cnt > 0) log_info("group", "assigned partitions " + partition_names(partitions) + " of " + st.topic);
     assigned(rk, st, partitions, cooperative);
   } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     log_info("group", std::string(rd_kafka_assignment_lost(rk) ? "lost" : "revoked") + " partitions " +
