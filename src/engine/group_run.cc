@@ -67,13 +67,13 @@ Status GroupRun::update_claims(const GroupView& view) {
   log_info("group", "claimed partitions " + from);
   // The group's offsets at once: its lag is right before this instance's first batch.
   s_.member->commit_offsets(next);
-  auto swept = sweep_dead_members(s_.fs, opt_.checkpoint_path, s_.member_name, table, s_.query_id, opt_.topic,
-                                  opt_.group_id);
+  auto swept =
+      sweep_dead_members(s_.fs, opt_.checkpoint_path, s_.member_name, table, s_.query_id, opt_.topic, opt_.group_id);
   if (!swept.ok()) {
     log_warn("group", "sweeping stopped instances' files: " + swept.status().message() + " (tried again later)");
   } else if (swept->members > 0) {
-    log_info("group", "swept " + std::to_string(swept->members) + " stopped instance(s): " +
-                          std::to_string(swept->batches) + " uncommitted batch(es) removed");
+    log_info("group", "swept " + std::to_string(swept->members) +
+                          " stopped instance(s): " + std::to_string(swept->batches) + " uncommitted batch(es) removed");
   }
   return Status::success();
 }
@@ -95,8 +95,8 @@ Status GroupRun::settle(const Status& failure) {
       // Abandoned: no file of it stays, and its entry is closed with none, so the next batch
       // can be planned (one pending entry at most).
       KPIPE_RETURN_IF_ERROR(remove_batch_files(*s_.fs, *pending));
-      log_warn("group", "batch " + std::to_string(pending->batch_id) + " abandoned (" + failure.message() +
-                            "): its " + std::to_string(pending->files.size()) + " file(s) removed");
+      log_warn("group", "batch " + std::to_string(pending->batch_id) + " abandoned (" + failure.message() + "): its " +
+                            std::to_string(pending->files.size()) + " file(s) removed");
     }
     KPIPE_RETURN_IF_ERROR(cp.write_commit(close));
   }
