@@ -47,6 +47,12 @@ struct State {
   int64_t rebalances = 0;
   int64_t last_rebalance_ms = 0;
   std::map<int32_t, int64_t> last_commit;  // the offsets committed last, committed again on leaving
+  // From a revocation to the assignment that ends the rebalance, the member rejoins, and a commit
+  // carries a generation the group has left: the broker answers ILLEGAL_GENERATION, which
+  // librdkafka takes for a lost assignment (every partition revoked, one more rebalance). Commits
+  // wait meanwhile; `unsent` holds them.
+  bool rejoining = false;
+  std::map<int32_t, int64_t> unsent;
 };
 
 void on_error(rd_kafka_t*, int err, const char* reason, void* opaque) {
@@ -71,6 +77,7 @@ void assigned(rd_kafka_t* rk, State& st, rd_kafka_topic_partition_list_t* partit
     const int32_t p = partitions->elems[i].partition;
     st.owned[p] = ++st.assignments[p];
   }
+  st.rejoining = false;
   ++st.rebalances;
   st.last_rebalance_ms = wall_clock_ms();
 }
@@ -89,7 +96,11 @@ void revoked(rd_kafka_t* rk, State& st, rd_kafka_topic_partition_list_t* partiti
       }
       st.revoking = false;
     }
-    for (int i = 0; i < partitions->cnt; ++i) st.owned.erase(partitions->elems[i].partition);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      st.owned.erase(partitions->elems[i].partition);
+      st.unsent.erase(partitions->elems[i].partition);
+    }
+    st.rejoining = true;
     ++st.rebalances;
     st.last_rebalance_ms = wall_clock_ms();
   }
@@ -141,9 +152,14 @@ class KafkaGroupMember final : public GroupMembership {
                                                 {"client.id", o.client_id},
                                                 {"group.id", o.group_id},
                                                 {"partition.assignment.strategy", "cooperative-sticky"},
-                                                {"enable.auto.commit", "false"},
+                                                {"enable.auto.commit", "true"},
+                                                {"auto.commit.interval.ms", "1000"},
                                                 {"enable.auto.offset.store", "false"},
                                                 {"enable.partition.eof", "false"},
+                                                // A rebalance is heard of at the next heartbeat:
+                                                // 3 s by default, which each phase of a
+                                                // cooperative rebalance waited for.
+                                                {"heartbeat.interval.ms", "1000"},
                                                 {"socket.keepalive.enable", "true"},
                                             });
     if (s.ok()) s = apply_user_kafka_props(conf, o.kafka_props);
@@ -195,14 +211,13 @@ class KafkaGroupMember final : public GroupMembership {
   }
 
   void commit_offsets(const std::map<int32_t, int64_t>& next) override {
-    PartitionList list = offsets_list(next);
-    if (list->cnt == 0) return;
     {
       std::lock_guard<std::mutex> lock(st_->mu);
-      for (const auto& [p, o] : next) st_->last_commit[p] = o;
+      for (const auto& [p, o] : next) {
+        if (st_->owned.count(p)) st_->unsent[p] = o;
+      }
     }
-    const rd_kafka_resp_err_t e = rd_kafka_commit(rk_, list.get(), 1);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) log_warn("group", std::string("committing offsets: ") + rd_kafka_err2str(e));
+    send_unsent();
   }
 
  private:
@@ -230,6 +245,23 @@ class KafkaGroupMember final : public GroupMembership {
     return list;
   }
 
+  // The offsets commit_offsets was given, unless the member is rejoining (see State::rejoining).
+  void send_unsent() {
+    std::map<int32_t, int64_t> next;
+    {
+      std::lock_guard<std::mutex> lock(st_->mu);
+      if (st_->rejoining || st_->unsent.empty()) return;
+      next.swap(st_->unsent);
+      for (const auto& [p, o] : next) st_->last_commit[p] = o;
+    }
+    PartitionList list = offsets_list(next);
+    if (list->cnt == 0) return;
+    // Stored; librdkafka's auto-commit sends them every auto.commit.interval.ms, when its group
+    // state allows (a commit it sent itself during a rebalance failed and lost the assignment).
+    const rd_kafka_resp_err_t e = rd_kafka_offsets_store(rk_, list.get());
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) log_warn("group", std::string("storing offsets: ") + rd_kafka_err2str(e));
+  }
+
   // The last offsets once more, waited for (at most kLastCommitDeadline): an asynchronous commit
   // still in flight when the member leaves may be dropped, and the group would show lag that is
   // not there.
@@ -238,6 +270,7 @@ class KafkaGroupMember final : public GroupMembership {
     {
       std::lock_guard<std::mutex> lock(st_->mu);
       last = st_->last_commit;
+      for (const auto& [p, o] : st_->unsent) last[p] = o;
     }
     PartitionList list = offsets_list(last);
     if (list->cnt == 0) return;
@@ -261,6 +294,7 @@ class KafkaGroupMember final : public GroupMembership {
         }
         rd_kafka_message_destroy(m);
       }
+      send_unsent();  // those held back while the member rejoined
     }
   }
 

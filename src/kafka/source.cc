@@ -582,11 +582,24 @@ void KafkaSource::prefetch_loop() {
   // has received something within kFetchSlotIdle. A paused partition that wants more is resumed
   // only when a slot is free; the partitions are visited from a rotating start so that each
   // gets its turn.
+  //
+  // "Reached its end" (its last record at the high watermark, or an end-of-partition event)
+  // counts for kFetchSlotIdle after the end: a partition a producer keeps writing to reaches its
+  // end at every fetch and gets records again at the next, and never sends an end-of-partition
+  // event. Holding a slot whenever it had records made four such partitions keep the held-back
+  // ones waiting until their prefetch shares were full (6 partitions under a live producer: the
+  // first batch read for 17 s). A partition with a backlog does not reach its end while it
+  // drains, so it keeps its slot.
   std::set<int32_t> caught_up;
   std::set<int32_t> overshot;  // full, but librdkafka still had messages queued after a consume call
-  std::map<int32_t, std::chrono::steady_clock::time_point> last_data;
+  std::map<int32_t, std::chrono::steady_clock::time_point> last_data, last_end;
   std::vector<std::pair<int32_t, rd_kafka_queue_t*>> order(queues_.begin(), queues_.end());
   for (const auto& [partition, queue] : order) last_data[partition] = std::chrono::steady_clock::now();
+  auto at_end = [&](int32_t partition, std::chrono::steady_clock::time_point now) {
+    if (caught_up.count(partition)) return true;
+    auto it = last_end.find(partition);
+    return it != last_end.end() && now - it->second < kFetchSlotIdle;
+  };
   size_t first = 0;  // where this round's visit starts
   while (!prefetch_quit_.load()) {
     // Drain the wake-up pipe before looking at the queues: a message that arrives after the
@@ -597,7 +610,7 @@ void KafkaSource::prefetch_loop() {
     const auto now = std::chrono::steady_clock::now();
     size_t fetching = 0;
     for (const auto& [partition, queue] : order) {
-      if (!paused.count(partition) && !caught_up.count(partition) && now - last_data[partition] < kFetchSlotIdle) {
+      if (!paused.count(partition) && !at_end(partition, now) && now - last_data[partition] < kFetchSlotIdle) {
         ++fetching;
       }
     }
@@ -606,7 +619,7 @@ void KafkaSource::prefetch_loop() {
       const auto [partition, queue] = order[(first + turn) % order.size()];
       if (paused.count(partition)) {
         if (!buffer_->wants_more(partition)) continue;
-        const bool needs_slot = !caught_up.count(partition);
+        const bool needs_slot = !at_end(partition, now);
         if (needs_slot && fetching >= fetch_slots_) continue;
         set_paused(partition, false, true);
         if (paused.count(partition)) continue;
@@ -662,13 +675,28 @@ void KafkaSource::prefetch_loop() {
         items[item].headers = std::string_view(arena.data() + start, end - start);
       }
       buffer_->append(partition, items);
-      const bool was_caught_up = caught_up.count(partition) > 0;
+      const bool was_at_end = at_end(partition, now);
       if (items.back().kind == PrefetchBuffer::Kind::kRecord) {
         caught_up.erase(partition);
-        if (was_caught_up) ++fetching;
+        // At the high watermark of the last fetch response: the end, though no end-of-partition
+        // event comes while a producer writes (each fetch, held for fetch.wait.max.ms until
+        // fetch.min.bytes, brings records).
+        int64_t low = 0, high = -1;
+        if (rd_kafka_get_watermark_offsets(rk_, options_.topic.c_str(), partition, &low, &high) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            high >= 0 && items.back().offset + 1 >= high) {
+          last_end[partition] = now;
+        }
       } else {
         caught_up.insert(partition);
-        if (!was_caught_up && fetching > 0) --fetching;
+        last_end[partition] = now;
+      }
+      if (was_at_end != at_end(partition, now)) {
+        if (was_at_end) {
+          ++fetching;
+        } else if (fetching > 0) {
+          --fetching;
+        }
       }
       for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(msgs[i]);
       // Paused once librdkafka's queue is empty, at once rather than on the next round: a pause
@@ -681,7 +709,7 @@ void KafkaSource::prefetch_loop() {
         if (rd_kafka_queue_length(queue) == 0 || overshot.count(partition)) {
           set_paused(partition, true, false);
           overshot.erase(partition);
-          if (paused.count(partition) && !caught_up.count(partition) && fetching > 0) --fetching;
+          if (paused.count(partition) && !at_end(partition, now) && fetching > 0) --fetching;
         } else {
           overshot.insert(partition);
         }
