@@ -6,6 +6,7 @@ PYTEST_ARGS ?=
 PY := .venv/bin/python
 
 .PHONY: all bootstrap build test unit-test integration-test test-docker run down clean-data clean
+.PHONY: test-docker-arm64
 .PHONY: test-asan asan-unit-test test-tsan fuzz lint bench bench-spark bench-micro
 
 all: build
@@ -34,6 +35,11 @@ integration-test:
 # up to 14 on the shared machine under load.
 test-docker: bootstrap
 	@tests/docker/run
+
+# The kpipe image built for linux/arm64 (Apple Silicon) under qemu emulation, and `kpipe version`
+# run in it. Over an hour on 2 cores: not in .ci/run. Run it niced on a shared machine.
+test-docker-arm64:
+	@tests/docker/build-arm64
 
 # The whole stack, like the seed's `docker compose up`: local Kafka, the topic, the streaming
 # job and the producer, their logs in this terminal. Ctrl-C stops both; Kafka runs on until

@@ -314,6 +314,19 @@ def test_readme_docker_section_shows_the_commands_and_the_ports(compose):
         f"README's Docker section names ports the compose file does not use: {sorted(mentioned - published)}"
 
 
+def test_readme_arm64_command_is_the_make_target_ci_leaves_out():
+    # Emulated, the arm64 build takes about an hour (README): a command of its own, not in CI.
+    m = re.search(r"<!-- docker:arm64 -->\n```bash\n(.*?)```", readme_section("Docker"), re.S)
+    assert m, "README's Docker section has no <!-- docker:arm64 --> block"
+    assert "make test-docker-arm64" in m.group(1).split("#", 1)[0]
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    target = re.search(r"^test-docker-arm64:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert target and "tests/docker/build-arm64" in target.group(1), "no Makefile target runs tests/docker/build-arm64"
+    assert os.access(REPO_ROOT / "tests" / "docker" / "build-arm64", os.X_OK)
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "test-docker-arm64" not in ci and "build-arm64" not in ci, ".ci/run must not run the emulated build"
+
+
 def test_kafka_image_is_the_pinned_version(compose):
     version = versions_env()["KAFKA_VERSION"]
     for name in ("kafka", "kafka-init"):
