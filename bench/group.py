@@ -12,6 +12,8 @@ seed's file settings, MAX_BATCH_RECORDS at its default). Measured:
                 partition's end offset - 1; the log's JSON commits are read as they appear,
                 every 0.2 s. Then every instance gets SIGTERM.
   first_commit_s  from the start to the first partition txn: joining the group and claiming
+  last_claim_s  from the start to the last "claimed partitions" line before SIGTERM: when the
+                group's assignment settled (the rebalances of instances joining one another)
   cpu_s         user + system CPU of the instances summed, from /proc/<pid>/stat just before
                 SIGTERM (cpu_total_s: the same from wait4, shutdown included)
   peak_rss_mb   each instance's VmHWM just before SIGTERM (a high-water mark: exact for the drain)
@@ -23,6 +25,7 @@ After each run the Delta table (deltalake, an independent reader) must hold exac
 BENCH_GROUP_EVENTS rows, or the step fails; the CSV folder's lines are counted too.
 On 2 cores the instances share the same cores: no speed-up is expected from more of them.
 """
+import datetime
 import json
 import os
 import re
@@ -132,6 +135,19 @@ def reap(proc, timeout):
     return proc.returncode, usage.ru_utime + usage.ru_stime
 
 
+def line_times(log, needle):
+    """Epoch seconds of the log lines holding `needle` (kpipe's lines start with an ISO UTC time)."""
+    times = []
+    for line in Path(log).read_text(errors="replace").splitlines():
+        if needle in line:
+            stamp = line.split(" ", 1)[0].rstrip("Z")
+            try:
+                times.append(datetime.datetime.fromisoformat(stamp).replace(tzinfo=datetime.timezone.utc).timestamp())
+            except ValueError:
+                pass
+    return times
+
+
 def count_lines(log, needle):
     return sum(1 for line in Path(log).read_text(errors="replace").splitlines() if needle in line)
 
@@ -152,7 +168,7 @@ def run_group(ctx, ends, n, i):
     files = [open(log, "wb") for log in logs]
     wanted = {p: end - 1 for p, end in ends.items() if end > 0}
     txns = DeltaTxns(out / "parquet" / "_delta_log")
-    t0 = time.monotonic()
+    t0, started_at = time.monotonic(), time.time()
     procs = [subprocess.Popen([str(KPIPE), "stream", "--env-file", "/dev/null"], env=env, cwd=out, stdout=f,
                               stderr=f, start_new_session=True) for f in files]
     first_commit = None
@@ -175,6 +191,7 @@ def run_group(ctx, ends, n, i):
         hwm = [proc_hwm_mb(p.pid) for p in procs]
         # Before SIGTERM: the rebalances of the drain, not the revokes of shutting down.
         claims = sum(count_lines(log, "claimed partitions") for log in logs)
+        settled = max(line_times(log, "claimed partitions")[-1:] or [started_at] for log in logs)[0] - started_at
         revokes = sum(count_lines(log, "revoked partitions") + count_lines(log, "lost partitions") for log in logs)
     finally:
         for p in procs:
@@ -192,12 +209,12 @@ def run_group(ctx, ends, n, i):
         "instances": n, "events": EVENTS, "wall_s": wall, "events_per_s": EVENTS / wall,
         "first_commit_s": first_commit, "cpu_s": sum(cpu), "cpu_per_instance_s": cpu,
         "cpu_total_s": sum(cpu_total), "peak_rss_mb": max(hwm), "peak_rss_per_instance_mb": hwm,
-        "claims": claims, "revokes": revokes,
+        "claims": claims, "revokes": revokes, "last_claim_s": settled,
         "abandoned": sum(count_lines(log, "abandoned") for log in logs),
         "delta_versions": txns.next_version, "delta_rows": rows, "csv_rows": csv_rows, "exits": list(exits),
     }
     ctx["say"](f"group {n} instance(s) #{i + 1}: {r['events_per_s']:,.0f} events/s in {wall:.2f} s (first commit "
-               f"at {first_commit:.1f} s), CPU {r['cpu_s']:.1f} s, peak RSS "
+               f"at {first_commit:.1f} s, last claim at {settled:.1f} s), CPU {r['cpu_s']:.1f} s, peak RSS "
                f"{' / '.join(f'{x:.0f}' for x in hwm)} MB, {r['claims']} claims, {r['revokes']} revokes, "
                f"{r['abandoned']} abandoned, {r['delta_versions']} Delta versions, exits {exits}")
     if csv_rows != EVENTS:
@@ -253,11 +270,14 @@ def report(group, date, machine, fmt_int):
     first = None
     for n, runs in sorted(group["runs"].items(), key=lambda kv: int(kv[0])):
         pick = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]  # the median run, for the per-instance lists
-        x = {k: median([r[k] for r in runs]) for k in ("wall_s", "events_per_s", "cpu_s", "first_commit_s")}
+        x = {k: median([r[k] for r in runs]) for k in ("wall_s", "events_per_s", "cpu_s", "first_commit_s",
+                                                        "last_claim_s")}
+        walls = [r["wall_s"] for r in runs]
         first = first or x
-        rows.append(f"| {n} | {x['wall_s']:.2f} | {fmt_int(x['events_per_s'])} | "
+        rows.append(f"| {n} | {x['wall_s']:.2f} ({min(walls):.1f}–{max(walls):.1f}) | {fmt_int(x['events_per_s'])} | "
                     f"{x['events_per_s'] / first['events_per_s'] * 100:.0f}% | {x['cpu_s']:.1f} | "
                     f"{' / '.join(fmt_int(v) for v in pick['peak_rss_per_instance_mb'])} | {x['first_commit_s']:.1f} | "
+                    f"{x['last_claim_s']:.1f} | "
                     f"{' '.join(str(r['claims']) for r in runs)} | {' '.join(str(r['revokes']) for r in runs)} | "
                     f"{sum(r['abandoned'] for r in runs)} |")
     before, after = group["load_before"], group["load_after"]
@@ -272,12 +292,13 @@ seed's file settings, MAX_BATCH_RECORDS at its default; {machine['cores']} cores
 the start until the Delta log's per-partition txns reach every partition's end offset - 1 (polled
 every 0.2 s), then SIGTERM; {f"medians of {group['repeat']} runs" if group['repeat'] > 1 else "one run each"}. CPU-s: the instances' user + system
 summed, before SIGTERM. Peak RSS: each instance's VmHWM (the median run). First commit: the first
-partition txn in the log (joining the group and claiming included). Claims and revokes: log lines
-of each run before SIGTERM ("claimed partitions", "revoked/lost partitions"). Every run's table held exactly
+partition txn in the log (joining the group and claiming included); last claim: the last
+"claimed partitions" line, when the group's assignment settled. Claims and revokes: log lines of
+each run before SIGTERM ("claimed partitions", "revoked/lost partitions"). Every run's table held exactly
 {fmt_int(group['events'])} rows (deltalake).
 
-| instances | wall s | events/s | vs 1 | CPU-s (sum) | peak RSS per instance (MB) | first commit (s) | claims per run | revokes per run | abandoned batches |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| instances | wall s (min–max) | events/s | vs 1 | CPU-s (sum) | peak RSS per instance (MB) | first commit (s) | last claim (s) | claims per run | revokes per run | abandoned batches |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 """ + "\n".join(rows) + f"""
 
 Load from other processes: load average {before['loadavg'][0]:.2f} at the start (busy: {busy}),
