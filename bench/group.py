@@ -38,6 +38,9 @@ from pathlib import Path
 
 INSTANCES = [int(n) for n in os.environ.get("BENCH_GROUP_INSTANCES", "1,2,3").split(",") if n.strip()]
 EVENTS = int(os.environ.get("BENCH_GROUP_EVENTS", "2000000").replace("_", ""))
+# librdkafka properties for the instances, space-separated key=value (--kafka-prop each), e.g.
+# heartbeat.interval.ms=500: how fast the members learn of a rebalance. Empty: kpipe's defaults.
+KAFKA_PROPS = os.environ.get("BENCH_GROUP_KAFKA_PROP", "").split()
 PARTITIONS = 6
 TOPIC = "bench-group"
 POLL_S = 0.2
@@ -169,7 +172,8 @@ def run_group(ctx, ends, n, i):
     wanted = {p: end - 1 for p, end in ends.items() if end > 0}
     txns = DeltaTxns(out / "parquet" / "_delta_log")
     t0, started_at = time.monotonic(), time.time()
-    procs = [subprocess.Popen([str(KPIPE), "stream", "--env-file", "/dev/null"], env=env, cwd=out, stdout=f,
+    props = [arg for kv in KAFKA_PROPS for arg in ("--kafka-prop", kv)]
+    procs = [subprocess.Popen([str(KPIPE), "stream", "--env-file", "/dev/null", *props], env=env, cwd=out, stdout=f,
                               stderr=f, start_new_session=True) for f in files]
     first_commit = None
     try:
@@ -238,6 +242,7 @@ def step_group(ctx):
         for n in INSTANCES:
             runs.setdefault(str(n), []).append(run_group(ctx, ends, n, i))
     return {"events": EVENTS, "partitions": PARTITIONS, "repeat": ctx["REPEAT"], "end_offsets": ends,
+            "kafka_props": KAFKA_PROPS,
             "runs": runs, "load_before": load_before, "load_after": ctx["other_load"]()}
 
 
@@ -281,6 +286,7 @@ def report(group, date, machine, fmt_int):
                     f"{' '.join(str(r['claims']) for r in runs)} | {' '.join(str(r['revokes']) for r in runs)} | "
                     f"{sum(r['abandoned'] for r in runs)} |")
     before, after = group["load_before"], group["load_after"]
+    props = "".join(f", --kafka-prop {kv}" for kv in group.get("kafka_props", []))
     busy = ", ".join(busy_names(before["busy"])[:8]) or "nothing measurable"
     return f"""
 {HEADING}
@@ -288,7 +294,7 @@ def report(group, date, machine, fmt_int):
 `kpipe stream` with GROUP_ID: N instances started at once, one consumer group, one Delta table
 (bench/group.py, `BENCH_STEPS=group bench/run`), drain {fmt_int(group['events'])} of the seed's events
 from a topic of {group['partitions']} partitions into Parquet (Delta) and CSV; TRIGGER_SECONDS=1, the
-seed's file settings, MAX_BATCH_RECORDS at its default; {machine['cores']} cores, {date}. Wall time from
+seed's file settings, MAX_BATCH_RECORDS at its default{props}; {machine['cores']} cores, {date}. Wall time from
 the start until the Delta log's per-partition txns reach every partition's end offset - 1 (polled
 every 0.2 s), then SIGTERM; {f"medians of {group['repeat']} runs" if group['repeat'] > 1 else "one run each"}. CPU-s: the instances' user + system
 summed, before SIGTERM. Peak RSS: each instance's VmHWM (the median run). First commit: the first
@@ -303,8 +309,35 @@ each run before SIGTERM ("claimed partitions", "revoked/lost partitions"). Every
 
 Load from other processes: load average {before['loadavg'][0]:.2f} at the start (busy: {busy}),
 {after['loadavg'][0]:.2f} at the end. On {machine['cores']} cores more instances share the same cores, so
-no speed-up is expected.
+no speed-up is expected. {seen(group)}
 """
+
+
+def seen(group):
+    """What the runs show, in one paragraph: the runs of several instances split by whether the group
+    rebalanced during the drain (a revoke) or every instance was in its first assignment."""
+    runs = group["runs"]
+    one = [r["wall_s"] for r in runs.get("1", [])]
+    many = [r for n, rs in runs.items() if int(n) > 1 for r in rs]
+    if not many:
+        return ""
+    calm = [r for r in many if r["revokes"] == 0]
+    moved = [r for r in many if r["revokes"] > 0]
+    parts = [f"Seen: one instance drained in {median(one):.2f} s (median)." if one else "Seen:"]
+    if calm:
+        parts.append(f"Of the {len(many)} runs of several instances, {len(calm)} had every instance in the group's "
+                     f"first assignment (no revoke) and took {median([r['wall_s'] for r in calm]):.2f} s (median).")
+    if moved:
+        parts.append(f"{len(moved)} had a rebalance during the drain (one instance claimed partitions first, then "
+                     f"gave some up) and took {median([r['wall_s'] for r in moved]):.2f} s: the assignment settled "
+                     f"{median([r['last_claim_s'] for r in moved]):.1f} s after the start (median), partitions idle "
+                     f"meanwhile.")
+    cpu1 = median([r["cpu_s"] for r in runs.get("1", [])]) if one else None
+    if cpu1:
+        parts.append(f"CPU summed: {cpu1:.1f} s for one instance, {median([r['cpu_s'] for r in many]):.1f} s for "
+                     f"several.")
+    return " ".join(parts)
+
 
 
 def update_results_md(path, section):
