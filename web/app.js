@@ -214,6 +214,22 @@
     $('errors').parentElement.classList.toggle('alert', errors > 0);
   }
 
+  // GROUP_ID: the card shows only while /api/status has a group (a single instance has none).
+  // Partition ids are the owned ones, never assumed to be 0..N-1.
+  function updateGroup(st) {
+    const g = st.group;
+    $('group').hidden = !g;
+    if (!g) return;
+    setText('group-id', g.groupId);
+    setText('group-member', g.memberId || 'joining…');
+    const owned = g.ownedPartitions;
+    setText('group-owned', owned.length ? owned.join(', ') + ' (' + owned.length + ')' : 'none');
+    setText('group-rebalances', fmtInt(g.rebalances));
+    setText('group-fenced', fmtInt(g.fencedBatches));
+    const at = g.lastRebalanceAt ? Date.parse(g.lastRebalanceAt) : NaN;
+    setText('group-last-rebalance', isNaN(at) ? 'none yet' : fmtTime(at) + ', ' + fmtDuration(Math.max(0, st.nowMs - at) / 1000) + ' ago');
+  }
+
   function updateBatches(progress) {
     const table = $('batches');
     const recent = progress.slice(-TABLE_ROWS).reverse();
@@ -295,6 +311,7 @@
   function render(st, progress) {
     page.lastStatus = st;
     updateFacts(st, progress);
+    updateGroup(st);
     updateCharts(progress, st);
     updateBatches(progress);
     updateSinks(st);

@@ -87,7 +87,8 @@ int run_stream(int argc, char** argv) {
   // (A checkpoint on S3 has no lock: the job holds it through a Kafka fence once the broker answers.)
   std::shared_ptr<FileSystem> fs = routing_file_system(local_file_system(), o.s3);
   std::optional<std::unique_ptr<FileLock>> lock;
-  if (!fs->is_object_store(o.checkpoint_path)) {
+  // (GROUP_ID: the instances of a group share the checkpoint; each locks a directory of its own in it.)
+  if (!fs->is_object_store(o.checkpoint_path) && o.group_id.empty()) {
     auto locked = lock_checkpoint(*fs, o.checkpoint_path);
     if (!locked.ok()) {
       std::fprintf(stderr, "kpipe stream: %s\n", locked.status().message().c_str());

@@ -29,6 +29,7 @@ enum class StatusCode {
   kUnavailable,  // broker or store not reachable
   kDataLoss,     // offsets deleted before they were read
   kAborted,      // stopped on purpose (shutdown, a test's crash point)
+  kFenced,       // GROUP_ID: another instance owns a partition of the batch now (the batch is abandoned)
   kInternal,     // a bug
 };
 
@@ -79,6 +80,7 @@ class [[nodiscard]] Status {
       case StatusCode::kUnavailable: return "unavailable";
       case StatusCode::kDataLoss: return "data loss";
       case StatusCode::kAborted: return "aborted";
+      case StatusCode::kFenced: return "fenced";
       case StatusCode::kInternal: return "internal";
     }
     return "?";

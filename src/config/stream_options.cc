@@ -102,6 +102,34 @@ Status resolve_schema(const Settings& s, std::string& schema) {
   return Status::success();
 }
 
+// GROUP_ID's needs: the Delta log is where the instances meet (each partition's offset and owner
+// epoch live there), and what is not built for a group yet is refused rather than run unsafely.
+Status check_group_settings(const Settings& s, const StreamOptions& o) {
+  if (o.group_id.empty()) return Status::success();
+  if (!o.sink_parquet || o.parquet_table_format != "delta") {
+    return s.invalid("GROUP_ID",
+                     "needs the Delta table (SINKS with parquet and PARQUET_TABLE_FORMAT=delta): its log holds each "
+                     "partition's committed offset and owner, which the instances of the group share");
+  }
+  if (o.dt_complete_after_seconds > 0) {
+    return s.invalid("GROUP_ID", "cannot be used with DT_COMPLETE_AFTER yet: a day is complete only when every "
+                                 "partition is past it, and the instances of a group each see some of them");
+  }
+  if (o.once) {
+    return s.invalid("GROUP_ID", "cannot be used with --once: a group's partitions move between instances, so no "
+                                 "instance knows when everything available at start is written");
+  }
+  for (const auto* path : {&o.output_path, &o.csv_output_path, &o.checkpoint_path, &o.dead_letter_path}) {
+    if (is_s3_uri(*path)) {
+      return s.invalid("GROUP_ID", "is not supported on an object store yet (" + *path +
+                                       "): the instances of a group need the Delta log's create-if-absent, which "
+                                       "kpipe does on S3 as a check then an upload, and two instances could both pass "
+                                       "the check. Use a shared file system, or one instance per checkpoint");
+    }
+  }
+  return Status::success();
+}
+
 }  // namespace
 
 const std::vector<SettingSpec>& stream_setting_specs() {
@@ -188,6 +216,11 @@ const std::vector<SettingSpec>& stream_setting_specs() {
        "write dt=D/_SUCCESS once every partition's events are past the end of day D plus this lateness (30m, 1h, "
        "2h30m, 1d), or it is idle; off/0/empty = no markers",
        {}},
+      {"GROUP_ID",
+       "",
+       "Kafka consumer group shared by several kpipe stream instances with the same OUTPUT_PATH, CSV_OUTPUT_PATH and "
+       "CHECKPOINT_PATH: each writes the partitions the group assigns it; empty = one instance, every partition",
+       {"--group-id"}},
       {"KAFKA_PROP",
        "",
        "librdkafka property key=value (repeatable), e.g. security.protocol=SASL_SSL",
@@ -290,6 +323,8 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
                      "expected a lateness such as 30m, 1h, 2h30m, 1d or '1 hour' (at most 365d), or off");
   }
   o.dt_complete_after_seconds = *lateness;
+  o.group_id = s.get("GROUP_ID");
+  KPIPE_RETURN_IF_ERROR(check_group_settings(s, o));
   for (const auto& kv : s.get_list("KAFKA_PROP")) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

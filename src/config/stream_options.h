@@ -47,6 +47,9 @@ struct StreamOptions {
   // DT_COMPLETE_AFTER: the lateness after a day's end before dt=D/_SUCCESS is written, in
   // seconds ("30m", "1h", "2h30m", "1d"); 0 = no markers.
   int64_t dt_complete_after_seconds = 0;
+  // GROUP_ID: the Kafka consumer group that instances sharing the topic (and OUTPUT_PATH,
+  // CSV_OUTPUT_PATH, CHECKPOINT_PATH) join; "" = one instance reading every partition.
+  std::string group_id;
   S3Settings s3;  // S3_ENDPOINT_URL, S3_ADDRESSING_STYLE, AWS_*: for s3:// paths
   std::vector<std::pair<std::string, std::string>> kafka_props;  // --kafka-prop key=value, repeatable
   std::vector<std::pair<std::string, std::string>> effective;    // every setting as resolved, for the status page

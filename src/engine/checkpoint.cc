@@ -376,7 +376,7 @@ Result<CommitEntry> parse_commit(std::string_view json, std::string_view file) {
 }
 
 Result<std::unique_ptr<Checkpoint>> Checkpoint::open(std::shared_ptr<FileSystem> fs, std::string dir,
-                                                     std::string topic) {
+                                                     std::string topic, std::string group_id) {
   std::unique_ptr<Checkpoint> cp(new Checkpoint(std::move(fs), std::move(dir)));
   cp->writer_ = new_writer_id();
   FileSystem& f = *cp->fs_;
@@ -390,9 +390,9 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(std::shared_ptr<FileSystem>
     w.begin_object()
         .field("version", static_cast<int64_t>(kCheckpointVersion))
         .field("queryId", cp->query_id_)
-        .field("topic", topic)
-        .field("createdAtMs", wall_clock_ms())
-        .end_object();
+        .field("topic", topic);
+    if (!group_id.empty()) w.field("groupId", group_id);
+    w.field("createdAtMs", wall_clock_ms()).end_object();
     // Create-if-absent: two processes starting on a new checkpoint must not end up with two
     // query ids; the one that loses reads the winner's below.
     Status st = create_atomically(f, cp->dir_, "metadata", w.take() + "\n");
@@ -414,6 +414,19 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(std::shared_ptr<FileSystem>
                            "', not KAFKA_TOPIC='" + topic + "': use another CHECKPOINT_PATH for this topic");
     }
     if (cp->query_id_.size() < 8) return corrupt(meta_path, "query id");
+    std::string stored_group;
+    if (doc["groupId"].error() != simdjson::NO_SUCH_FIELD) {
+      KPIPE_RETURN_IF_ERROR(get_str(doc, "groupId", stored_group, meta_path));
+    }
+    if (stored_group != group_id) {
+      auto name = [](const std::string& g) { return g.empty() ? std::string("no GROUP_ID") : "GROUP_ID=" + g; };
+      return Status::fatal("CHECKPOINT_PATH=" + cp->dir_ + " was made with " + name(stored_group) + ", not " +
+                               name(group_id) +
+                               ": a group keeps its offsets in the Delta log and a single instance in the "
+                               "checkpoint, and neither can continue the other's. Use the same GROUP_ID, or another "
+                               "CHECKPOINT_PATH (and OUTPUT_PATH)",
+                           StatusCode::kInvalidArgument);
+    }
   }
   KPIPE_RETURN_IF_ERROR(cp->load());
   return cp;

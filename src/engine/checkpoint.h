@@ -129,8 +129,12 @@ std::string owner_line();
 class Checkpoint {
  public:
   // Opens the checkpoint in `dir`, creating it (with a new query id) when absent. A checkpoint
-  // made for another topic is refused: its offsets mean nothing there.
-  static Result<std::unique_ptr<Checkpoint>> open(std::shared_ptr<FileSystem> fs, std::string dir, std::string topic);
+  // made for another topic is refused: its offsets mean nothing there. `group_id` (GROUP_ID, ""
+  // = none) is recorded in the metadata of a new checkpoint; one made with another group, or
+  // with none, is refused (kInvalidArgument naming both): a group's offsets live in the Delta
+  // log, a single instance's in offsets/N, and neither may continue the other's.
+  static Result<std::unique_ptr<Checkpoint>> open(std::shared_ptr<FileSystem> fs, std::string dir, std::string topic,
+                                                  std::string group_id = "");
 
   const std::string& query_id() const { return query_id_; }
   bool created_now() const { return created_now_; }

@@ -55,8 +55,15 @@ class DeltaCommitter final : public Committer {
   }
 
   Status commit(const OffsetsEntry& entry, const CommitEntry& commit) override {
-    const std::string actions = batch_actions(entry, commit);
+    const std::string base = batch_actions(entry, commit);
     for (int conflict = 0;; ++conflict) {
+      std::string actions = base;
+      if (spec_.guard) {
+        // Against the version this attempt follows: the create-if-absent below succeeds only if
+        // that is still the newest.
+        KPIPE_ASSIGN_OR_RETURN(std::string txns, spec_.guard(snap_, entry));
+        actions += txns;
+      }
       const int64_t version = snap_.version + 1;
       Status st = write_commit(fs_, spec_.root, version, actions);
       if (st.ok()) {
@@ -81,9 +88,21 @@ class DeltaCommitter final : public Committer {
 
   static Status check_writable(const DeltaSnapshot& s, const DeltaTableSpec& spec);
 
+  Result<const DeltaSnapshot*> caught_up() {
+    if (stale_) {
+      KPIPE_ASSIGN_OR_RETURN(snap_, load_snapshot(fs_, spec_.root));
+      stale_ = false;
+    } else {
+      KPIPE_RETURN_IF_ERROR(catch_up(fs_, spec_.root, snap_));
+    }
+    return &snap_;
+  }
+
  private:
+  const std::string& batch_app_id() const { return spec_.batch_app_id.empty() ? spec_.query_id : spec_.batch_app_id; }
+
   bool committed(int64_t batch_id) const {
-    auto it = snap_.txns.find(spec_.query_id);
+    auto it = snap_.txns.find(batch_app_id());
     return it != snap_.txns.end() && it->second.version >= batch_id;
   }
 
@@ -127,6 +146,7 @@ class DeltaCommitter final : public Committer {
     info.end_object();
     info.field("engineInfo", engine_info());
     info.key("kpipe").begin_object().field("batchId", entry.batch_id).field("topic", entry.topic);
+    if (!spec_.batch_app_id.empty()) info.field("writer", spec_.batch_app_id);
     info.key("startOffsets").begin_object();
     for (const auto& r : entry.ranges) info.field(std::to_string(r.partition), r.start);
     info.end_object().key("endOffsets").begin_object();
@@ -140,7 +160,7 @@ class DeltaCommitter final : public Committer {
       info.end_array();
     }
     info.end_object().end_object();
-    return commit_info_line(info.str()) + action_line(DeltaTxn{spec_.query_id, entry.batch_id, now}) + adds;
+    return commit_info_line(info.str()) + action_line(DeltaTxn{batch_app_id(), entry.batch_id, now}) + adds;
   }
 
   // A checkpoint every delta.checkpointInterval versions, then the log files the retention lets
@@ -195,6 +215,12 @@ Status DeltaCommitter::check_writable(const DeltaSnapshot& s, const DeltaTableSp
 }
 
 }  // namespace
+
+Result<const DeltaSnapshot*> delta_snapshot(Committer& delta_committer) {
+  auto* d = dynamic_cast<DeltaCommitter*>(&delta_committer);
+  if (!d) return Status::fatal("not the Delta table's committer", StatusCode::kInternal);
+  return d->caught_up();
+}
 
 Result<std::unique_ptr<Committer>> open_delta_table(FileSystem& fs, const DeltaTableSpec& spec) {
   KPIPE_ASSIGN_OR_RETURN(std::string ours, delta_schema_string(spec.schema));

@@ -8,12 +8,14 @@
 // batch whole or not at all; plain readers of the dt= folders see files one by one, as before.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "common/file_system.h"
 #include "common/status.h"
 #include "decode/schema.h"
+#include "delta/delta_actions.h"
 #include "engine/committer.h"
 
 namespace kpipe {
@@ -27,7 +29,17 @@ struct DeltaTableSpec {
   Schema schema;                      // the SCHEMA in force
   bool append = false;                // PARQUET_TABLE_APPEND: another query's table is accepted
   int64_t last_committed_batch = -1;  // the checkpoint's, for the warning about older batches
+  // GROUP_ID (engine/group_claims.h): the txn that records which batches are in the table is this
+  // process's (writer_app_id) instead of the query's, and `guard` sees the version each attempt
+  // would follow: it returns the batch's per-partition txn actions, or an error (kFenced) that
+  // abandons the commit. Unset: one writer, the query's txn.
+  std::string batch_app_id;
+  std::function<Result<std::string>(const DeltaSnapshot& before, const OffsetsEntry& entry)> guard;
 };
+
+// The table's snapshot as the committer last saw it: GROUP_ID reads claims from it.
+// Caught up with the log first.
+Result<const DeltaSnapshot*> delta_snapshot(Committer& delta_committer);
 
 // Opens the table at spec.root, creating version 0 (protocol, metaData) when there is none, and
 // adds a metaData commit when SCHEMA gained nullable columns. kInvalidArgument (exit 2) when the

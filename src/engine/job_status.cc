@@ -105,6 +105,14 @@ void JobStatus::set_complete_through(int32_t day) {
   if (!s_.complete_through || day > *s_.complete_through) s_.complete_through = day;
 }
 
+void JobStatus::set_group(GroupStatus g) {
+  // Sorted here, once per rebalance, so every reader can rely on it whatever order the
+  // assignment came in.
+  std::sort(g.owned.begin(), g.owned.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.group = std::move(g);
+}
+
 void JobStatus::add_batch(const BatchProgress& p) {
   std::lock_guard<std::mutex> lock(mu_);
   s_.total_late_rows += p.late_rows;

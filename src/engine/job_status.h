@@ -73,6 +73,16 @@ struct PartitionLag {
 // when behind but not known yet.
 double oldest_uncommitted_age_seconds(const PartitionLag& lag, int64_t now_ms);
 
+// This instance's place in a consumer group (GROUP_ID), as the engine last reported it.
+struct GroupStatus {
+  std::string group_id;              // GROUP_ID; empty = not in a group (single instance)
+  std::string member_id;             // the consumer group member id librdkafka got ("" until joined)
+  std::vector<int32_t> owned;        // partitions this instance owns now, sorted
+  int64_t rebalances = 0;            // assignments and revocations this instance has gone through
+  int64_t fenced_batches = 0;        // batches abandoned because another instance took a partition
+  int64_t last_rebalance_at_ms = 0;  // wall clock of the last one, 0 = none yet
+};
+
 struct StatusSnapshot {
   std::string query_id;
   JobState state = JobState::kStarting;
@@ -93,7 +103,12 @@ struct StatusSnapshot {
   int64_t total_batch_duration_ms = 0;      // sum of their "total" durations
   int64_t total_late_rows = 0;              // DT_COMPLETE_AFTER: rows of days already complete
   std::optional<int32_t> complete_through;  // DT_COMPLETE_AFTER: every dt up to this day is complete
+  // GROUP_ID: absent until the engine calls set_group (a single instance never does), so the
+  // status page, /api/status and /metrics show the group only when there is one.
+  std::optional<GroupStatus> group;
 };
+// Whether this instance reports being in a consumer group (set_group with a GROUP_ID).
+inline bool in_group(const StatusSnapshot& s) { return s.group && !s.group->group_id.empty(); }
 
 class JobStatus {
  public:
@@ -106,6 +121,8 @@ class JobStatus {
   void record_error(const char* kind);
   // The last complete day the checkpoint holds at start (DT_COMPLETE_AFTER).
   void set_complete_through(int32_t day);
+  // GROUP_ID: the whole group state, replaced at once (after each rebalance or fenced batch).
+  void set_group(GroupStatus g);
   // Adds a finished batch to history and totals; its end offsets become the lag's committed ones
   // in the same step, so no reader sees the batch committed and the lag from before it.
   void add_batch(const BatchProgress& p);

@@ -11,10 +11,13 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/time_util.h"
 #include "common/worker_pool.h"
 #include "decode/kafka_columns.h"
 #include "engine/batch_planner.h"
 #include "engine/delta_committer.h"
+#include "engine/group_members.h"
+#include "engine/group_run.h"
 #include "engine/lag_tracker.h"
 #include "kafka/consumer_settings.h"
 #include "kafka/source.h"
@@ -75,6 +78,19 @@ struct StreamJob::Impl {
   std::unique_ptr<Committer> delta;    // the Delta table's committer, until the chain takes it
   bool locked = false;                 // lock_checkpoint done (the lock may be null: see there)
 
+  // GROUP_ID (engine/group_run.h): this process's own checkpoint in the shared one, the group
+  // membership, the claims the Delta commits are checked against, and the batch step.
+  std::string member_name;
+  std::unique_ptr<FileLock> member_lock;
+  std::unique_ptr<Checkpoint> member_checkpoint;
+  std::shared_ptr<std::map<int32_t, Claim>> claims;
+  Committer* delta_committer = nullptr;
+  std::unique_ptr<GroupMembership> member;
+  std::unique_ptr<GroupRun> group;
+  bool grouped() const { return !opt.group_id.empty(); }
+  Status open_member_checkpoint();
+  Status join_group();
+
   Status check_settings();
   Status check_storage();
   Status hold_checkpoint();
@@ -126,12 +142,12 @@ Status StreamJob::Impl::start() {
     KPIPE_RETURN_IF_ERROR(check_storage());
     storage_checked = true;
   }
-  if (!locked) {
+  if (!locked && !grouped()) {
     KPIPE_RETURN_IF_ERROR(hold_checkpoint());
     locked = true;
   }
   if (!checkpoint) {
-    KPIPE_ASSIGN_OR_RETURN(checkpoint, Checkpoint::open(seams.fs, opt.checkpoint_path, opt.topic));
+    KPIPE_ASSIGN_OR_RETURN(checkpoint, Checkpoint::open(seams.fs, opt.checkpoint_path, opt.topic, opt.group_id));
     status->set_query_id(checkpoint->query_id());
     const auto& last = checkpoint->latest_offsets();
     if (last && last->days && last->days->after.complete_through) {
@@ -140,6 +156,7 @@ Status StreamJob::Impl::start() {
     log_info("stream", std::string(checkpoint->created_now() ? "new checkpoint " : "checkpoint ") +
                            opt.checkpoint_path + " (query " + checkpoint->query_id() + ")");
   }
+  if (grouped() && !member_checkpoint) KPIPE_RETURN_IF_ERROR(open_member_checkpoint());
   // The table before the broker: a table this job may not write to is a settings error (exit 2).
   if (opt.sink_parquet && opt.parquet_table_format == "delta" && !delta) {
     DeltaTableSpec spec;
@@ -149,7 +166,16 @@ Status StreamJob::Impl::start() {
     spec.schema = decoding->schema;
     spec.append = opt.parquet_table_append;
     spec.last_committed_batch = checkpoint->latest_commit() ? checkpoint->latest_commit()->batch_id : -1;
+    if (grouped()) {
+      claims = std::make_shared<std::map<int32_t, Claim>>();
+      spec.batch_app_id = writer_app_id(checkpoint->query_id(), member_checkpoint->query_id());
+      spec.guard = [claims = claims, query_id = checkpoint->query_id()](const DeltaSnapshot& before,
+                                                                        const OffsetsEntry& entry) {
+        return group_batch_txns(before, query_id, *claims, entry.ranges, wall_clock_ms());
+      };
+    }
     KPIPE_ASSIGN_OR_RETURN(delta, open_delta_table(fs, spec));
+    delta_committer = delta.get();
   }
   if (!seams.source) {
     SourceOptions so;
@@ -176,7 +202,8 @@ Status StreamJob::Impl::start() {
   pool = std::make_unique<WorkerPool>(write_threads());
   // The table's commit before the checkpoint's: commits/N then means the table has batch N.
   if (delta) committers.push_back(std::move(delta));
-  committers.push_back(make_checkpoint_committer(*checkpoint));
+  Checkpoint& writes = grouped() ? *member_checkpoint : *checkpoint;  // the write-ahead entries' log
+  committers.push_back(make_checkpoint_committer(writes));
   observers.push_back(make_status_observer(status, checkpoint->query_id()));
   observers.push_back(make_bad_record_observer(opt.dead_letter_path));
   if (opt.sink_console) observers.push_back(make_console_observer());
@@ -185,7 +212,7 @@ Status StreamJob::Impl::start() {
   BatchSeams bs;
   bs.fs = seams.fs.get();
   bs.source = seams.source.get();
-  bs.checkpoint = checkpoint.get();
+  bs.checkpoint = &writes;
   bs.pool = pool.get();
   bs.committers = &committers;
   bs.observers = &observers;
@@ -195,6 +222,47 @@ Status StreamJob::Impl::start() {
   LagTrackerOptions lo;
   lo.sample_every = seams.lag_sample_every;
   lag = std::make_unique<LagTracker>(*seams.source, *status, *clock, lo);
+  if (grouped()) return join_group();
+  return Status::success();
+}
+
+// The shared checkpoint (query id, GROUP_ID) is opened; this process gets a directory of its own
+// in it, locked first so that no sweeper takes it for a dead instance's.
+Status StreamJob::Impl::open_member_checkpoint() {
+  if (member_name.empty()) member_name = new_query_id();
+  const std::string dir = members_dir(opt.checkpoint_path) + "/" + member_name;
+  if (!member_lock) {
+    KPIPE_ASSIGN_OR_RETURN(member_lock, lock_checkpoint(*seams.fs, dir));
+  }
+  KPIPE_ASSIGN_OR_RETURN(member_checkpoint, Checkpoint::open(seams.fs, dir, opt.topic, opt.group_id));
+  log_info("group", "GROUP_ID=" + opt.group_id + ": this instance writes through " + dir + " (files part-" +
+                        member_checkpoint->query_id().substr(0, 8) + "-*)");
+  return Status::success();
+}
+
+Status StreamJob::Impl::join_group() {
+  if (!member) {
+    GroupOptions go;
+    go.bootstrap_servers = opt.bootstrap_servers;
+    go.topic = opt.topic;
+    go.group_id = opt.group_id;
+    go.kafka_props = opt.kafka_props;
+    auto join = seams.join_group ? seams.join_group : join_kafka_group;
+    KPIPE_ASSIGN_OR_RETURN(member, join(go));
+  }
+  GroupRunSeams gs;
+  gs.fs = seams.fs;
+  gs.member_checkpoint = member_checkpoint.get();
+  gs.member_name = member_name;
+  gs.query_id = checkpoint->query_id();
+  gs.delta = delta_committer;
+  gs.source = seams.source.get();
+  gs.runner = runner.get();
+  gs.member = member.get();
+  gs.lag = lag.get();
+  gs.status = status.get();
+  gs.claims = claims;
+  group = std::make_unique<GroupRun>(opt, std::move(gs));
   return Status::success();
 }
 
@@ -257,6 +325,9 @@ Status StreamJob::Impl::clean_temp_files(const std::string& root, bool with_day_
 }
 
 Status StreamJob::Impl::recover() {
+  // A group's roots hold the hidden files of live instances too: what a stopped one left is
+  // swept by the instance that claims one of its partitions (group_members.h).
+  if (grouped()) return Status::success();
   // The roots of the sinks in force and of those the pending batch recorded (a restart may have
   // changed SINKS or a path).
   std::set<std::pair<std::string, bool>> roots;
@@ -301,7 +372,7 @@ std::map<int32_t, int64_t> StreamJob::Impl::committed_offsets() const {
 
 void StreamJob::Impl::update_lag() {
   if (!lag || !checkpoint) return;
-  lag->set_committed(committed_offsets());
+  lag->set_committed(group ? group->committed() : committed_offsets());
   lag->tick();
 }
 
@@ -418,7 +489,11 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
     const auto tick = clock.now();
     Status step;
     int64_t planned = -1;
-    if (!m.runner) step = m.start();
+    if (!m.runner) {
+      step = m.start();
+    } else if (m.grouped() && !m.group) {
+      step = m.join_group();  // start() got as far as the runner
+    }
     if (step.ok() && !recovered) {
       step = m.recover();
       if (step.ok()) recovered = true;
@@ -434,7 +509,8 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
       }
     }
     if (step.ok()) {
-      auto r = m.run_next_batch(stop_at ? *stop_at : std::map<int32_t, int64_t>{}, stop);
+      auto r = m.group ? m.group->next_batch(stop)
+                       : m.run_next_batch(stop_at ? *stop_at : std::map<int32_t, int64_t>{}, stop);
       if (r.ok())
         planned = *r;
       else
@@ -471,7 +547,7 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
       if (planned == 0) break;
       continue;  // the next capped batch right away
     }
-    if (m.more_available) continue;
+    if (m.group ? m.group->more_available() : m.more_available) continue;
     // Like Spark's ProcessingTime trigger: batches start every TRIGGER_SECONDS; one that
     // overran starts the next at once.
     m.sleep_until(tick + trigger, stop, true);

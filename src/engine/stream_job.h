@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "config/stream_options.h"
 #include "engine/batch_runner.h"
+#include "kafka/group_member.h"
 #include "engine/checkpoint.h"
 #include "engine/job_status.h"
 #include "kafka/record_source.h"
@@ -51,6 +52,8 @@ struct StreamSeams {
   // With --once: called once with the backlog, in offsets, between the checkpoint and the high
   // watermarks --once will stop at (what the new batches of this run will read).
   std::function<void(int64_t)> once_backlog;
+  // GROUP_ID: how this instance joins the consumer group. null = join_kafka_group.
+  std::function<Result<std::unique_ptr<GroupMembership>>(const GroupOptions&)> join_group;
 };
 
 class StreamJob {

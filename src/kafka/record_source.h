@@ -77,6 +77,9 @@ class RecordSource {
   // an offset no longer exists. `stop` abandons the read (kReplay).
   virtual Status read(const std::vector<PartitionRange>& ranges, const std::function<void(const RawRecord&)>& on_record,
                       const std::atomic<bool>& stop) = 0;
+  // GROUP_ID: the partitions this instance owns now (sorted). A source that reads ahead stops
+  // doing so for the others.
+  virtual void keep_only(const std::vector<int32_t>& partitions) { (void)partitions; }
   // The last error the client reported on its own ("" if none), to explain a stall.
   virtual std::string last_client_error() const = 0;
 };

@@ -286,7 +286,8 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
     auto it = position_.find(r.partition);
     if (it == position_.end() || it->second != r.start) same = false;
   }
-  if (same && !ranges.empty()) return Status::success();
+  if (same && !ranges.empty() && !reassign_) return Status::success();
+  reassign_ = false;
 
   // Reassign everything: simpler than seeking, and rare (first batch, replay, new partitions).
   stop_prefetch();
@@ -339,6 +340,14 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   for (const auto& r : ranges) position_[r.partition] = r.start;
   start_prefetch();
   return Status::success();
+}
+
+void KafkaSource::keep_only(const std::vector<int32_t>& partitions) {
+  const size_t before = position_.size();
+  std::erase_if(position_, [&](const auto& kv) {
+    return !std::binary_search(partitions.begin(), partitions.end(), kv.first);
+  });
+  if (position_.size() != before) reassign_ = true;
 }
 
 void KafkaSource::hold_back(const std::vector<PartitionRange>& ranges) {

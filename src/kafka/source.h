@@ -94,6 +94,10 @@ class KafkaSource final : public RecordSource {
   Status read(const std::vector<PartitionRange>& ranges, const std::function<void(const RawRecord&)>& on_record,
               const std::atomic<bool>& stop) override;
 
+  // Forgets the positions of the other partitions, so that the next read assigns only those it
+  // reads and these (librdkafka stops fetching the rest).
+  void keep_only(const std::vector<int32_t>& partitions) override;
+
   // The last error librdkafka reported through its error callback ("" if none), for messages
   // such as "cannot reach 127.0.0.1:9092".
   std::string last_client_error() const override;
@@ -142,6 +146,7 @@ class KafkaSource final : public RecordSource {
   // Next offset each assigned partition will deliver; lets a batch that starts where the
   // previous one ended keep the prefetched data.
   std::map<int32_t, int64_t> position_;
+  bool reassign_ = false;  // keep_only dropped a partition: the next assign() must not keep the old set
   std::map<int32_t, rd_kafka_queue_t*> queues_;
   // librdkafka writes a byte to wake_[1] when a partition queue goes from empty to not empty
   // (rd_kafka_queue_io_event_enable), and so does the reader when a partition the prefetch

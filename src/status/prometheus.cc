@@ -51,6 +51,28 @@ void common_header(PrometheusWriter& w, const StatusInfo& info, int64_t started_
   }
 }
 
+// GROUP_ID: rebalances, fenced batches and the partitions this instance owns now. The
+// per-partition series use the same `partition` label as the lag series, so the two join.
+void group_metrics(PrometheusWriter& w, const GroupStatus& g) {
+  w.counter("kpipe_group_rebalances_total",
+            "Partition assignments and revocations this instance has gone through in its consumer group (GROUP_ID).",
+            g.rebalances);
+  w.gauge("kpipe_group_owned_partitions", "Partitions of the topic this instance owns now in its consumer group.",
+          static_cast<int64_t>(g.owned.size()));
+  w.family("kpipe_group_partition_owned", "gauge",
+           "1 for each partition this instance owns now in its consumer group.");
+  for (int32_t p : g.owned) w.sample("kpipe_group_partition_owned", {{"partition", std::to_string(p)}}, int64_t{1});
+  w.counter(
+      "kpipe_group_fenced_batches_total",
+      "Batches abandoned (files removed, nothing committed) because another instance took one of their partitions.",
+      g.fenced_batches);
+  if (g.last_rebalance_at_ms > 0) {
+    w.gauge("kpipe_group_last_rebalance_timestamp_seconds",
+            "When this instance's partitions last changed, in seconds since the Unix epoch.",
+            static_cast<double>(g.last_rebalance_at_ms) / 1000.0);
+  }
+}
+
 }  // namespace
 
 PrometheusWriter& PrometheusWriter::family(std::string_view name, std::string_view type, std::string_view help) {
@@ -210,6 +232,7 @@ std::string render_job_metrics(const StatusSnapshot& s, const StatusInfo& info, 
             "When the high watermarks were last sampled, in seconds since the Unix epoch.",
             static_cast<double>(s.lag_sampled_at_ms) / 1000.0);
   }
+  if (in_group(s)) group_metrics(w, *s.group);
   return w.take();
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/json_writer.h"
+#include "common/time_format.h"
 
 namespace kpipe {
 
@@ -16,6 +17,31 @@ std::string dt_string(int32_t day) {
                 static_cast<unsigned>(ymd.day()));
   return buf;
 }
+
+namespace {
+
+// GROUP_ID: this instance's part of the group. Written only when it is in one, so a single
+// instance's document is unchanged.
+void write_group(const GroupStatus& g, JsonWriter& w) {
+  w.key("group")
+      .begin_object()
+      .field("groupId", g.group_id)
+      .field("memberId", g.member_id)
+      .key("ownedPartitions")
+      .begin_array();
+  for (int32_t p : g.owned) w.value(p);
+  w.end_array().field("rebalances", g.rebalances).field("fencedBatches", g.fenced_batches).key("lastRebalanceAt");
+  if (g.last_rebalance_at_ms > 0) {
+    char text[kMaxTimeText];
+    char* end = format_timestamp(g.last_rebalance_at_ms * 1000, TimestampStyle::kIsoUtcMillis, text);
+    w.value(std::string_view(text, static_cast<size_t>(end - text)));
+  } else {
+    w.null();
+  }
+  w.end_object();
+}
+
+}  // namespace
 
 std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms,
                         const std::vector<LagSample>* lag_history) {
@@ -76,6 +102,7 @@ std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t
   w.field("totalLag", total_lag)
       .field("oldestUncommittedAgeSeconds", oldest_age)
       .field("lagSampledAtMs", s.lag_sampled_at_ms);
+  if (in_group(s)) write_group(*s.group, w);
 
   w.key("filesPerDt").begin_object();
   for (const auto& [sink, days] : s.files_per_day) {

@@ -21,7 +21,9 @@ struct LagSample {
 // totals{batches, inputRows, deadLettered, batchDurationMs}, sinks{<sink>{rows, files, bytes}},
 // lag[{partition, committedOffset, latestOffset, lag, oldestUncommittedAgeSeconds (null while not
 // known)}], totalLag, oldestUncommittedAgeSeconds (the largest), lagSampledAtMs,
-// filesPerDt{<sink>[{dt: "YYYY-MM-DD", files, rows}]}, deadLettered, errorsByKind{<kind>: n},
+// group{groupId, memberId, ownedPartitions[int], rebalances, fencedBatches, lastRebalanceAt
+// (ISO 8601 UTC, null before the first)} only with GROUP_ID (the lag then covers only the owned
+// partitions), filesPerDt{<sink>[{dt: "YYYY-MM-DD", files, rows}]}, deadLettered, errorsByKind{<kind>: n},
 // config[{name, value}]}, and with `lag_history`: lagHistory[{atMs, lag[{partition, lag}]}],
 // oldest first. `now_ms`: wall clock, epoch ms.
 std::string status_json(const StatusSnapshot& s, const StatusInfo& info, int64_t now_ms,

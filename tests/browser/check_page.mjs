@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Browser check of the kpipe status page, against a live `kpipe stream`:
 //
-//   node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png] [--batches B]
+//   node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png] [--batches B] [--group]
 //
 // Opens URL in Debian's headless Chromium (playwright-core, never a downloaded browser), waits
 // for the first update, then watches it for up to N seconds (default 8) and checks that
@@ -15,6 +15,11 @@
 // With --batches B the job is expected to hold still at B committed batches: instead of
 // changes, the page must show batch B-1 as the last committed one and B points on each batch
 // chart, within N seconds.
+// Without --group the "Consumer group" card must stay hidden (a single instance has no group).
+// With --group, every /api/status answer is rewritten on its way to the page as a GROUP_ID
+// instance's would be (a `group` object; lag rows only for the partitions it owns, 1 and 2), so
+// the card and the lag table and chart are checked against a live job without an engine in a
+// group: the card shows the group's values, and the lag shows partitions 1 and 2, not 0..N-1.
 // Prints what it saw as JSON; exits 0 when every check passed, 1 otherwise, 2 on bad usage.
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -25,7 +30,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(resolve(here, '../../package.json'));
 
 function usage(msg) {
-  console.error(`check_page: ${msg}\nusage: node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png] [--batches B]`);
+  console.error(`check_page: ${msg}\nusage: node tests/browser/check_page.mjs URL SCREENSHOT.png [--seconds N] [--full FULL.png] [--batches B] [--group]`);
   process.exit(2);
 }
 
@@ -34,16 +39,21 @@ const positional = [];
 let seconds = 8;
 let fullPath = null;
 let batches = null;
+let group = false;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--seconds') seconds = Number(args[++i]);
   else if (args[i] === '--full') fullPath = args[++i];
   else if (args[i] === '--batches') batches = Number(args[++i]);
+  else if (args[i] === '--group') group = true;
   else positional.push(args[i]);
 }
 if (positional.length !== 2 || !(seconds > 0) || (fullPath === undefined)) usage('expected URL and SCREENSHOT path');
 if (batches !== null && !(Number.isInteger(batches) && batches > 0)) usage('--batches needs a whole number > 0');
 const MIN_SPAN_S = 60;  // as web/app.js
 const BATCH_CHARTS = ['chart-rates', 'chart-duration', 'chart-rows'];
+const FAKE_GROUP = { groupId: 'kpipe-page-check', memberId: 'rdkafka-page-check-6f1c2b9e', ownedPartitions: [1, 2],
+                     rebalances: 3, fencedBatches: 1 };
+const REBALANCE_AGO_MS = 65000;  // the card says "…, 1m 05s ago"
 const [url, shotPath] = positional;
 const origin = new URL(url).origin;
 
@@ -81,6 +91,19 @@ try {
     problems.push(`request outside ${origin}: ${u}`);
     return route.abort();
   });
+  if (group) {
+    // Routes registered later run first: this one answers /api/status, from the job's own answer.
+    await page.route((u) => u.pathname === '/api/status', async (route) => {
+      const response = await route.fetch();
+      const st = await response.json();
+      const owned = new Set(FAKE_GROUP.ownedPartitions);
+      st.group = { ...FAKE_GROUP, lastRebalanceAt: new Date(st.nowMs - REBALANCE_AGO_MS).toISOString() };
+      st.lag = st.lag.filter((l) => owned.has(l.partition));
+      st.totalLag = st.lag.reduce((a, l) => a + l.lag, 0);
+      for (const sample of st.lagHistory || []) sample.lag = sample.lag.filter((l) => owned.has(l.partition));
+      await route.fulfill({ response, json: st });
+    });
+  }
 
   await page.goto(url, { waitUntil: 'load', timeout: 15000 });
   await page.waitForFunction(() => window.kpipePage && window.kpipePage.polls >= 1, null, { timeout: 15000 });
@@ -106,6 +129,11 @@ try {
       fileRows: document.querySelectorAll('#files tbody tr:not(.empty)').length,
       lagRows: document.querySelectorAll('#lag tbody tr:not(.empty)').length, totalLag: text('total-lag'),
       polls: window.kpipePage.polls, fetchErrors: window.kpipePage.errors, charts,
+      group: { hidden: document.getElementById('group').hidden, id: text('group-id'), member: text('group-member'),
+               owned: text('group-owned'), rebalances: text('group-rebalances'), fenced: text('group-fenced'),
+               lastRebalance: text('group-last-rebalance') },
+      lagPartitions: [...document.querySelectorAll('#lag tbody tr:not(.empty)')].map((tr) => tr.cells[0].textContent),
+      lagSeries: (window.kpipePage.lagPartitions || []).map(String),
     };
   });
 
@@ -161,6 +189,18 @@ try {
   if (last.configRows === 0) problems.push('the configuration table is empty');
   if (last.fileRows === 0) problems.push('the files-per-dt table is empty');
   if (last.fetchErrors > 0) problems.push(`${last.fetchErrors} polls failed`);
+  if (!group && !last.group.hidden) problems.push('the consumer group card shows for a job without a group');
+  if (group) {
+    const g = last.group;
+    const want = { hidden: false, id: FAKE_GROUP.groupId, member: FAKE_GROUP.memberId, owned: '1, 2 (2)',
+                   rebalances: '3', fenced: '1' };
+    for (const [k, v] of Object.entries(want)) {
+      if (g[k] !== v) problems.push(`consumer group card: ${k} is '${g[k]}', want '${v}'`);
+    }
+    if (!g.lastRebalance.endsWith(', 1m 05s ago')) problems.push(`consumer group card: last rebalance '${g.lastRebalance}'`);
+    if (last.lagPartitions.join(',') !== '1,2') problems.push(`lag table partitions ${last.lagPartitions}, want 1,2`);
+    if (last.lagSeries.join(',') !== '1,2') problems.push(`lag chart series ${last.lagSeries}, want p1,p2`);
+  }
 
   // Let the last redraw settle so the screenshot shows full charts.
   await sleep(300);

@@ -10,6 +10,8 @@
 3. A job fed in bursts, one batch each, is checked in Chromium at 1, 2 and 50 batches: the page
    shows that many batches, and every chart's time axis spans its points (at least a minute),
    not years.
+4. The "Consumer group" card (GROUP_ID), from the live job's /api/status rewritten in the
+   browser as a group member's would be; hidden for the plain job of 1.
 
 The screenshots go to the test's folder and are listed under "artifacts" at the end of pytest's
 output; KPIPE_UPDATE_SCREENSHOT=1 (or a missing file) also writes docs/status-page.png, the
@@ -167,6 +169,24 @@ def test_status_page_updates_live_in_chromium(pipeline, record_property):
     if update_readme:
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, README_SCREENSHOT)
+
+
+def test_consumer_group_card_renders_from_a_status_with_a_group(pipeline, record_property):
+    """GROUP_ID (issue 15): the browser check rewrites the live job's /api/status on its way to
+    the page as an instance of a group would answer (a `group` object, lag only for the owned
+    partitions 1 and 2 of 3), so the card and the lag table are checked without an engine in a
+    group. The plain run above checks that the card stays hidden for a single instance."""
+    reason = browser_missing()
+    if reason:
+        pytest.skip(reason)
+    shot = pipeline.folder / "status-page-group.png"
+    proc = check_page(pipeline.url, shot, "--seconds", "10", "--group")
+    assert proc.returncode == 0, f"page check failed:\n{proc.stdout}\n{proc.stderr}\n--- stream\n{pipeline.log('stream')}"
+    seen = json.loads(proc.stdout)["last"]
+    assert seen["group"]["owned"] == "1, 2 (2)" and not seen["group"]["hidden"], seen["group"]
+    assert seen["lagPartitions"] == ["1", "2"], seen["lagPartitions"]
+    print(f"screenshot: {shot}")
+    record_property("artifact", f"consumer group card: {shot}")
 
 
 def test_lag_at_steady_state_is_what_the_last_batch_left(pipeline):

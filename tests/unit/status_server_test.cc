@@ -211,6 +211,30 @@ TEST_F(StatusServerTest, LagHistoryOnlyWhenAskedFor) {
   EXPECT_GT(int64_t(history.at(0)["atMs"]), 0);
 }
 
+TEST_F(StatusServerTest, TheGroupAppearsOnceTheEngineReportsIt) {
+  simdjson::dom::object single = parse(get("/api/status")->body);
+  EXPECT_EQ(single["group"].error(), simdjson::NO_SUCH_FIELD);
+  EXPECT_EQ(get("/metrics")->body.find("kpipe_group_"), std::string::npos);
+
+  GroupStatus g;
+  g.group_id = "kpipe-events";
+  g.member_id = "rdkafka-0a1b";
+  g.owned = {2, 0};
+  g.rebalances = 1;
+  g.last_rebalance_at_ms = 1'796'551'200'000;
+  status_->set_group(g);
+  simdjson::dom::object grouped = parse(get("/api/status")->body);
+  EXPECT_EQ(std::string_view(grouped["group"]["memberId"]), "rdkafka-0a1b");
+  EXPECT_EQ(simdjson::dom::array(grouped["group"]["ownedPartitions"]).size(), 2u);
+  EXPECT_EQ(std::string_view(grouped["group"]["lastRebalanceAt"]), "2026-12-06T10:00:00.000Z");
+  auto m = check_exposition(get("/metrics")->body);
+  ASSERT_TRUE(m.ok()) << m.error_text();
+  EXPECT_EQ(m.value("kpipe_group_owned_partitions"), 2);
+  EXPECT_EQ(m.value("kpipe_group_partition_owned{partition=\"0\"}"), 1);
+  EXPECT_EQ(m.value("kpipe_group_partition_owned{partition=\"2\"}"), 1);
+  EXPECT_EQ(m.value("kpipe_group_rebalances_total"), 1);
+}
+
 TEST_F(StatusServerTest, ProgressReturnsTheLastBatchesOldestFirst) {
   auto res = get("/api/progress?last=2");
   ASSERT_TRUE(res);

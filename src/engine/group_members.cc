@@ -1,0 +1,80 @@
+#include "engine/group_members.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "engine/group_claims.h"
+#include "sink/file_naming.h"
+
+namespace kpipe {
+namespace {
+
+// The directory of a member checkpoint: its two logs, then whatever else it holds (metadata,
+// lock, temp files), then itself.
+Status remove_member_dir(FileSystem& fs, const std::string& dir) {
+  for (const char* log : {"offsets", "commits"}) {
+    const std::string sub = dir + "/" + log;
+    if (!fs.exists(sub)) continue;
+    KPIPE_ASSIGN_OR_RETURN(auto names, fs.list_dir(sub));
+    for (const auto& n : names) KPIPE_RETURN_IF_ERROR(fs.remove(sub + "/" + n));
+    KPIPE_RETURN_IF_ERROR(fs.remove(sub));
+  }
+  KPIPE_ASSIGN_OR_RETURN(auto names, fs.list_dir(dir));
+  for (const auto& n : names) KPIPE_RETURN_IF_ERROR(fs.remove(dir + "/" + n));
+  return fs.remove(dir);
+}
+
+}  // namespace
+
+std::string members_dir(const std::string& checkpoint_path) { return checkpoint_path + "/members"; }
+
+Status remove_batch_files(FileSystem& fs, const OffsetsEntry& entry) {
+  for (const auto& f : entry.files) {
+    auto sink =
+        std::find_if(entry.sinks.begin(), entry.sinks.end(), [&](const SinkSpec& s) { return s.name == f.sink; });
+    if (sink == entry.sinks.end()) continue;
+    const std::string path = sink->root + "/" + f.path;
+    const auto slash = path.rfind('/');
+    KPIPE_RETURN_IF_ERROR(fs.remove(path));
+    if (!fs.is_object_store(path)) {
+      KPIPE_RETURN_IF_ERROR(fs.remove(path.substr(0, slash) + "/" + temp_file_name(path.substr(slash + 1))));
+    }
+  }
+  return Status::success();
+}
+
+Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std::string& checkpoint_path,
+                                       std::string_view self, const DeltaSnapshot& table, std::string_view query_id,
+                                       const std::string& topic, const std::string& group_id) {
+  SweepResult done;
+  const std::string root = members_dir(checkpoint_path);
+  if (!fs->exists(root)) return done;
+  KPIPE_ASSIGN_OR_RETURN(auto names, fs->list_dir(root));
+  for (const auto& name : names) {
+    if (name == self || is_temp_file_name(name)) continue;
+    const std::string dir = root + "/" + name;
+    // Held: its process lives (a zombie included, which cleans up after itself). Unavailable: the
+    // file system cannot lock, so nobody can tell; leave it.
+    auto lock = fs->lock_exclusive(dir + "/lock", owner_line());
+    if (!lock.ok()) continue;
+    if (fs->exists(dir + "/metadata")) {
+      KPIPE_ASSIGN_OR_RETURN(auto cp, Checkpoint::open(fs, dir, topic, group_id));
+      if (auto pending = cp->pending_batch()) {
+        auto txn = table.txns.find(writer_app_id(query_id, cp->query_id()));
+        const bool committed = txn != table.txns.end() && txn->second.version >= pending->batch_id;
+        if (!committed) {
+          KPIPE_RETURN_IF_ERROR(remove_batch_files(*fs, *pending));
+          ++done.batches;
+          log_info("group", "removed the " + std::to_string(pending->files.size()) + " file(s) of batch " +
+                                std::to_string(pending->batch_id) + " of a stopped instance (" + name +
+                                "), which it wrote but never committed");
+        }
+      }
+    }
+    KPIPE_RETURN_IF_ERROR(remove_member_dir(*fs, dir));
+    ++done.members;
+  }
+  return done;
+}
+
+}  // namespace kpipe
