@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -47,6 +48,7 @@ class Group:
         self.checkpoint = self.out / "_checkpoint"
         self.instances: list[Proc] = []
         self.paused: set[int] = set()
+        self._members: dict[int, Path] = {}
         self.producer: Proc | None = None
         self.sampler: TableSampler | None = None
 
@@ -128,10 +130,60 @@ class Group:
         qid = self.query_id()
         return {p: table.transaction_version(f"kpipe-{qid}-p{p}-owner") for p in range(PARTITIONS)}
 
+    # Each process writes through a checkpoint of its own, CHECKPOINT_PATH/members/<name>/
+    # (offsets/N before a batch writes, commits/N after its Delta commit): engine/group_members.h.
+
+    def member_dir(self, proc: Proc) -> Path | None:
+        """proc's member checkpoint, from the line it logs at start."""
+        if proc.p.pid not in self._members:
+            m = re.search(r"this instance writes through (\S+) \(files", proc.stderr())
+            if not m:
+                return None
+            self._members[proc.p.pid] = Path(m.group(1))
+        return self._members[proc.p.pid]
+
+    @staticmethod
+    def _pending_in(member: Path) -> list[int]:
+        def ids(log: str) -> set[int]:
+            d = member / log
+            return {int(n.name) for n in d.iterdir() if n.name.isdigit()} if d.exists() else set()
+
+        return sorted(ids("offsets") - ids("commits"))
+
     def pending(self) -> list[str]:
-        """The write-ahead entries of batches not yet finished (groups/pending/<batch key>)."""
-        d = self.checkpoint / "groups" / "pending"
-        return sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) if d.exists() else []
+        """The batches written ahead and not closed, as 'member/N', in every member checkpoint."""
+        root = self.checkpoint / "members"
+        if not root.exists():
+            return []
+        return [f"{m.name}/{n}" for m in sorted(root.iterdir()) if m.is_dir() and not m.name.startswith(".")
+                for n in self._pending_in(m)]
+
+    def pending_batch(self, proc: Proc) -> int | None:
+        member = self.member_dir(proc)
+        pending = self._pending_in(member) if member else []
+        return pending[-1] if pending else None
+
+    def batch_in_table(self, proc: Proc, batch: int) -> bool:
+        """Whether the table has this process's batch (its writer txn, kpipe-<queryId>-w-<writer>)."""
+        writer = json.loads((self.member_dir(proc) / "metadata").read_text())["queryId"]
+        version = DeltaTable(str(self.root)).transaction_version(f"kpipe-{self.query_id()}-w-{writer}")
+        return version is not None and version >= batch
+
+    def pause_mid_batch(self, proc: Proc, timeout: float = 60) -> int:
+        """SIGSTOPs proc while it is inside a batch that the table does not have yet (written
+        ahead, its files being written, not committed); returns the batch id. SIGSTOP first, then
+        look: a stopped process cannot move on, so what is seen is where it stays."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert proc.running(), f"{proc.log.name} exited"
+            if self.pending_batch(proc) is not None:
+                self.pause(proc)
+                batch = self.pending_batch(proc)
+                if batch is not None and not self.batch_in_table(proc, batch):
+                    return batch
+                self.resume(proc)
+            time.sleep(0.003)
+        raise AssertionError(f"{proc.log.name} was never seen inside an uncommitted batch in {timeout} s")
 
     def wait_every_partition_committed(self, timeout: float = 90) -> None:
         def committed() -> bool:
@@ -140,7 +192,7 @@ class Group:
 
         wait_until(committed, timeout, interval=0.5, what=f"a commit of every partition of {self.topic}")
 
-    def settle(self, ends: dict[int, int], timeout: float = 120) -> float:
+    def settle(self, ends: dict[int, int], timeout: float = 60) -> float:
         """Waits until the table holds every partition up to its end (txn version = end - 1);
         returns the seconds it took."""
         start = time.monotonic()
