@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <type_traits>
 
 namespace kpipe {
@@ -281,10 +283,25 @@ std::shared_ptr<FileSystem> local_file_system() {
   return instance;
 }
 
+// ".<name>.<process>-<n>.tmp": two writers of one name (the instances of a group racing for a
+// Delta version) each write their own temp file, so neither renames the other's bytes into place.
+// The process token is random, so processes on hosts sharing a file system differ too.
+static std::string unique_temp_path(const std::string& dir, const std::string& name) {
+  static const uint64_t process = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  static std::atomic<uint64_t> counter{0};
+  char token[40];
+  std::snprintf(token, sizeof token, "%016llx-%llu", static_cast<unsigned long long>(process),
+                static_cast<unsigned long long>(counter.fetch_add(1)));
+  return dir + "/." + name + "." + token + ".tmp";
+}
+
 Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes) {
   // An object store's upload is visible whole or not at all: no temp name needed (nor possible).
   if (fs.is_object_store(dir)) return fs.write_file(dir + "/" + name, bytes);
-  const std::string tmp = dir + "/." + name + ".tmp";
+  const std::string tmp = unique_temp_path(dir, name);
   Status st = fs.write_file(tmp, bytes);
   if (st.ok()) st = fs.rename(tmp, dir + "/" + name);
   if (!st.ok()) {
@@ -297,7 +314,7 @@ Status write_atomically(FileSystem& fs, const std::string& dir, const std::strin
 }
 
 Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes) {
-  const std::string tmp = dir + "/." + name + ".tmp";
+  const std::string tmp = unique_temp_path(dir, name);
   const std::string path = dir + "/" + name;
   if (fs.is_object_store(dir)) {
     // No conditional put through arrow::fs (apache/arrow#44281): look, then upload. Two writers

@@ -89,8 +89,8 @@ class FileSystem {
 // The POSIX file system. Stateless, so one instance may be shared by every thread.
 std::shared_ptr<FileSystem> local_file_system();
 
-// Writes `bytes` to "<dir>/.<name>.tmp", fsyncs it, renames it to "<dir>/<name>" and fsyncs
-// `dir`: afterwards the file is complete and durable, before it no reader sees a partial one.
+// Writes `bytes` to "<dir>/.<name>.<process>-<n>.tmp" (a name no other writer uses), fsyncs it, renames it to
+// "<dir>/<name>" and fsyncs `dir`: afterwards the file is complete and durable, before it no reader sees a partial one.
 // For small metadata files (checkpoint entries). On failure the temp file is removed when
 // possible; a crash may still leave one, which is_temp_file_name-style start-up cleanup removes.
 Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes);

@@ -112,12 +112,14 @@ Status check_group_settings(const Settings& s, const StreamOptions& o) {
                      "partition's committed offset and owner, which the instances of the group share");
   }
   if (o.dt_complete_after_seconds > 0) {
-    return s.invalid("GROUP_ID", "cannot be used with DT_COMPLETE_AFTER yet: a day is complete only when every "
-                                 "partition is past it, and the instances of a group each see some of them");
+    return s.invalid("GROUP_ID",
+                     "cannot be used with DT_COMPLETE_AFTER yet: a day is complete only when every "
+                     "partition is past it, and the instances of a group each see some of them");
   }
   if (o.once) {
-    return s.invalid("GROUP_ID", "cannot be used with --once: a group's partitions move between instances, so no "
-                                 "instance knows when everything available at start is written");
+    return s.invalid("GROUP_ID",
+                     "cannot be used with --once: a group's partitions move between instances, so no "
+                     "instance knows when everything available at start is written");
   }
   for (const auto* path : {&o.output_path, &o.csv_output_path, &o.checkpoint_path, &o.dead_letter_path}) {
     if (is_s3_uri(*path)) {

@@ -375,8 +375,8 @@ Result<CommitEntry> parse_commit(std::string_view json, std::string_view file) {
   return e;
 }
 
-Result<std::unique_ptr<Checkpoint>> Checkpoint::open(std::shared_ptr<FileSystem> fs, std::string dir,
-                                                     std::string topic, std::string group_id) {
+Result<std::unique_ptr<Checkpoint>> Checkpoint::open(std::shared_ptr<FileSystem> fs, std::string dir, std::string topic,
+                                                     std::string group_id) {
   std::unique_ptr<Checkpoint> cp(new Checkpoint(std::move(fs), std::move(dir)));
   cp->writer_ = new_writer_id();
   FileSystem& f = *cp->fs_;

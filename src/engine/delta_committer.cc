@@ -56,6 +56,16 @@ class DeltaCommitter final : public Committer {
 
   Status commit(const OffsetsEntry& entry, const CommitEntry& commit) override {
     const std::string base = batch_actions(entry, commit);
+    if (spec_.guard) {
+      // The guard must judge the newest version: other instances commit all the time, and a
+      // stale snapshot would show an owner epoch this instance has raised since.
+      Status caught = catch_up(fs_, spec_.root, snap_);
+      if (!caught.ok()) {
+        stale_ = true;
+        return caught;
+      }
+      if (committed(entry.batch_id)) return Status::success();
+    }
     for (int conflict = 0;; ++conflict) {
       std::string actions = base;
       if (spec_.guard) {

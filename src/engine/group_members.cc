@@ -56,7 +56,13 @@ Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std
     // Held: its process lives (a zombie included, which cleans up after itself). Unavailable: the
     // file system cannot lock, so nobody can tell; leave it.
     auto lock = fs->lock_exclusive(dir + "/lock", owner_line());
-    if (!lock.ok()) continue;
+    if (!lock.ok()) {
+      if (lock.status().code() != StatusCode::kLocked) {
+        log_warn("group", "cannot tell whether the instance of " + dir + " still runs (" + lock.status().message() +
+                              "): not swept; files of instances that were killed stay in the plain folders");
+      }
+      continue;
+    }
     if (fs->exists(dir + "/metadata")) {
       KPIPE_ASSIGN_OR_RETURN(auto cp, Checkpoint::open(fs, dir, topic, group_id));
       if (auto pending = cp->pending_batch()) {

@@ -67,13 +67,13 @@ Status GroupRun::update_claims(const GroupView& view) {
   log_info("group", "claimed partitions " + from);
   // The group's offsets at once: its lag is right before this instance's first batch.
   s_.member->commit_offsets(next);
-  auto swept = sweep_dead_members(s_.fs, opt_.checkpoint_path, s_.member_name, table, s_.query_id, opt_.topic,
-                                  opt_.group_id);
+  auto swept =
+      sweep_dead_members(s_.fs, opt_.checkpoint_path, s_.member_name, table, s_.query_id, opt_.topic, opt_.group_id);
   if (!swept.ok()) {
     log_warn("group", "sweeping stopped instances' files: " + swept.status().message() + " (tried again later)");
   } else if (swept->members > 0) {
-    log_info("group", "swept " + std::to_string(swept->members) + " stopped instance(s): " +
-                          std::to_string(swept->batches) + " uncommitted batch(es) removed");
+    log_info("group", "swept " + std::to_string(swept->members) +
+                          " stopped instance(s): " + std::to_string(swept->batches) + " uncommitted batch(es) removed");
   }
   return Status::success();
 }
@@ -95,8 +95,8 @@ Status GroupRun::settle(const Status& failure) {
       // Abandoned: no file of it stays, and its entry is closed with none, so the next batch
       // can be planned (one pending entry at most).
       KPIPE_RETURN_IF_ERROR(remove_batch_files(*s_.fs, *pending));
-      log_warn("group", "batch " + std::to_string(pending->batch_id) + " abandoned (" + failure.message() +
-                            "): its " + std::to_string(pending->files.size()) + " file(s) removed");
+      log_warn("group", "batch " + std::to_string(pending->batch_id) + " abandoned (" + failure.message() + "): its " +
+                            std::to_string(pending->files.size()) + " file(s) removed");
     }
     KPIPE_RETURN_IF_ERROR(cp.write_commit(close));
   }
@@ -119,7 +119,14 @@ Status GroupRun::settle(const Status& failure) {
 }
 
 void GroupRun::publish_status(const GroupView& view) {
-  (void)view;  // the status page's group card: set_group (see job_status.h)
+  GroupStatus g;
+  g.group_id = opt_.group_id;
+  g.member_id = view.member_id;
+  for (const auto& [p, c] : *s_.claims) g.owned.push_back(p);
+  g.rebalances = view.rebalances;
+  g.fenced_batches = fenced_batches_;
+  g.last_rebalance_at_ms = view.last_rebalance_ms;
+  s_.status->set_group(std::move(g));
 }
 
 Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
@@ -129,8 +136,10 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
   }
   const GroupView view = s_.member->begin_batch(kRevocationWait);
   BatchScope scope{s_.member};
+  seen_rebalances_ = view.rebalances;
+  Status claimed = update_claims(view);
   publish_status(view);
-  KPIPE_RETURN_IF_ERROR(update_claims(view));
+  KPIPE_RETURN_IF_ERROR(claimed);
   auto& claims = *s_.claims;
   std::vector<int32_t> parts;
   for (const auto& [p, c] : claims) parts.push_back(p);
@@ -170,6 +179,7 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
     KPIPE_RETURN_IF_ERROR(settle(st));
     if (st.code() != StatusCode::kFenced) return st;
     ++fenced_batches_;
+    publish_status(view);
     more_available_ = true;  // plan again at once, without the partitions that moved
     return int64_t{0};
   }

@@ -62,6 +62,9 @@ class GroupRun {
   // The next offset to read of each claimed partition: the lag's committed side.
   std::map<int32_t, int64_t> committed() const;
   int64_t fenced_batches() const { return fenced_batches_; }
+  // The group has rebalanced since the last batch started: the trigger wait ends early, so that a
+  // partition assigned now is claimed and read now, not a TRIGGER_SECONDS later.
+  bool rebalanced() const { return s_.member->view().rebalances != seen_rebalances_; }
 
  private:
   // Claims the owned partitions that are new to this instance; drops those it no longer owns.
@@ -76,6 +79,7 @@ class GroupRun {
   std::map<int32_t, int64_t> lost_;                // partition → the assignment number it was fenced under
   bool more_available_ = false;
   int64_t fenced_batches_ = 0;
+  int64_t seen_rebalances_ = 0;
 };
 
 }  // namespace kpipe

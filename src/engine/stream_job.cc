@@ -460,6 +460,7 @@ void StreamJob::Impl::sleep_until(Clock::TimePoint until, const std::atomic<bool
     if (sample_lag) update_lag();
     const auto now = clock->now();
     if (now >= until) return;
+    if (sample_lag && group && group->rebalanced()) return;
     // Wakes up to see `stop` (SIGTERM) within 100 ms; every 20 ms was 0.1 CPU-s a minute of an
     // otherwise idle job.
     clock->sleep_until(std::min(until, now + std::chrono::milliseconds(100)));

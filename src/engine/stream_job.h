@@ -22,9 +22,9 @@
 #include "common/status.h"
 #include "config/stream_options.h"
 #include "engine/batch_runner.h"
-#include "kafka/group_member.h"
 #include "engine/checkpoint.h"
 #include "engine/job_status.h"
+#include "kafka/group_member.h"
 #include "kafka/record_source.h"
 #include "kafka/writer_fence.h"
 

@@ -83,8 +83,8 @@ void revoked(rd_kafka_t* rk, State& st, rd_kafka_topic_partition_list_t* partiti
       // Let the batch in flight commit (or fail) before the partitions go to another instance.
       st.revoking = true;
       if (!st.cv.wait_for(lock, st.revoke_wait, [&] { return !st.in_flight; })) {
-        log_warn("group", "revoking partitions " + partition_names(partitions) + ": the batch in flight did not end in " +
-                              std::to_string(st.revoke_wait.count()) +
+        log_warn("group", "revoking partitions " + partition_names(partitions) +
+                              ": the batch in flight did not end in " + std::to_string(st.revoke_wait.count()) +
                               " ms; letting them go (its commit will be refused if the next owner claims them first)");
       }
       st.revoking = false;
@@ -101,13 +101,14 @@ void revoked(rd_kafka_t* rk, State& st, rd_kafka_topic_partition_list_t* partiti
   }
 }
 
-void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
-                  void* opaque) {
+void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   State& st = *static_cast<State*>(opaque);
   const char* protocol = rd_kafka_rebalance_protocol(rk);
   const bool cooperative = protocol && std::strcmp(protocol, "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    log_info("group", "assigned partitions " + partition_names(partitions) + " of " + st.topic);
+    // (A cooperative rebalance that gives this instance nothing new calls with an empty list.)
+    if (partitions->cnt > 0)
+      log_info("group", "assigned partitions " + partition_names(partitions) + " of " + st.topic);
     assigned(rk, st, partitions, cooperative);
   } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     log_info("group", std::string(rd_kafka_assignment_lost(rk) ? "lost" : "revoked") + " partitions " +

@@ -344,9 +344,8 @@ Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
 
 void KafkaSource::keep_only(const std::vector<int32_t>& partitions) {
   const size_t before = position_.size();
-  std::erase_if(position_, [&](const auto& kv) {
-    return !std::binary_search(partitions.begin(), partitions.end(), kv.first);
-  });
+  std::erase_if(position_,
+                [&](const auto& kv) { return !std::binary_search(partitions.begin(), partitions.end(), kv.first); });
   if (position_.size() != before) reassign_ = true;
 }
 
