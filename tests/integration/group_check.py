@@ -185,6 +185,22 @@ class Group:
             time.sleep(0.003)
         raise AssertionError(f"{proc.log.name} was never seen inside an uncommitted batch in {timeout} s")
 
+    def first_claim(self, proc: Proc) -> bool:
+        return "claimed partitions" in proc.stderr()
+
+    def wait_claimed(self, procs: list, timeout: float) -> float:
+        """Waits until every one of procs has claimed partitions (the coordinator assigned it
+        some and it raised their epochs); returns the seconds it took."""
+        start = time.monotonic()
+        try:
+            wait_until(lambda: all(self.first_claim(p) for p in procs), timeout, interval=0.2,
+                       what="every instance claiming partitions")
+        except TimeoutError:
+            idle = [p.log.name for p in procs if not self.first_claim(p)]
+            raise AssertionError(f"{idle} had no partition {timeout:.0f} s after the start: the group did not "
+                                 f"share the topic in time") from None
+        return time.monotonic() - start
+
     def wait_every_partition_committed(self, timeout: float = 90) -> None:
         def committed() -> bool:
             assert self.live(), "every instance exited"

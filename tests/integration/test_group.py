@@ -57,6 +57,7 @@ def begin(g: Group, instances: int = 3, rate: int = 200, together: bool = False)
         wait_until(lambda: g.member_dir(procs[0]) or not procs[0].running(), 60, what="the first instance's start")
     procs += [g.start() for _ in range(instances - 1)]
     g.sampler = TableSampler(g.root)
+    g.wait_claimed(procs, 90)  # how long it may take is test_instances_joining_get_partitions_at_once's
     g.wait_every_partition_committed()
     return procs
 
@@ -84,13 +85,15 @@ def refused(kpipe_bin, env, cwd, args=()) -> subprocess.CompletedProcess:
     return p
 
 
-def test_group_id_needs_the_delta_table_and_no_dt_complete_after(kafka, kpipe_bin, unique_topic, tmp_path):
+def test_group_id_needs_the_delta_table_and_neither_dt_complete_after_nor_once(kafka, kpipe_bin, unique_topic, tmp_path):
     kafka.create_topic(unique_topic, 2)
     base = stream_env(tmp_path, kafka.bootstrap, unique_topic, GROUP_ID="g1")
     for extra, named in (({"SINKS": "csv"}, "SINKS"), ({"PARQUET_TABLE_FORMAT": "none"}, "PARQUET_TABLE_FORMAT"),
                          ({"DT_COMPLETE_AFTER": "1h"}, "DT_COMPLETE_AFTER")):
         p = refused(kpipe_bin, {**base, **extra}, tmp_path)
         assert "GROUP_ID" in p.stderr and named in p.stderr, (extra, p.stderr[-2000:])
+    p = refused(kpipe_bin, base, tmp_path, args=["--once"])
+    assert "GROUP_ID" in p.stderr and "--once" in p.stderr, p.stderr[-2000:]
     assert not (tmp_path / "out" / "parquet" / "_delta_log").exists()
 
 
@@ -135,6 +138,28 @@ def test_three_instances_share_the_topic_exactly_once(group):
         read = [g.partitions_read(p) for p in procs]
         # The coordinator shared the partitions: every instance read some, together all of them.
         assert all(read) and set().union(*read) == set(range(PARTITIONS)), read
+
+
+def test_instances_joining_get_partitions_at_once(group):
+    """One instance starts the group; two more join while it writes its first batches. Each of
+    them must be working within 15 s (the session timeout is 6 s, a rebalance takes a few
+    heartbeats; healthy, it takes under 2 s here): meanwhile the partitions that move are read by
+    nobody."""
+    g = group
+    with explained(g):
+        g.start_producer(200)
+        g.sampler = TableSampler(g.root)
+        first = g.start()
+        wait_until(lambda: g.member_dir(first) or not first.running(), 60, what="the first instance's start")
+        joined = [g.start(), g.start()]
+        took = g.wait_claimed(joined, 15)
+        print(f"the two joining instances claimed partitions {took:.1f} s after their start")
+        g.wait_every_partition_committed()
+        # A few triggers on, every partition has moved on again: none is held up by the rebalance.
+        before = g.txn_versions()
+        wait_until(lambda: all((v or -1) > (before[p] or -1) for p, v in g.txn_versions().items()), 10,
+                   interval=0.5, what="every partition committed again")
+        finish(g)
 
 
 def test_an_instance_sigkilled_mid_batch(group):
