@@ -89,8 +89,8 @@ Status read_metadata(FileSystem& fs, const StreamOptions& o, AuditInput& in) {
   if (doc["groupId"].get_string().get(group) == simdjson::SUCCESS) {
     // Its offsets are in the Delta log and its batches in one checkpoint per process: an audit of
     // the shared checkpoint would find no batch and say OK.
-    return Status::fatal("CHECKPOINT_PATH=" + o.checkpoint_path + " belongs to the consumer group GROUP_ID=" +
-                             std::string(group) +
+    return Status::fatal("CHECKPOINT_PATH=" + o.checkpoint_path +
+                             " belongs to the consumer group GROUP_ID=" + std::string(group) +
                              ", whose offsets live in the Delta log (txn kpipe-" + std::string(query) +
                              "-p<partition>): kpipe verify audits a single instance's checkpoint and cannot audit a "
                              "group's yet",

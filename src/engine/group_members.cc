@@ -53,17 +53,22 @@ Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std
   for (const auto& name : names) {
     if (name == self || is_temp_file_name(name)) continue;
     const std::string dir = root + "/" + name;
+    // No metadata yet: a process that is starting (it locks, then writes the metadata) or one
+    // that died before it wrote anything. Either way nothing to clean, and taking the lock now
+    // could make a starting process fail to take its own.
+    if (!fs->exists(dir + "/metadata")) continue;
     // Held: its process lives (a zombie included, which cleans up after itself). Unavailable: the
     // file system cannot lock, so nobody can tell; leave it.
     auto lock = fs->lock_exclusive(dir + "/lock", owner_line());
     if (!lock.ok()) {
-      if (lock.status().code() != StatusCode::kLocked) {
+      // (Another sweeper may have removed the directory meanwhile: nothing to say then.)
+      if (lock.status().code() == StatusCode::kUnavailable) {
         log_warn("group", "cannot tell whether the instance of " + dir + " still runs (" + lock.status().message() +
                               "): not swept; files of instances that were killed stay in the plain folders");
       }
       continue;
     }
-    if (fs->exists(dir + "/metadata")) {
+    if (fs->exists(dir + "/metadata")) {  // (gone if another sweeper was first)
       KPIPE_ASSIGN_OR_RETURN(auto cp, Checkpoint::open(fs, dir, topic, group_id));
       if (auto pending = cp->pending_batch()) {
         auto txn = table.txns.find(writer_app_id(query_id, cp->query_id()));
