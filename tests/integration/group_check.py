@@ -51,6 +51,7 @@ class Group:
         self._members: dict[int, Path] = {}
         self.producer: Proc | None = None
         self.sampler: TableSampler | None = None
+        self.join_seconds = 0.0  # from the start of the instances to the last one's first claim
 
     # --- processes ---------------------------------------------------------------------------
 

@@ -55,9 +55,11 @@ def begin(g: Group, instances: int = 3, rate: int = 200, together: bool = False)
     procs = [g.start()]
     if not together:
         wait_until(lambda: g.member_dir(procs[0]) or not procs[0].running(), 60, what="the first instance's start")
+    started = time.monotonic()
     procs += [g.start() for _ in range(instances - 1)]
     g.sampler = TableSampler(g.root)
-    g.wait_claimed(procs, 90)  # how long it may take is test_instances_joining_get_partitions_at_once's
+    g.wait_claimed(procs, 90)
+    g.join_seconds = time.monotonic() - started  # how long it may take is test_instances_joining_get_partitions_at_once's
     g.wait_every_partition_committed()
     return procs
 
@@ -133,11 +135,15 @@ def test_three_instances_share_the_topic_exactly_once(group):
     g = group
     with explained(g):
         procs = begin(g, together=True)
+        joined = g.join_seconds
         time.sleep(8)
         finish(g)
         read = [g.partitions_read(p) for p in procs]
         # The coordinator shared the partitions: every instance read some, together all of them.
         assert all(read) and set().union(*read) == set(range(PARTITIONS)), read
+        # Last, so that a slow rebalance does not hide the checks above: started together, every
+        # instance holds partitions within 15 s (the session timeout is 6 s).
+        assert joined < 15, f"the last of 3 instances started together had partitions only after {joined:.0f} s"
 
 
 def test_instances_joining_get_partitions_at_once(group):
