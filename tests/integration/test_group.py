@@ -58,8 +58,9 @@ def begin(g: Group, instances: int = 3, rate: int = 200, together: bool = False)
     started = time.monotonic()
     procs += [g.start() for _ in range(instances - 1)]
     g.sampler = TableSampler(g.root)
+    # How long this may take is for test_instances_joining_get_partitions_at_once and the base test.
     g.wait_claimed(procs, 90)
-    g.join_seconds = time.monotonic() - started  # how long it may take is test_instances_joining_get_partitions_at_once's
+    g.join_seconds = time.monotonic() - started
     g.wait_every_partition_committed()
     return procs
 
