@@ -88,7 +88,8 @@ def refused(kpipe_bin, env, cwd, args=()) -> subprocess.CompletedProcess:
     return p
 
 
-def test_group_id_needs_the_delta_table_and_neither_dt_complete_after_nor_once(kafka, kpipe_bin, unique_topic, tmp_path):
+def test_group_id_needs_the_delta_table_and_neither_dt_complete_after_nor_once(kafka, kpipe_bin, unique_topic,
+                                                                             tmp_path):
     kafka.create_topic(unique_topic, 2)
     base = stream_env(tmp_path, kafka.bootstrap, unique_topic, GROUP_ID="g1")
     for extra, named in (({"SINKS": "csv"}, "SINKS"), ({"PARQUET_TABLE_FORMAT": "none"}, "PARQUET_TABLE_FORMAT"),
