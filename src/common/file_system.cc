@@ -283,25 +283,43 @@ std::shared_ptr<FileSystem> local_file_system() {
   return instance;
 }
 
-// ".<name>.<process>-<n>.tmp": two writers of one name (the instances of a group racing for a
+// ".<name>.<owner>-<n>.tmp": two writers of one name (the instances of a group racing for a
 // Delta version) each write their own temp file, so neither renames the other's bytes into place.
-// The process token is random, so processes on hosts sharing a file system differ too.
-static std::string unique_temp_path(const std::string& dir, const std::string& name) {
-  static const uint64_t process = [] {
+// Without an owner the process token is random, so processes on hosts sharing a file system differ too.
+static std::string unique_temp_path(const std::string& dir, const std::string& name, std::string_view owner) {
+  static const std::string process = [] {
     std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>((static_cast<uint64_t>(rd()) << 32) ^ rd()));
+    return std::string(hex);
   }();
   static std::atomic<uint64_t> counter{0};
-  char token[40];
-  std::snprintf(token, sizeof token, "%016llx-%llu", static_cast<unsigned long long>(process),
-                static_cast<unsigned long long>(counter.fetch_add(1)));
-  return dir + "/." + name + "." + token + ".tmp";
+  std::string out = dir + "/." + name + ".";
+  out += owner.empty() ? std::string_view(process) : owner;
+  out += "-" + std::to_string(counter.fetch_add(1)) + ".tmp";
+  return out;
 }
 
-Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes) {
+bool is_temp_file_of(std::string_view name, std::string_view temp_owner) {
+  constexpr std::string_view kSuffix = ".tmp";
+  if (temp_owner.empty() || name.size() < 2 || name.front() != '.' || !name.ends_with(kSuffix)) return false;
+  name.remove_suffix(kSuffix.size());
+  // ... "." owner "-" digits
+  const size_t dash = name.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 == name.size()) return false;
+  for (char c : name.substr(dash + 1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  const std::string_view head = name.substr(0, dash);
+  return head.size() > temp_owner.size() + 1 && head.ends_with(temp_owner) &&
+         head[head.size() - temp_owner.size() - 1] == '.';
+}
+
+Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes,
+                        std::string_view temp_owner) {
   // An object store's upload is visible whole or not at all: no temp name needed (nor possible).
   if (fs.is_object_store(dir)) return fs.write_file(dir + "/" + name, bytes);
-  const std::string tmp = unique_temp_path(dir, name);
+  const std::string tmp = unique_temp_path(dir, name, temp_owner);
   Status st = fs.write_file(tmp, bytes);
   if (st.ok()) st = fs.rename(tmp, dir + "/" + name);
   if (!st.ok()) {
@@ -313,8 +331,9 @@ Status write_atomically(FileSystem& fs, const std::string& dir, const std::strin
   return fs.fsync_dir(dir);
 }
 
-Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes) {
-  const std::string tmp = unique_temp_path(dir, name);
+Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes,
+                         std::string_view temp_owner) {
+  const std::string tmp = unique_temp_path(dir, name, temp_owner);
   const std::string path = dir + "/" + name;
   if (fs.is_object_store(dir)) {
     // No conditional put through arrow::fs (apache/arrow#44281): look, then upload. Two writers

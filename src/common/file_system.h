@@ -89,16 +89,23 @@ class FileSystem {
 // The POSIX file system. Stateless, so one instance may be shared by every thread.
 std::shared_ptr<FileSystem> local_file_system();
 
-// Writes `bytes` to "<dir>/.<name>.<process>-<n>.tmp" (a name no other writer uses), fsyncs it, renames it to
+// Writes `bytes` to "<dir>/.<name>.<owner>-<n>.tmp" (a name no other writer uses), fsyncs it, renames it to
 // "<dir>/<name>" and fsyncs `dir`: afterwards the file is complete and durable, before it no reader sees a partial one.
 // For small metadata files (checkpoint entries). On failure the temp file is removed when
 // possible; a crash may still leave one, which is_temp_file_name-style start-up cleanup removes.
-Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes);
+// `temp_owner` names the writer in the temp name (a group member's directory, so that whoever
+// sweeps a dead member can find what it left: is_temp_file_of); empty: a random token of this process.
+Status write_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes,
+                        std::string_view temp_owner = {});
 
 // write_atomically, but the entry is created only if "<dir>/<name>" does not exist. When it
 // exists with exactly `bytes` (our own earlier try whose fsync failed) that is success; with
 // other bytes the result is StatusCode::kAlreadyExists (another writer made it).
-Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes);
+Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes,
+                         std::string_view temp_owner = {});
+
+// True if `name` is a temp name write_atomically or create_atomically made for `temp_owner`.
+bool is_temp_file_of(std::string_view name, std::string_view temp_owner);
 
 // A FileSystem for tests: forwards to `inner` and fails chosen calls with a chosen Status.
 //

@@ -154,22 +154,26 @@ Status catch_up(FileSystem& fs, const std::string& root, DeltaSnapshot& snapshot
   }
 }
 
-Status write_commit(FileSystem& fs, const std::string& root, int64_t version, std::string_view actions) {
+Status write_commit(FileSystem& fs, const std::string& root, int64_t version, std::string_view actions,
+                    std::string_view temp_owner) {
   const std::string dir = delta_log_dir(root);
   KPIPE_RETURN_IF_ERROR(fs.make_dirs(dir));
-  return create_atomically(fs, dir, delta_commit_name(version), actions);
+  return create_atomically(fs, dir, delta_commit_name(version), actions, temp_owner);
 }
 
-Status write_checkpoint(FileSystem& fs, const std::string& root, const DeltaSnapshot& snapshot) {
+Status write_checkpoint(FileSystem& fs, const std::string& root, const DeltaSnapshot& snapshot,
+                        std::string_view temp_owner) {
   const std::string dir = delta_log_dir(root);
   KPIPE_ASSIGN_OR_RETURN(auto bytes, encode_checkpoint(snapshot));
   KPIPE_RETURN_IF_ERROR(write_atomically(
       fs, dir, delta_checkpoint_name(snapshot.version),
-      std::string_view(reinterpret_cast<const char*>(bytes->data()), static_cast<size_t>(bytes->size()))));
+      std::string_view(reinterpret_cast<const char*>(bytes->data()), static_cast<size_t>(bytes->size())),
+      temp_owner));
   const int64_t actions = 2 + static_cast<int64_t>(snapshot.txns.size() + snapshot.files.size());
   return write_atomically(
       fs, dir, "_last_checkpoint",
-      encode_last_checkpoint(snapshot.version, actions, bytes->size(), static_cast<int64_t>(snapshot.files.size())));
+      encode_last_checkpoint(snapshot.version, actions, bytes->size(), static_cast<int64_t>(snapshot.files.size())),
+      temp_owner);
 }
 
 Result<int> remove_expired_log_files(FileSystem& fs, const std::string& root, int64_t checkpoint_version,

@@ -35,11 +35,13 @@ Result<DeltaSnapshot> load_snapshot(FileSystem& fs, const std::string& root);
 Status catch_up(FileSystem& fs, const std::string& root, DeltaSnapshot& snapshot);
 
 // Creates commit `version` holding `actions` (JSON lines) if absent; kAlreadyExists if another
-// writer created it first.
-Status write_commit(FileSystem& fs, const std::string& root, int64_t version, std::string_view actions);
+// writer created it first. `temp_owner`: as for create_atomically.
+Status write_commit(FileSystem& fs, const std::string& root, int64_t version, std::string_view actions,
+                    std::string_view temp_owner = {});
 
 // Writes the checkpoint of `snapshot` at its version, then _last_checkpoint pointing at it.
-Status write_checkpoint(FileSystem& fs, const std::string& root, const DeltaSnapshot& snapshot);
+Status write_checkpoint(FileSystem& fs, const std::string& root, const DeltaSnapshot& snapshot,
+                        std::string_view temp_owner = {});
 
 // Removes the log files no retained version needs: with C the newest checkpoint at or below
 // `checkpoint_version` such that every commit before C was last modified before `cutoff_ms`,

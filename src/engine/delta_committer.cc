@@ -75,7 +75,7 @@ class DeltaCommitter final : public Committer {
         actions += txns;
       }
       const int64_t version = snap_.version + 1;
-      Status st = write_commit(fs_, spec_.root, version, actions);
+      Status st = write_commit(fs_, spec_.root, version, actions, spec_.temp_owner);
       if (st.ok()) {
         KPIPE_RETURN_IF_ERROR(apply_commit(actions, version, snap_, delta_commit_name(version)));
         maintain();
@@ -179,7 +179,7 @@ class DeltaCommitter final : public Committer {
   void maintain() {
     auto interval = checkpoint_interval(snap_.metadata);
     if (!interval.ok() || snap_.version % *interval != 0) return;
-    Status st = write_checkpoint(fs_, spec_.root, snap_);
+    Status st = write_checkpoint(fs_, spec_.root, snap_, spec_.temp_owner);
     if (!st.ok()) {
       log_warn("delta", "checkpoint of version " + std::to_string(snap_.version) + " not written: " + st.message());
       return;
@@ -245,7 +245,7 @@ Result<std::unique_ptr<Committer>> open_delta_table(FileSystem& fs, const DeltaT
     created.metadata.configuration = {{std::string(kQueryIdProperty), spec.query_id}, {"kpipe.topic", spec.topic}};
     created.metadata.created_time = wall_clock_ms();
     if (needs_timestamp_ntz(spec.schema.columns)) created.protocol = kNtzProtocol;
-    Status st = write_commit(fs, spec.root, 0, create_commit(created));
+    Status st = write_commit(fs, spec.root, 0, create_commit(created), spec.temp_owner);
     if (st.ok()) {
       log_info("delta", "created the Delta table " + spec.root + " (table id " + created.metadata.id + ")");
       if (spec.last_committed_batch >= 0) {
@@ -288,7 +288,7 @@ Result<std::unique_ptr<Committer>> open_delta_table(FileSystem& fs, const DeltaT
       actions += action_line(kNtzProtocol);  // a TIMESTAMP_NTZ column added: the table gains the feature
     }
     actions += action_line(m);
-    KPIPE_RETURN_IF_ERROR(write_commit(fs, spec.root, s.version + 1, actions)
+    KPIPE_RETURN_IF_ERROR(write_commit(fs, spec.root, s.version + 1, actions, spec.temp_owner)
                               .with_context("adding columns " + added + " to the Delta table " + spec.root));
     KPIPE_RETURN_IF_ERROR(apply_commit(actions, s.version + 1, s, delta_commit_name(s.version + 1)));
     log_info("delta",

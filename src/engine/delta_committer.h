@@ -35,6 +35,9 @@ struct DeltaTableSpec {
   // abandons the commit. Unset: one writer, the query's txn.
   std::string batch_app_id;
   std::function<Result<std::string>(const DeltaSnapshot& before, const OffsetsEntry& entry)> guard;
+  // GROUP_ID: the member's name, in the names of the log's temp files (write_atomically), so that
+  // the instance that sweeps a killed member removes the ones it left.
+  std::string temp_owner;
 };
 
 // The table's snapshot as the committer last saw it: GROUP_ID reads claims from it.

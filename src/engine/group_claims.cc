@@ -41,7 +41,7 @@ Claim claim_in(const DeltaSnapshot& table, std::string_view query_id, int32_t pa
 
 Result<std::map<int32_t, Claim>> claim_partitions(FileSystem& fs, const std::string& root, DeltaSnapshot& table,
                                                   std::string_view query_id, const std::vector<int32_t>& partitions,
-                                                  std::string_view member) {
+                                                  std::string_view member, std::string_view temp_owner) {
   for (int conflict = 0;; ++conflict) {
     const int64_t now = wall_clock_ms();
     std::map<int32_t, Claim> claims;
@@ -59,7 +59,7 @@ Result<std::map<int32_t, Claim>> claim_partitions(FileSystem& fs, const std::str
     info.end_object().end_object().end_object();
     const std::string actions = commit_info_line(info.str()) + txns;
     const int64_t version = table.version + 1;
-    Status st = write_commit(fs, root, version, actions);
+    Status st = write_commit(fs, root, version, actions, temp_owner);
     if (st.ok()) {
       KPIPE_RETURN_IF_ERROR(apply_commit(actions, version, table, delta_commit_name(version)));
       return claims;

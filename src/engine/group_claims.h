@@ -46,10 +46,10 @@ Claim claim_in(const DeltaSnapshot& table, std::string_view query_id, int32_t pa
 // Raises the owner epoch of each of `partitions` in one commit (created if absent; other
 // writers' commits in the way are read and the next version tried). `table` is caught up and
 // then holds that commit. Returns each partition's claim as of it: from then on, a batch planned
-// under an older epoch cannot commit the partition.
+// under an older epoch cannot commit the partition. `temp_owner`: as in DeltaTableSpec.
 Result<std::map<int32_t, Claim>> claim_partitions(FileSystem& fs, const std::string& root, DeltaSnapshot& table,
                                                   std::string_view query_id, const std::vector<int32_t>& partitions,
-                                                  std::string_view member);
+                                                  std::string_view member, std::string_view temp_owner = {});
 
 // The txn actions a batch over `ranges` adds to its commit, when `before` (the version the commit
 // would follow) still has each partition with rows under its claim; kFenced naming the first

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "delta/delta_log.h"
 #include "engine/group_claims.h"
 #include "sink/file_naming.h"
 
@@ -43,9 +44,21 @@ Status remove_batch_files(FileSystem& fs, const OffsetsEntry& entry) {
   return Status::success();
 }
 
+// A commit, checkpoint or _last_checkpoint the member was writing when it died.
+static Status remove_log_temp_files(FileSystem& fs, const std::string& table_root, std::string_view member) {
+  const std::string log = delta_log_dir(table_root);
+  if (!fs.exists(log)) return Status::success();
+  KPIPE_ASSIGN_OR_RETURN(auto names, fs.list_dir(log));
+  for (const auto& n : names) {
+    if (is_temp_file_of(n, member)) KPIPE_RETURN_IF_ERROR(fs.remove(log + "/" + n));
+  }
+  return Status::success();
+}
+
 Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std::string& checkpoint_path,
-                                       std::string_view self, const DeltaSnapshot& table, std::string_view query_id,
-                                       const std::string& topic, const std::string& group_id) {
+                                       const std::string& table_root, std::string_view self, const DeltaSnapshot& table,
+                                       std::string_view query_id, const std::string& topic,
+                                       const std::string& group_id) {
   SweepResult done;
   const std::string root = members_dir(checkpoint_path);
   if (!fs->exists(root)) return done;
@@ -82,6 +95,7 @@ Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std
         }
       }
     }
+    KPIPE_RETURN_IF_ERROR(remove_log_temp_files(*fs, table_root, name));
     KPIPE_RETURN_IF_ERROR(remove_member_dir(*fs, dir));
     ++done.members;
   }

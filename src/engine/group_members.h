@@ -31,10 +31,13 @@ struct SweepResult {
   int batches = 0;  // of them, pending batches whose files were removed
 };
 
-// Sweeps the directories of dead processes in members_dir(checkpoint_path), except `self`'s.
+// Sweeps the directories of dead processes in members_dir(checkpoint_path), except `self`'s:
+// the files of a pending batch the table does not have, and the temp files the process left in
+// the Delta log of `table_root` (named after it: DeltaTableSpec::temp_owner).
 // `table`: the Delta table as of now, to tell a pending batch that did commit.
 Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std::string& checkpoint_path,
-                                       std::string_view self, const DeltaSnapshot& table, std::string_view query_id,
-                                       const std::string& topic, const std::string& group_id);
+                                       const std::string& table_root, std::string_view self, const DeltaSnapshot& table,
+                                       std::string_view query_id, const std::string& topic,
+                                       const std::string& group_id);
 
 }  // namespace kpipe

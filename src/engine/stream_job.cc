@@ -169,6 +169,7 @@ Status StreamJob::Impl::start() {
     if (grouped()) {
       claims = std::make_shared<std::map<int32_t, Claim>>();
       spec.batch_app_id = writer_app_id(checkpoint->query_id(), member_checkpoint->query_id());
+      spec.temp_owner = member_name;
       spec.guard = [claims = claims, query_id = checkpoint->query_id()](const DeltaSnapshot& before,
                                                                         const OffsetsEntry& entry) {
         return group_batch_txns(before, query_id, *claims, entry.ranges, wall_clock_ms());

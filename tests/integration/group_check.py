@@ -305,7 +305,8 @@ def check_exactly_once(group: Group, ends: dict[int, int]) -> int:
                                                 delta.column("offset").to_pylist(),
                                                 delta.column("event_id").to_pylist())), expected)
     # DuckDB's glob reads hidden names too: say so first, rather than as a duplicate.
-    assert hidden_files(group.root, group.csv) == [], "temp files left behind"
+    hidden = hidden_files(group.root, group.csv)
+    assert hidden == [], f"temp files left behind: {[str(h) for h in hidden]}"
     con = duckdb.connect()
     plain = con.execute(f"""SELECT "partition", "offset", event_id FROM read_parquet('{group.root}/dt=*/*.parquet')""")
     _compare("plain Parquet files (DuckDB)", plain.fetchall(), expected)

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 #include <thread>
 
 namespace kpipe {
@@ -113,6 +114,29 @@ TEST_F(FileSystemTest, WriteAtomicallyLeavesContentAndNoTempFile) {
   ASSERT_TRUE(write_atomically(*fs_, dir_, "7", "v2").ok());
   EXPECT_EQ(*fs_->read_file(dir_ + "/7"), "v2");
   EXPECT_EQ(*fs_->list_dir(dir_), std::vector<std::string>{"7"});
+}
+
+TEST_F(FileSystemTest, TempFilesNamedAfterAnOwnerAreToldApart) {
+  FaultyFileSystem faulty(fs_);
+  std::vector<std::string> temps;
+  faulty.fail_from(FaultyFileSystem::Op::kRename, 1, Status::fatal("killed"));
+  faulty.fail_from(FaultyFileSystem::Op::kRemove, 1, Status::fatal("killed"));
+  ASSERT_FALSE(write_atomically(faulty, dir_, "meta", "x", "a1b2").ok());
+  ASSERT_FALSE(write_atomically(faulty, dir_, "meta", "x", "b2").ok());
+  ASSERT_FALSE(write_atomically(faulty, dir_, "meta", "x").ok());
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) temps.push_back(e.path().filename().string());
+  ASSERT_EQ(temps.size(), 3u);
+  int a = 0, b = 0;
+  for (const auto& t : temps) {
+    EXPECT_TRUE(t.starts_with(".meta.") && t.ends_with(".tmp")) << t;
+    a += is_temp_file_of(t, "a1b2");
+    b += is_temp_file_of(t, "b2");  // a suffix of another owner is not that owner
+  }
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(b, 1);
+  EXPECT_FALSE(is_temp_file_of(".meta.a1b2-x.tmp", "a1b2"));
+  EXPECT_FALSE(is_temp_file_of("meta.a1b2-1.tmp", "a1b2"));
+  EXPECT_FALSE(is_temp_file_of(".meta.a1b2-1.tmp", ""));
 }
 
 TEST_F(FileSystemTest, WriteAtomicallyCallsWriteRenameFsyncInOrder) {

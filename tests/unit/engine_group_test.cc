@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "decode/schema.h"
@@ -194,7 +195,7 @@ TEST_F(GroupSweepTest, ADeadInstancesUncommittedBatchIsRemovedAndItsDirectoryToo
   std::string writer;
   const std::string dir = member("dead", &writer);
   DeltaSnapshot table;  // the table has no batch of it
-  auto swept = sweep_dead_members(fs_, dir_ + "/cp", "me", table, kQuery, "events", "g");
+  auto swept = sweep_dead_members(fs_, dir_ + "/cp", table_root(), "me", table, kQuery, "events", "g");
   ASSERT_TRUE(swept.ok()) << swept.status().message();
   EXPECT_EQ(swept->members, 1);
   EXPECT_EQ(swept->batches, 1);
@@ -203,12 +204,46 @@ TEST_F(GroupSweepTest, ADeadInstancesUncommittedBatchIsRemovedAndItsDirectoryToo
   EXPECT_FALSE(stdfs::exists(dir));
 }
 
+// A member killed inside a Delta commit leaves the commit's temp file in the log, named after it;
+// whoever sweeps the member removes it, and nobody else's.
+TEST_F(GroupSweepTest, TheLogTempFilesOfAKilledInstanceAreRemovedAndNoOneElses) {
+  std::string writer, live_writer;
+  member("dead", &writer);
+  const std::string live = member("live", &live_writer);
+  auto held = lock_checkpoint(*fs_, live);
+  ASSERT_TRUE(held.ok()) << held.status().message();
+  // The commit's rename never happens (the kill), nor the removal of its temp file.
+  auto faulty = std::make_shared<FaultyFileSystem>(fs_);
+  faulty->fail_from(FaultyFileSystem::Op::kRenameNoReplace, 1, Status::fatal("killed"));
+  faulty->fail_from(FaultyFileSystem::Op::kRemove, 1, Status::fatal("killed"));
+  for (const char* owner : {"dead", "live", "me"}) {
+    EXPECT_FALSE(write_commit(*faulty, table_root(), 3, "{}\n", owner).ok());
+  }
+  auto temps = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : stdfs::directory_iterator(delta_log_dir(table_root()))) {
+      if (is_temp_file_name(e.path().filename().string())) out.push_back(e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  ASSERT_EQ(temps().size(), 3u);
+  DeltaSnapshot table;
+  auto swept = sweep_dead_members(fs_, dir_ + "/cp", table_root(), "me", table, kQuery, "events", "g");
+  ASSERT_TRUE(swept.ok()) << swept.status().message();
+  EXPECT_EQ(swept->members, 1);
+  const auto left = temps();
+  ASSERT_EQ(left.size(), 2u) << "the dead instance's temp file is still there";
+  EXPECT_TRUE(is_temp_file_of(left[0], "live")) << left[0];
+  EXPECT_TRUE(is_temp_file_of(left[1], "me")) << left[1];
+}
+
 TEST_F(GroupSweepTest, APendingBatchTheTableHasKeepsItsFiles) {
   std::string writer;
   member("dead", &writer);
   DeltaSnapshot table;
   table.txns[writer_app_id(kQuery, writer)] = DeltaTxn{writer_app_id(kQuery, writer), 1, 0};
-  auto swept = sweep_dead_members(fs_, dir_ + "/cp", "me", table, kQuery, "events", "g");
+  auto swept = sweep_dead_members(fs_, dir_ + "/cp", table_root(), "me", table, kQuery, "events", "g");
   ASSERT_TRUE(swept.ok()) << swept.status().message();
   EXPECT_EQ(swept->members, 1);
   EXPECT_EQ(swept->batches, 0);
@@ -224,7 +259,7 @@ TEST_F(GroupSweepTest, ALiveInstanceAndOurOwnDirectoryAreLeftAlone) {
   // (flock is per open file description: the sweeper's own open of the lock file is another
   // holder, so it finds this one held.)
   DeltaSnapshot table;
-  auto swept = sweep_dead_members(fs_, dir_ + "/cp", "me", table, kQuery, "events", "g");
+  auto swept = sweep_dead_members(fs_, dir_ + "/cp", table_root(), "me", table, kQuery, "events", "g");
   ASSERT_TRUE(swept.ok()) << swept.status().message();
   EXPECT_EQ(swept->members, 0);
   EXPECT_TRUE(stdfs::exists(live));
