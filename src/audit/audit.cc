@@ -6,27 +6,18 @@
 #include <limits>
 #include <utility>
 
+#include "audit/group_audit.h"
 #include "common/json_writer.h"
 #include "delta/delta_json.h"
 #include "sink/file_naming.h"
 
 namespace kpipe {
-namespace {
-
-constexpr std::string_view kParquet = "parquet";
-constexpr std::string_view kDeadLetter = "dead-letter";
-
-std::string str(int64_t v) { return std::to_string(v); }
-
-// "12..40" for the offsets [start, end).
-std::string span(int64_t start, int64_t end) { return str(start) + ".." + str(end - 1); }
 
 std::string base_name(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// A Delta log path back to the file's path (the inverse of encode_log_path).
 std::string percent_decode(std::string_view s) {
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -46,7 +37,6 @@ std::string percent_decode(std::string_view s) {
   return out;
 }
 
-// numRecords of an add's stats; nullopt when the stats do not say.
 std::optional<int64_t> stats_rows(const std::string& stats) {
   if (stats.empty()) return std::nullopt;
   simdjson::dom::parser parser;
@@ -56,6 +46,16 @@ std::optional<int64_t> stats_rows(const std::string& stats) {
   if (doc["numRecords"].get_int64().get(n) != simdjson::SUCCESS) return std::nullopt;
   return n;
 }
+
+namespace {
+
+constexpr std::string_view kParquet = "parquet";
+constexpr std::string_view kDeadLetter = "dead-letter";
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+// "12..40" for the offsets [start, end).
+std::string span(int64_t start, int64_t end) { return str(start) + ".." + str(end - 1); }
 
 class Auditor {
  public:
@@ -439,7 +439,7 @@ class Auditor {
 
 }  // namespace
 
-AuditReport audit(const AuditInput& in) { return Auditor(in).run(); }
+AuditReport audit(const AuditInput& in) { return in.group ? audit_group(in) : Auditor(in).run(); }
 
 int64_t count_csv_rows(std::string_view bytes) {
   int64_t lines = 0;

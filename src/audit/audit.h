@@ -31,6 +31,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -45,6 +47,28 @@ struct AuditFinding {
   std::string file;    // a path, "" when not about a file
   int32_t partition = -1;
   std::string message;  // one sentence naming what is wrong and where
+};
+
+// A process of a consumer group (GROUP_ID), from its directory CHECKPOINT_PATH/members/<name>.
+struct GroupMemberState {
+  std::string name;                     // the directory: the owner in the names of its Delta log temp files
+  std::string writer8;                  // its files are "part-<writer8>-<batch>-<index>..."
+  bool live = false;                    // its process holds the directory's lock (a stopped one awaits the sweep)
+  std::optional<OffsetsEntry> pending;  // its batch in flight, planned and not committed
+};
+
+// GROUP_ID: what a group's audit reads besides AuditInput's listing, table and watermarks.
+struct GroupAuditInput {
+  std::string group_id;
+  std::vector<GroupMemberState> members;
+  std::vector<std::string> log_temp_files;  // hidden names in OUTPUT_PATH/_delta_log
+  // (partition, offset) of every row of one Parquet file; unset when KAFKA_COLUMNS lacks
+  // partition or offset (then duplicates are not looked for row by row).
+  std::function<Result<std::vector<std::pair<int32_t, int64_t>>>(const std::string& path)> read_offsets;
+  // The table read again after the listing (AuditInput::delta was read before it): a file of a
+  // batch committed meanwhile is no stray.
+  std::optional<DeltaSnapshot> delta_after;
+  std::vector<std::string> warnings;  // what reading could not tell
 };
 
 struct AuditInput {
@@ -70,6 +94,9 @@ struct AuditInput {
   // The Delta table at OUTPUT_PATH, when it has a log.
   std::optional<DeltaSnapshot> delta;
   std::string delta_root;
+  // Set for a consumer group's checkpoint: the audit is then audit_group's (group_audit.h), and
+  // offsets, commits and settled are empty (each process has its own checkpoint).
+  std::optional<GroupAuditInput> group;
 };
 
 struct AuditReport {
@@ -85,6 +112,13 @@ struct AuditReport {
 };
 
 AuditReport audit(const AuditInput& in);
+
+// Shared by the two audits.
+std::string base_name(const std::string& path);
+// A Delta log path back to the file's path (the inverse of encode_log_path).
+std::string percent_decode(std::string_view s);
+// numRecords of an add's stats; nullopt when the stats do not say.
+std::optional<int64_t> stats_rows(const std::string& stats);
 
 // Records in a CSV file's bytes: lines outside double quotes (a quoted value may hold a line
 // break), minus the header line. A last line without '\n' counts.

@@ -1,6 +1,8 @@
 #include "audit/audit_reader.h"
 
+#include <arrow/array/concatenate.h>
 #include <arrow/io/memory.h>
+#include <parquet/arrow/reader.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
@@ -9,10 +11,14 @@
 #include <algorithm>
 #include <set>
 
+#include "decode/kafka_columns.h"
 #include "delta/delta_log.h"
 #include "engine/batch_runner.h"
+#include "engine/checkpoint.h"
 #include "engine/file_sink.h"
+#include "engine/group_members.h"
 #include "kafka/source.h"
+#include "sink/file_naming.h"
 
 namespace kpipe {
 namespace {
@@ -87,14 +93,9 @@ Status read_metadata(FileSystem& fs, const StreamOptions& o, AuditInput& in) {
   }
   std::string_view group;
   if (doc["groupId"].get_string().get(group) == simdjson::SUCCESS) {
-    // Its offsets are in the Delta log and its batches in one checkpoint per process: an audit of
-    // the shared checkpoint would find no batch and say OK.
-    return Status::fatal("CHECKPOINT_PATH=" + o.checkpoint_path +
-                             " belongs to the consumer group GROUP_ID=" + std::string(group) +
-                             ", whose offsets live in the Delta log (txn kpipe-" + std::string(query) +
-                             "-p<partition>): kpipe verify audits a single instance's checkpoint and cannot audit a "
-                             "group's yet",
-                         StatusCode::kInvalidArgument);
+    // Its offsets are in the Delta log and its batches in one checkpoint per process.
+    in.group.emplace();
+    in.group->group_id = std::string(group);
   }
   in.query_id = std::string(query);
   in.topic = o.topic;
@@ -149,6 +150,143 @@ void read_kafka(const StreamOptions& o, const AuditReadOptions& read, AuditInput
   }
 }
 
+// One process of a group: its files' writer, whether it runs, and its batch in flight.
+Result<GroupMemberState> read_member(FileSystem& fs, const std::string& dir, const std::string& name,
+                                     std::vector<std::string>& warnings) {
+  GroupMemberState m;
+  m.name = name;
+  KPIPE_ASSIGN_OR_RETURN(std::string text, fs.read_file(dir + "/metadata"));
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view query;
+  if (parser.parse(text).get(doc) != simdjson::SUCCESS || doc["queryId"].get_string().get(query) != simdjson::SUCCESS) {
+    return Status::fatal("member checkpoint metadata " + dir + "/metadata is damaged: no queryId",
+                         StatusCode::kDataLoss);
+  }
+  const std::string prefix = file_name_prefix(query);  // "part-<writer8>-"
+  m.writer8 = prefix.substr(5, prefix.size() - 6);
+  // Its process holds the lock for its whole life. Taken for an instant when free (what a
+  // sweeper does too; one that looks in that instant tries again at its next claim).
+  auto lock = fs.lock_exclusive(dir + "/lock", owner_line() + " (kpipe verify)");
+  if (lock.ok()) {
+    m.live = false;
+  } else {
+    m.live = true;
+    if (lock.status().code() == StatusCode::kUnavailable) {
+      warnings.push_back("cannot tell whether the instance of " + dir + " runs (" + lock.status().message() +
+                         "): its batch in flight is taken for a running one's");
+    }
+  }
+  Logs logs;
+  KPIPE_RETURN_IF_ERROR(read_logs(fs, dir, logs));
+  if (!logs.offsets.empty() && !logs.commits.count(logs.offsets.rbegin()->first)) {
+    m.pending = logs.offsets.rbegin()->second;
+  }
+  return m;
+}
+
+// Every member directory with metadata (one without is a process starting, or one that died
+// before it wrote anything). Members read again are merged: a batch in flight in either read
+// stays in flight, a process that ran in either read ran.
+Status read_members(FileSystem& fs, const std::string& checkpoint_path, GroupAuditInput& g,
+                    std::vector<std::string>& warnings) {
+  const std::string root = members_dir(checkpoint_path);
+  if (!fs.exists(root)) return Status::success();
+  KPIPE_ASSIGN_OR_RETURN(auto names, fs.list_dir(root));
+  for (const auto& name : names) {
+    const std::string dir = root + "/" + name;
+    if (is_temp_file_name(name) || !fs.exists(dir + "/metadata")) continue;
+    auto m = read_member(fs, dir, name, warnings);
+    if (!m.ok()) {
+      if (!fs.exists(dir)) continue;  // swept meanwhile
+      return m.status();
+    }
+    auto known = std::find_if(g.members.begin(), g.members.end(), [&](const auto& k) { return k.name == name; });
+    if (known == g.members.end()) {
+      g.members.push_back(std::move(m).value());
+      continue;
+    }
+    known->live = known->live || m->live;
+    if (!known->pending) known->pending = std::move(m->pending);
+  }
+  return Status::success();
+}
+
+// (partition, offset) of every row of a Parquet file with those columns (KAFKA_COLUMNS).
+Result<std::vector<std::pair<int32_t, int64_t>>> read_partition_offsets(FileSystem& fs, const std::string& path) {
+  KPIPE_ASSIGN_OR_RETURN(std::string bytes, fs.read_file(path));
+  auto buffer = std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                static_cast<int64_t>(bytes.size()));
+  auto opened =
+      parquet::arrow::OpenFile(std::make_shared<arrow::io::BufferReader>(buffer), arrow::default_memory_pool());
+  if (!opened.ok())
+    return Status::fatal("not a readable Parquet file: " + opened.status().ToString(), StatusCode::kDataLoss);
+  auto reader = std::move(opened).ValueOrDie();
+  std::shared_ptr<arrow::Schema> schema;
+  if (!reader->GetSchema(&schema).ok()) return Status::fatal("not a readable Parquet file", StatusCode::kDataLoss);
+  const int pi = schema->GetFieldIndex("partition"), oi = schema->GetFieldIndex("offset");
+  if (pi < 0 || oi < 0) return Status::fatal("no partition and offset columns", StatusCode::kDataLoss);
+  std::shared_ptr<arrow::ChunkedArray> parts, offs;
+  if (!reader->ReadColumn(pi, &parts).ok() || !reader->ReadColumn(oi, &offs).ok()) {
+    return Status::fatal("its partition and offset columns cannot be read", StatusCode::kDataLoss);
+  }
+  std::vector<std::pair<int32_t, int64_t>> out;
+  out.reserve(static_cast<size_t>(parts->length()));
+  auto pc = arrow::Concatenate(parts->chunks());
+  auto oc = arrow::Concatenate(offs->chunks());
+  if (!pc.ok() || !oc.ok() || (*pc)->type_id() != arrow::Type::INT32 || (*oc)->type_id() != arrow::Type::INT64) {
+    return Status::fatal("its partition and offset columns are not INT and BIGINT", StatusCode::kDataLoss);
+  }
+  const auto& p = static_cast<const arrow::Int32Array&>(**pc);
+  const auto& o = static_cast<const arrow::Int64Array&>(**oc);
+  for (int64_t i = 0; i < p.length(); ++i) out.emplace_back(p.Value(i), o.Value(i));
+  return out;
+}
+
+// Hidden names in the Delta log: commits and checkpoints being written, or left by a kill.
+std::vector<std::string> log_temp_files(FileSystem& fs, const std::string& root) {
+  std::vector<std::string> out;
+  auto names = fs.list_dir(delta_log_dir(root));
+  if (!names.ok()) return out;
+  for (const auto& n : *names) {
+    if (is_temp_file_name(n)) out.push_back(n);
+  }
+  return out;
+}
+
+// GROUP_ID, in this order so that a group running meanwhile yields no false finding
+// (group_audit.h): members, the table, the listing, members again, the table again.
+Status read_group(std::shared_ptr<FileSystem> fs, const StreamOptions& o, AuditInput& in) {
+  GroupAuditInput& g = *in.group;
+  KPIPE_RETURN_IF_ERROR(read_members(*fs, o.checkpoint_path, g, g.warnings));
+  in.sinks = sink_specs(o);
+  in.delta_root = o.output_path;
+  auto first = load_snapshot(*fs, o.output_path);
+  if (!first.ok()) first = load_snapshot(*fs, o.output_path);  // log files removed under the read
+  if (first.ok()) {
+    in.delta = std::move(first).value();
+  } else {
+    in.read_findings.push_back(AuditFinding{"delta-unreadable", -1, o.output_path + "/_delta_log", -1,
+                                            "the Delta log of " + o.output_path + ": " + first.status().message()});
+  }
+  for (const auto& s : in.sinks) {
+    if (!fs->exists(s.root)) continue;
+    KPIPE_ASSIGN_OR_RETURN(in.listing[s.root], list_root(*fs, s.root));
+  }
+  g.log_temp_files = log_temp_files(*fs, o.output_path);
+  KPIPE_RETURN_IF_ERROR(read_members(*fs, o.checkpoint_path, g, g.warnings));
+  if (in.delta) {
+    DeltaSnapshot after = *in.delta;
+    if (catch_up(*fs, o.output_path, after).ok()) g.delta_after = std::move(after);
+  }
+  in.count_rows = [fs](const std::string& sink, const std::string& path) { return count_file_rows(*fs, sink, path); };
+  if (kafka_columns_include(o.kafka_columns, KafkaField::kPartition) &&
+      kafka_columns_include(o.kafka_columns, KafkaField::kOffset)) {
+    g.read_offsets = [fs](const std::string& path) { return read_partition_offsets(*fs, path); };
+  }
+  return Status::success();
+}
+
 }  // namespace
 
 Result<int64_t> count_file_rows(FileSystem& fs, const std::string& sink, const std::string& path) {
@@ -169,6 +307,18 @@ Result<AuditInput> read_audit_input(std::shared_ptr<FileSystem> fs, const Stream
                                     const AuditReadOptions& read) {
   AuditInput in;
   KPIPE_RETURN_IF_ERROR(read_metadata(*fs, o, in));
+  if (in.group) {
+    if (!o.sink_parquet || o.parquet_table_format != "delta") {
+      return Status::fatal("CHECKPOINT_PATH=" + o.checkpoint_path +
+                               " belongs to the consumer group GROUP_ID=" + in.group->group_id +
+                               ", whose truth is the Delta table at OUTPUT_PATH: give verify "
+                               "the group's settings (a Parquet sink, PARQUET_TABLE_FORMAT=delta)",
+                           StatusCode::kInvalidArgument);
+    }
+    KPIPE_RETURN_IF_ERROR(read_group(fs, o, in));
+    if (read.with_kafka) read_kafka(o, read, in);
+    return in;
+  }
   // (1) The logs before the listing.
   Logs logs;
   KPIPE_RETURN_IF_ERROR(read_logs(*fs, o.checkpoint_path, logs));

@@ -290,7 +290,8 @@ static std::string unique_temp_path(const std::string& dir, const std::string& n
   static const std::string process = [] {
     std::random_device rd;
     char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>((static_cast<uint64_t>(rd()) << 32) ^ rd()));
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>((static_cast<uint64_t>(rd()) << 32) ^ rd()));
     return std::string(hex);
   }();
   static std::atomic<uint64_t> counter{0};

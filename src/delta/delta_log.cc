@@ -167,8 +167,7 @@ Status write_checkpoint(FileSystem& fs, const std::string& root, const DeltaSnap
   KPIPE_ASSIGN_OR_RETURN(auto bytes, encode_checkpoint(snapshot));
   KPIPE_RETURN_IF_ERROR(write_atomically(
       fs, dir, delta_checkpoint_name(snapshot.version),
-      std::string_view(reinterpret_cast<const char*>(bytes->data()), static_cast<size_t>(bytes->size())),
-      temp_owner));
+      std::string_view(reinterpret_cast<const char*>(bytes->data()), static_cast<size_t>(bytes->size())), temp_owner));
   const int64_t actions = 2 + static_cast<int64_t>(snapshot.txns.size() + snapshot.files.size());
   return write_atomically(
       fs, dir, "_last_checkpoint",

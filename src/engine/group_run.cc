@@ -52,9 +52,9 @@ Status GroupRun::update_claims(const GroupView& view) {
   if (fresh.empty()) return Status::success();
   KPIPE_ASSIGN_OR_RETURN(const DeltaSnapshot* current, delta_snapshot(*s_.delta));
   DeltaSnapshot table = *current;
-  KPIPE_ASSIGN_OR_RETURN(auto got, claim_partitions(*s_.fs, opt_.output_path, table, s_.query_id, fresh,
-                                                    view.member_id.empty() ? s_.member_name : view.member_id,
-                                                    s_.member_name));
+  KPIPE_ASSIGN_OR_RETURN(auto got,
+                         claim_partitions(*s_.fs, opt_.output_path, table, s_.query_id, fresh,
+                                          view.member_id.empty() ? s_.member_name : view.member_id, s_.member_name));
   std::string from;
   std::map<int32_t, int64_t> next;
   for (const auto& [p, c] : got) {
@@ -68,9 +68,8 @@ Status GroupRun::update_claims(const GroupView& view) {
   log_info("group", "claimed partitions " + from);
   // The group's offsets at once: its lag is right before this instance's first batch.
   s_.member->commit_offsets(next);
-  auto swept =
-      sweep_dead_members(s_.fs, opt_.checkpoint_path, opt_.output_path, s_.member_name, table, s_.query_id, opt_.topic,
-                         opt_.group_id);
+  auto swept = sweep_dead_members(s_.fs, opt_.checkpoint_path, opt_.output_path, s_.member_name, table, s_.query_id,
+                                  opt_.topic, opt_.group_id);
   if (!swept.ok()) {
     log_warn("group", "sweeping stopped instances' files: " + swept.status().message() + " (tried again later)");
   } else if (swept->members > 0) {

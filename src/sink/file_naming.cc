@@ -90,6 +90,15 @@ std::optional<int64_t> batch_id_of(std::string_view final_name, std::string_view
   return batch;
 }
 
+std::optional<std::pair<std::string, int64_t>> writer_and_batch_of(std::string_view final_name) {
+  if (final_name.size() < kPrefix.size() + kQueryChars + 1 || !final_name.starts_with(kPrefix)) return std::nullopt;
+  const std::string_view writer = final_name.substr(kPrefix.size(), kQueryChars);
+  if (writer.find('-') != std::string_view::npos) return std::nullopt;
+  auto batch = batch_id_of(final_name, writer);
+  if (!batch) return std::nullopt;
+  return std::make_pair(std::string(writer), *batch);
+}
+
 std::string dt_dir_name(int32_t days) {
   char buf[3 + kMaxTimeText];
   buf[0] = 'd';

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace kpipe {
 
@@ -30,6 +31,9 @@ bool is_temp_file_name(std::string_view name);
 // The batch id of a final name made for `query_id`; nullopt for temp names, other queries'
 // files and anything else (_SUCCESS, user files). Used to remove a partial attempt's files.
 std::optional<int64_t> batch_id_of(std::string_view final_name, std::string_view query_id);
+// (query8, batch id) of any query's final name: who wrote it (a group member's files carry its own
+// query id's) and in which batch. nullopt as for batch_id_of.
+std::optional<std::pair<std::string, int64_t>> writer_and_batch_of(std::string_view final_name);
 // "dt=YYYY-MM-DD" for `days` since 1970-01-01 (proleptic Gregorian, UTC). Years outside
 // 0000..9999 are written with a sign as ISO 8601 expanded years ("dt=+10000-01-01").
 std::string dt_dir_name(int32_t days);

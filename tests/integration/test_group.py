@@ -14,7 +14,9 @@ On a failure, each test prints the tail of every instance's log (rebalances, fen
 from __future__ import annotations
 
 import contextlib
+import json
 import random
+import shutil
 import subprocess
 import time
 
@@ -75,9 +77,19 @@ def finish(g: Group, settle_timeout: float = 60) -> tuple[dict[int, int], float]
     assert all(rc == 0 for rc in codes.values()), f"exit codes after SIGTERM: {codes}"
     n = check_exactly_once(g, ends)
     check_group_lag_zero(g, ends)
+    report = verify(g)
+    assert report["ok"] and report["batches"] > 0 and report["rows"] == n, report
+    assert any("0 offset(s) behind" in i for i in report["infos"]), report
     print(f"{n} events in {PARTITIONS} partitions, {len(g.instances)} instances started, settled in {took:.1f} s, "
           f"{len(g.sampler.samples)} table samples, last version {g.sampler.samples[-1][0]}")
     return ends, took
+
+
+def verify(g: Group, expect_rc: int = 0) -> dict:
+    """`kpipe verify --json` with the group's settings: the audit of a group's output."""
+    p = run_kpipe(["verify", "--json"], env=g.env, cwd=g.tmp, timeout=120, kpipe_bin=g.kpipe_bin)
+    assert p.returncode == expect_rc, f"kpipe verify exit {p.returncode}, expected {expect_rc}: {p.stdout[-3000:]}{p.stderr[-2000:]}"
+    return json.loads(p.stdout)
 
 
 # --- settings refused ----------------------------------------------------------------------
@@ -138,8 +150,19 @@ def test_three_instances_share_the_topic_exactly_once(group):
     with explained(g):
         procs = begin(g, together=True)
         joined = g.join_seconds
-        time.sleep(8)
+        time.sleep(4)
+        # Audited while the group writes: batches in flight, commits racing the listing, no finding.
+        running = verify(g)
+        assert running["batches"] > 0, running
+        time.sleep(4)
         finish(g)
+        # A file no batch of the table owns (a copy under another batch's name) is what verify finds.
+        table_file = next(g.root.glob("dt=*/part-*.parquet"))
+        stray = table_file.with_name(table_file.name.replace("-0", "-9", 1))
+        shutil.copy(table_file, stray)
+        found = verify(g, expect_rc=1)
+        assert [f["kind"] for f in found["findings"]] == ["stray-file"], found
+        assert str(stray) in found["findings"][0]["message"], found
         read = [g.partitions_read(p) for p in procs]
         # The coordinator shared the partitions: every instance read some, together all of them.
         assert all(read) and set().union(*read) == set(range(PARTITIONS)), read

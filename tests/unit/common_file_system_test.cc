@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 namespace kpipe {
 namespace {
