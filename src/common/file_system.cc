@@ -301,6 +301,24 @@ static std::string unique_temp_path(const std::string& dir, const std::string& n
   return out;
 }
 
+Status check_create_if_absent(FileSystem& fs, const std::string& dir, std::string_view setting) {
+  if (!fs.is_object_store(dir)) return Status::success();
+  std::random_device rd;
+  const std::string path = dir + "/.kpipe-probe-" + std::to_string(rd()) + std::to_string(rd());
+  Status first = fs.put_if_absent(path, "1");
+  Status second = first.ok() ? fs.put_if_absent(path, "2") : first;
+  (void)fs.remove(path);
+  if (second.code() == StatusCode::kAlreadyExists) return Status::success();
+  if (first.is_retriable() || second.is_retriable()) return second;  // the store out of reach: try again
+  const std::string why = second.ok() ? "a second PUT with If-None-Match: * of one object succeeded (the header is "
+                                        "ignored there)"
+                                      : second.message();
+  return Status::fatal(std::string(setting) + "='" + dir + "': the store cannot create an object only if absent (" +
+                           why + "), which instances of a group need to commit to one Delta log. Use a store that "
+                           "honours conditional PUTs (AWS S3 does; S3Proxy 4.1.0 was tried), or a shared file system",
+                       StatusCode::kInvalidArgument);
+}
+
 bool is_temp_file_of(std::string_view name, std::string_view temp_owner) {
   constexpr std::string_view kSuffix = ".tmp";
   if (temp_owner.empty() || name.size() < 2 || name.front() != '.' || !name.ends_with(kSuffix)) return false;
@@ -337,8 +355,16 @@ Status create_atomically(FileSystem& fs, const std::string& dir, const std::stri
   const std::string tmp = unique_temp_path(dir, name, temp_owner);
   const std::string path = dir + "/" + name;
   if (fs.is_object_store(dir)) {
-    // No conditional put through arrow::fs (apache/arrow#44281): look, then upload. Two writers
-    // could both find the name free; the writer fence keeps the second one from getting here.
+    Status put = fs.put_if_absent(path, bytes);
+    if (put.ok()) return put;
+    if (put.code() == StatusCode::kAlreadyExists) {
+      auto existing = fs.read_file(path);
+      if (existing.ok() && *existing == bytes) return Status::success();  // our own earlier try
+      return Status::fatal(path + " exists (written by another writer)", StatusCode::kAlreadyExists);
+    }
+    if (put.code() != StatusCode::kUnimplemented) return put;
+    // A store without conditional puts: look, then upload. Two writers could both find the name
+    // free; the writer fence keeps the second one from getting here (GROUP_ID is refused there).
     auto existing = fs.read_file(path);
     if (existing.ok()) {
       if (*existing == bytes) return Status::success();

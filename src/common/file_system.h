@@ -70,8 +70,9 @@ class FileSystem {
   virtual Result<int64_t> modified_time_ms(const std::string& path) = 0;
   // True when `path` lies on an object store (S3): no rename, no directories, no locks, but an
   // upload is visible whole or not at all. Files are then written under their final names,
-  // write_atomically is one upload, and create_atomically checks for the name before it uploads
-  // (not atomic: one writer per table and checkpoint is kept by a fence, see docs/design.md).
+  // write_atomically is one upload, and create_atomically is put_if_absent — or, where the store
+  // cannot, a look before the upload (not atomic: one writer per table and checkpoint is then
+  // kept by a fence, see docs/design.md).
   virtual bool is_object_store(const std::string& path) const {
     (void)path;
     return false;
@@ -83,6 +84,13 @@ class FileSystem {
     (void)dir;
     (void)name_prefix;
     return 0;
+  }
+  // Object stores: uploads `bytes` to `path` only if no object has that name, atomically (S3's
+  // If-None-Match: *); kAlreadyExists if one has. kUnimplemented where the store cannot (and
+  // everywhere else: files use rename_no_replace).
+  virtual Status put_if_absent(const std::string& path, std::string_view bytes) {
+    (void)bytes;
+    return Status::fatal("no conditional upload for " + path, StatusCode::kUnimplemented);
   }
 };
 
@@ -103,6 +111,11 @@ Status write_atomically(FileSystem& fs, const std::string& dir, const std::strin
 // other bytes the result is StatusCode::kAlreadyExists (another writer made it).
 Status create_atomically(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view bytes,
                          std::string_view temp_owner = {});
+
+// Fails (kInvalidArgument, naming `setting`) unless create_atomically is atomic in `dir`: always on
+// a local file system; on an object store only if put_if_absent is honoured, which it checks by
+// creating a probe object twice (a store that ignores If-None-Match overwrites it) and removing it.
+Status check_create_if_absent(FileSystem& fs, const std::string& dir, std::string_view setting);
 
 // True if `name` is a temp name write_atomically or create_atomically made for `temp_owner`.
 bool is_temp_file_of(std::string_view name, std::string_view temp_owner);
@@ -173,6 +186,9 @@ class FaultyFileSystem : public FileSystem {
   bool exists(const std::string& path) override;
   Result<int64_t> modified_time_ms(const std::string& path) override;
   bool is_object_store(const std::string& path) const override { return inner_->is_object_store(path); }
+  Status put_if_absent(const std::string& path, std::string_view bytes) override {
+    return inner_->put_if_absent(path, bytes);
+  }
   Result<int> abort_unfinished_uploads(const std::string& dir, std::string_view name_prefix) override {
     return inner_->abort_unfinished_uploads(dir, name_prefix);
   }

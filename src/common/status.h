@@ -30,6 +30,7 @@ enum class StatusCode {
   kDataLoss,     // offsets deleted before they were read
   kAborted,      // stopped on purpose (shutdown, a test's crash point)
   kFenced,       // GROUP_ID: another instance owns a partition of the batch now (the batch is abandoned)
+  kUnimplemented,  // the store cannot do what was asked (an S3 endpoint without conditional PUTs)
   kInternal,     // a bug
 };
 
@@ -81,6 +82,7 @@ class [[nodiscard]] Status {
       case StatusCode::kDataLoss: return "data loss";
       case StatusCode::kAborted: return "aborted";
       case StatusCode::kFenced: return "fenced";
+      case StatusCode::kUnimplemented: return "unimplemented";
       case StatusCode::kInternal: return "internal";
     }
     return "?";

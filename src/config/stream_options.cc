@@ -121,14 +121,7 @@ Status check_group_settings(const Settings& s, const StreamOptions& o) {
                      "cannot be used with --once: a group's partitions move between instances, so no "
                      "instance knows when everything available at start is written");
   }
-  for (const auto* path : {&o.output_path, &o.csv_output_path, &o.checkpoint_path, &o.dead_letter_path}) {
-    if (is_s3_uri(*path)) {
-      return s.invalid("GROUP_ID", "is not supported on an object store yet (" + *path +
-                                       "): the instances of a group need the Delta log's create-if-absent, which "
-                                       "kpipe does on S3 as a check then an upload, and two instances could both pass "
-                                       "the check. Use a shared file system, or one instance per checkpoint");
-    }
-  }
+  // On S3 the store must honour conditional PUTs: checked at start (check_create_if_absent).
   return Status::success();
 }
 

@@ -198,7 +198,8 @@ bool BatchRunner::days_due(const std::map<int32_t, bool>& caught_up) const {
 
 Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges,
                             const std::vector<std::string>& data_loss, const std::vector<PartitionRange>& skipped,
-                            const std::map<int32_t, bool>& caught_up, const std::atomic<bool>& stop) {
+                            const std::map<int32_t, bool>& caught_up, const std::atomic<bool>& stop,
+                            const std::map<int32_t, int64_t>& epochs) {
   Batch b;
   b.data_loss = data_loss;
   for (const auto& o : *seams_.observers) o->on_started(batch_id, false);
@@ -216,6 +217,7 @@ Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>&
   e.sinks = sink_specs(opt_);
   e.decode = decoding_->spec;
   e.skipped = skipped;
+  e.epochs = epochs;
   KPIPE_ASSIGN_OR_RETURN(b.sinks, make_file_sinks(e.sinks, opt_.topic));
   b.tasks = plan_outputs(b.sinks, b.rows, e.layout, seams_.checkpoint->query_id(), batch_id);
   e.files = recorded_files(b.tasks, b.sinks);

@@ -77,10 +77,11 @@ class BatchRunner {
   // Steps (2)-(8) of a new batch over `ranges`, which step (1) planned; `skipped` (what
   // FAIL_ON_DATA_LOSS=false skipped) goes into the write-ahead entry, `data_loss` to the observers.
   // `caught_up`: for every partition of the plan, whether its range ends at the high watermark
-  // (DT_COMPLETE_AFTER's idle rule).
+  // (DT_COMPLETE_AFTER's idle rule). `epochs`: GROUP_ID's owner epochs the plan was made under,
+  // recorded in the entry (OffsetsEntry::epochs).
   Status run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges, const std::vector<std::string>& data_loss,
                  const std::vector<PartitionRange>& skipped, const std::map<int32_t, bool>& caught_up,
-                 const std::atomic<bool>& stop);
+                 const std::atomic<bool>& stop, const std::map<int32_t, int64_t>& epochs = {});
   // DT_COMPLETE_AFTER: true when a batch without rows would complete a day now, i.e. the trigger
   // loop must run one to write its markers although Kafka has nothing new.
   bool days_due(const std::map<int32_t, bool>& caught_up) const;

@@ -270,6 +270,11 @@ std::string serialize_offsets(const OffsetsEntry& e) {
     write_ranges(w, "skipped", e.skipped);
   }
   if (e.days) write_day_plan(w, *e.days);
+  if (!e.epochs.empty()) {
+    w.key("epochs").begin_array();
+    for (const auto& [p, epoch] : e.epochs) w.begin_object().field("partition", p).field("epoch", epoch).end_object();
+    w.end_array();
+  }
   w.end_object();
   return w.take() + "\n";
 }
@@ -337,6 +342,18 @@ Result<OffsetsEntry> parse_offsets(std::string_view json, std::string_view file)
   if (doc["days"].get(days) == simdjson::SUCCESS) {
     e.days.emplace();
     KPIPE_RETURN_IF_ERROR(read_day_plan(days, *e.days, file));
+  }
+  simdjson::dom::array epochs;
+  if (doc["epochs"].get_array().get(epochs) == simdjson::SUCCESS) {
+    for (auto x : epochs) {
+      int32_t p = 0;
+      int64_t epoch = 0;
+      KPIPE_RETURN_IF_ERROR(get_int(x, "partition", p, file));
+      KPIPE_RETURN_IF_ERROR(get_int(x, "epoch", epoch, file));
+      e.epochs[p] = epoch;
+    }
+  } else if (doc["epochs"].error() != simdjson::NO_SUCH_FIELD) {
+    return corrupt(file, "field 'epochs'");
   }
   return e;
 }

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,6 +96,10 @@ struct OffsetsEntry {
   // DT_COMPLETE_AFTER: the event-time watermarks and complete days after this batch, and the
   // day markers it writes. Absent when the setting was off, and in entries of kpipe before 0.3.
   std::optional<DayPlan> days;
+  // GROUP_ID: the owner epoch of each partition the batch was planned under (group_claims.h).
+  // Once one of them moved in the Delta log the batch can never commit, so an instance that sweeps
+  // may remove its files even where it cannot tell whether the writer still runs (S3).
+  std::map<int32_t, int64_t> epochs;
   bool operator==(const OffsetsEntry&) const = default;
 };
 

@@ -39,6 +39,18 @@ Claim claim_in(const DeltaSnapshot& table, std::string_view query_id, int32_t pa
   return c;
 }
 
+bool can_never_commit(const DeltaSnapshot& table, std::string_view query_id, const OffsetsEntry& entry) {
+  for (const auto& r : entry.ranges) {
+    if (r.end <= r.start) continue;
+    auto planned = entry.epochs.find(r.partition);
+    if (planned == entry.epochs.end()) continue;
+    const Claim now = claim_in(table, query_id, r.partition);
+    if (now.epoch != planned->second) return true;   // another owner since
+    if (now.last && *now.last >= r.start) return true;  // its offsets are in the table already
+  }
+  return false;
+}
+
 Result<std::map<int32_t, Claim>> claim_partitions(FileSystem& fs, const std::string& root, DeltaSnapshot& table,
                                                   std::string_view query_id, const std::vector<int32_t>& partitions,
                                                   std::string_view member, std::string_view temp_owner) {

@@ -22,6 +22,7 @@
 #include "common/file_system.h"
 #include "common/status.h"
 #include "delta/delta_actions.h"
+#include "engine/checkpoint.h"
 #include "kafka/record_source.h"
 
 namespace kpipe {
@@ -50,6 +51,11 @@ Claim claim_in(const DeltaSnapshot& table, std::string_view query_id, int32_t pa
 Result<std::map<int32_t, Claim>> claim_partitions(FileSystem& fs, const std::string& root, DeltaSnapshot& table,
                                                   std::string_view query_id, const std::vector<int32_t>& partitions,
                                                   std::string_view member, std::string_view temp_owner = {});
+
+// True when the batch of `entry` can never be committed any more: an owner epoch it was planned
+// under (OffsetsEntry::epochs) has moved, or the table holds offsets from its start on. False
+// for an entry without epochs (nothing can be told).
+bool can_never_commit(const DeltaSnapshot& table, std::string_view query_id, const OffsetsEntry& entry);
 
 // The txn actions a batch over `ranges` adds to its commit, when `before` (the version the commit
 // would follow) still has each partition with rows under its claim; kFenced naming the first

@@ -55,6 +55,37 @@ static Status remove_log_temp_files(FileSystem& fs, const std::string& table_roo
   return Status::success();
 }
 
+// No locks here (S3, some NFS): whether the process runs cannot be told, but whether its pending
+// batch can still commit can — once an epoch it was planned under moved, the commit check refuses
+// it for good — so its files go then. The directory stays: its process may still run.
+static Status sweep_uncommittable(const std::shared_ptr<FileSystem>& fs, const std::string& dir,
+                                  const std::string& name, const DeltaSnapshot& table, std::string_view query_id,
+                                  const std::string& topic, const std::string& group_id, SweepResult& done) {
+  KPIPE_ASSIGN_OR_RETURN(auto cp, Checkpoint::open(fs, dir, topic, group_id));
+  auto pending = cp->pending_batch();
+  if (!pending) return Status::success();
+  auto txn = table.txns.find(writer_app_id(query_id, cp->query_id()));
+  if (txn != table.txns.end() && txn->second.version >= pending->batch_id) return Status::success();  // committed
+  if (!can_never_commit(table, query_id, *pending)) return Status::success();
+  bool any = false;
+  for (const auto& f : pending->files) {
+    auto sink = std::find_if(pending->sinks.begin(), pending->sinks.end(),
+                             [&](const SinkSpec& s) { return s.name == f.sink; });
+    if (sink != pending->sinks.end() && fs->exists(sink->root + "/" + f.path)) any = true;
+  }
+  if (!any) return Status::success();  // swept before
+  KPIPE_RETURN_IF_ERROR(remove_batch_files(*fs, *pending));
+  // A large file still uploading (multipart): abort it, so that it never appears.
+  std::string prefix = final_file_name(cp->query_id(), pending->batch_id, 0, "");
+  prefix.resize(prefix.size() - 3);  // "part-<writer8>-<batch>-"
+  for (const auto& s : pending->sinks) (void)fs->abort_unfinished_uploads(s.root, prefix);
+  ++done.batches;
+  log_info("group", "removed the " + std::to_string(pending->files.size()) + " file(s) of batch " +
+                        std::to_string(pending->batch_id) + " of instance " + name +
+                        ", which it wrote and can no longer commit (its partitions have moved on)");
+  return Status::success();
+}
+
 Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std::string& checkpoint_path,
                                        const std::string& table_root, std::string_view self, const DeltaSnapshot& table,
                                        std::string_view query_id, const std::string& topic,
@@ -76,8 +107,7 @@ Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std
     if (!lock.ok()) {
       // (Another sweeper may have removed the directory meanwhile: nothing to say then.)
       if (lock.status().code() == StatusCode::kUnavailable) {
-        log_warn("group", "cannot tell whether the instance of " + dir + " still runs (" + lock.status().message() +
-                              "): not swept; files of instances that were killed stay in the plain folders");
+        KPIPE_RETURN_IF_ERROR(sweep_uncommittable(fs, dir, name, table, query_id, topic, group_id, done));
       }
       continue;
     }

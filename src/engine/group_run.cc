@@ -175,7 +175,9 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
   for (const auto& r : plan.ranges) caught_up[r.partition] = r.end >= marks[r.partition].high;
   const auto& last = s_.member_checkpoint->latest_offsets();
   const int64_t batch_id = last ? last->batch_id + 1 : 0;
-  Status st = s_.runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, caught_up, stop);
+  std::map<int32_t, int64_t> epochs;
+  for (const auto& r : plan.ranges) epochs[r.partition] = claims[r.partition].epoch;
+  Status st = s_.runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, caught_up, stop, epochs);
   if (!st.ok()) {
     KPIPE_RETURN_IF_ERROR(settle(st));
     if (st.code() != StatusCode::kFenced) return st;

@@ -232,7 +232,8 @@ Status StreamJob::Impl::start() {
 Status StreamJob::Impl::open_member_checkpoint() {
   if (member_name.empty()) member_name = new_query_id();
   const std::string dir = members_dir(opt.checkpoint_path) + "/" + member_name;
-  if (!member_lock) {
+  // (An object store has no locks: a sweeper tells a dead process's batch by its epochs instead.)
+  if (!member_lock && !seams.fs->is_object_store(dir)) {
     KPIPE_ASSIGN_OR_RETURN(member_lock, lock_checkpoint(*seams.fs, dir));
   }
   KPIPE_ASSIGN_OR_RETURN(member_checkpoint, Checkpoint::open(seams.fs, dir, opt.topic, opt.group_id));
@@ -279,10 +280,15 @@ Status StreamJob::Impl::check_storage() {
     if (std::string(setting) == "CSV_OUTPUT_PATH" && !opt.sink_csv) continue;
     if (std::string(setting) == "OUTPUT_PATH" && !opt.sink_parquet) continue;
     auto names = seams.fs->list_dir(*path);
-    if (names.ok()) continue;
-    Status st = names.status();
-    if (st.is_retriable()) return st.with_context(setting);
-    return Status::fatal(std::string(setting) + "='" + *path + "': " + st.message(), StatusCode::kInvalidArgument);
+    if (!names.ok()) {
+      Status st = names.status();
+      if (st.is_retriable()) return st.with_context(setting);
+      return Status::fatal(std::string(setting) + "='" + *path + "': " + st.message(), StatusCode::kInvalidArgument);
+    }
+    // GROUP_ID: the instances commit to one Delta log (and create the shared checkpoint) with
+    // create-if-absent, which on S3 must be a conditional PUT the store honours.
+    const bool shared = std::string(setting) == "OUTPUT_PATH" || std::string(setting) == "CHECKPOINT_PATH";
+    if (grouped() && shared) KPIPE_RETURN_IF_ERROR(check_create_if_absent(*seams.fs, *path, setting));
   }
   return Status::success();
 }

@@ -5,6 +5,7 @@
 #include <arrow/io/interfaces.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <utility>
@@ -164,6 +165,19 @@ class S3FileSystemAdapter : public FileSystem {
 
   bool is_object_store(const std::string&) const override { return true; }
 
+  Status put_if_absent(const std::string& path, std::string_view bytes) override {
+    // A store that said once it cannot is not asked again (create_atomically falls back).
+    if (no_conditional_puts_.load()) return Status::fatal("no conditional PUT at this store", StatusCode::kUnimplemented);
+    const std::string p = arrow_path(path);
+    const auto slash = p.find('/');
+    if (slash == std::string::npos) return Status::fatal(path + ": no object key", StatusCode::kInvalidArgument);
+    arrow::fs::S3Options o = options_;
+    if (o.region.empty()) o.region = fs_->region();
+    Status st = kpipe::put_if_absent(o, p.substr(0, slash), p.substr(slash + 1), bytes);
+    if (st.code() == StatusCode::kUnimplemented) no_conditional_puts_.store(true);
+    return st;
+  }
+
   Result<int> abort_unfinished_uploads(const std::string& dir, std::string_view name_prefix) override {
     const std::string p = arrow_path(dir);
     const auto slash = p.find('/');
@@ -177,6 +191,7 @@ class S3FileSystemAdapter : public FileSystem {
  private:
   std::shared_ptr<arrow::fs::S3FileSystem> fs_;
   arrow::fs::S3Options options_;
+  std::atomic<bool> no_conditional_puts_{false};
 };
 
 class RoutingFileSystem : public FileSystem {
@@ -228,6 +243,10 @@ class RoutingFileSystem : public FileSystem {
     return fs->modified_time_ms(path);
   }
   bool is_object_store(const std::string& path) const override { return is_s3_uri(path); }
+  Status put_if_absent(const std::string& path, std::string_view bytes) override {
+    KPIPE_ASSIGN_OR_RETURN(FileSystem * fs, route(path));
+    return fs->put_if_absent(path, bytes);
+  }
   Result<int> abort_unfinished_uploads(const std::string& dir, std::string_view name_prefix) override {
     KPIPE_ASSIGN_OR_RETURN(FileSystem * fs, route(dir));
     return fs->abort_unfinished_uploads(dir, name_prefix);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <memory>
 
 namespace kpipe {
 namespace {
@@ -164,7 +165,7 @@ Status http_error(const std::string& what, const httplib::Result& res) {
 
 SignedParts sign_v4(const SignedRequest& r) {
   const std::string date = r.amz_date.substr(0, 8);
-  const std::string payload_hash = sha256_hex("");
+  const std::string payload_hash = r.payload_hash.empty() ? sha256_hex("") : r.payload_hash;
   std::string query;
   for (const auto& [k, v] : r.query) {  // std::map: sorted by key, as the canonical form wants
     if (!query.empty()) query += '&';
@@ -173,6 +174,7 @@ SignedParts sign_v4(const SignedRequest& r) {
   std::map<std::string, std::string> signed_headers = {
       {"host", r.host}, {"x-amz-content-sha256", payload_hash}, {"x-amz-date", r.amz_date}};
   if (!r.session_token.empty()) signed_headers["x-amz-security-token"] = r.session_token;
+  for (const auto& [k, v] : r.headers) signed_headers[k] = v;
   std::string canonical_headers, header_names;
   for (const auto& [k, v] : signed_headers) {
     canonical_headers += k + ":" + v + "\n";
@@ -217,21 +219,67 @@ Result<UploadListing> parse_upload_listing(std::string_view xml) {
   return out;
 }
 
+namespace {
+
+// A client for the bucket's endpoint, with deadlines, and the request fields every call shares.
+struct Endpoint {
+  Target target;
+  std::unique_ptr<httplib::Client> client;
+  SignedRequest base;
+};
+
+Endpoint endpoint_of(const arrow::fs::S3Options& options, const std::string& bucket) {
+  Endpoint e;
+  const std::string region = options.region.empty() ? "us-east-1" : options.region;
+  e.target = target_of(options, region, bucket);
+  e.client = std::make_unique<httplib::Client>(e.target.scheme_host);
+  e.client->set_url_encode(false);  // the target is encoded already, exactly as signed
+  e.client->set_connection_timeout(5);
+  e.client->set_read_timeout(15);
+  e.client->set_write_timeout(15);
+  e.base.host = e.target.host;
+  e.base.region = region;
+  e.base.access_key = options.GetAccessKey();
+  e.base.secret_key = options.GetSecretKey();
+  e.base.session_token = options.GetSessionToken();
+  return e;
+}
+
+}  // namespace
+
+Status put_if_absent(const arrow::fs::S3Options& options, const std::string& bucket, const std::string& key,
+                     std::string_view bytes) {
+  Endpoint e = endpoint_of(options, bucket);
+  SignedRequest put = e.base;
+  put.method = "PUT";
+  put.path = e.target.bucket_path + "/" + key;
+  put.payload_hash = sha256_hex(bytes);
+  put.headers = {{"if-none-match", "*"}};
+  put.amz_date = amz_now();
+  SignedParts parts = sign_v4(put);
+  httplib::Headers headers(parts.headers.begin(), parts.headers.end());
+  const std::string uri = "s3://" + bucket + "/" + key;
+  auto res = e.client->Put(parts.target, headers, bytes.data(), bytes.size(), "application/octet-stream");
+  if (res && res->status == 200) return Status::success();
+  if (res && res->status == 412) return Status::fatal(uri + " exists", StatusCode::kAlreadyExists);
+  if (res && res->status == 409) {
+    return Status::retriable("creating " + uri + ": another conditional write of it is in progress (HTTP 409)",
+                             StatusCode::kUnavailable);
+  }
+  if (res && (res->status == 501 || (res->status == 400 && res->body.find("NotImplemented") != std::string::npos))) {
+    return Status::fatal("creating " + uri + ": the store does not support If-None-Match on PUT (HTTP " +
+                             std::to_string(res->status) + ")",
+                         StatusCode::kUnimplemented);
+  }
+  return http_error("creating " + uri, res);
+}
+
 Result<int> abort_unfinished_uploads(const arrow::fs::S3Options& options, const std::string& bucket,
                                      const std::string& prefix, std::string_view name_prefix) {
-  const std::string region = options.region.empty() ? "us-east-1" : options.region;
-  const Target t = target_of(options, region, bucket);
-  httplib::Client client(t.scheme_host);
-  client.set_url_encode(false);  // the target is encoded already, exactly as signed
-  client.set_connection_timeout(5);
-  client.set_read_timeout(15);
-  client.set_write_timeout(15);
-  SignedRequest base;
-  base.host = t.host;
-  base.region = region;
-  base.access_key = options.GetAccessKey();
-  base.secret_key = options.GetSecretKey();
-  base.session_token = options.GetSessionToken();
+  Endpoint e = endpoint_of(options, bucket);
+  const Target& t = e.target;
+  httplib::Client& client = *e.client;
+  const SignedRequest& base = e.base;
   const std::string where = "s3://" + bucket + "/" + prefix;
   int aborted = 0;
   std::string key_marker, id_marker;

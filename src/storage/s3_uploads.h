@@ -1,4 +1,5 @@
-// Unfinished multipart uploads: what Arrow's S3 file system cannot list or abort.
+// The S3 requests Arrow's S3 file system cannot make: listing and aborting unfinished multipart
+// uploads, and a conditional PutObject (create if absent).
 //
 // A large file is a multipart upload, completed at the end (then visible whole) or aborted on a
 // failure (Arrow's Abort()). A process killed in between leaves an upload that no reader sees but
@@ -7,7 +8,7 @@
 // of this query's (part-<query8>-...), and nothing else — another writer's uploads under the same
 // prefix are not ours to touch.
 //
-// The two requests are signed with AWS Signature Version 4 here (OpenSSL's HMAC-SHA256) and sent
+// The requests are signed with AWS Signature Version 4 here (OpenSSL's HMAC-SHA256) and sent
 // with cpp-httplib; the credentials are those Arrow's S3 options resolve (explicit keys, profile,
 // SSO, instance role), so both paths use the same identity.
 #pragma once
@@ -37,6 +38,8 @@ struct SignedRequest {
   std::string amz_date;                      // "20261203T063000Z"
   std::string region;
   std::string access_key, secret_key, session_token;
+  std::string payload_hash;                    // hex SHA-256 of the body; "" = an empty body
+  std::map<std::string, std::string> headers;  // more headers to sign and send, lower-case names
 };
 
 // What goes on the wire: the encoded path?query and the headers, Authorization included.
@@ -45,7 +48,7 @@ struct SignedParts {
   std::map<std::string, std::string> headers;
 };
 
-// AWS Signature Version 4 of `r` for service s3, with an empty payload.
+// AWS Signature Version 4 of `r` for service s3.
 SignedParts sign_v4(const SignedRequest& r);
 
 // The uploads of ListMultipartUploads' XML answer, and its continuation markers ("" when done).
@@ -60,5 +63,12 @@ Result<UploadListing> parse_upload_listing(std::string_view xml);
 // system's: unreachable → retriable; denied → fatal.
 Result<int> abort_unfinished_uploads(const arrow::fs::S3Options& options, const std::string& bucket,
                                      const std::string& prefix, std::string_view name_prefix);
+
+// PutObject of `bytes` at `key` with `If-None-Match: *`: created only if no object has the key
+// (what AWS S3 has done since 2024-08, and MinIO, R2, GCS and S3Proxy do). kAlreadyExists when one
+// has it; kUnimplemented when the store says it cannot make the request conditional; 409 (a
+// concurrent conditional write) is retriable. arrow::fs cannot send the header (apache/arrow#44281).
+Status put_if_absent(const arrow::fs::S3Options& options, const std::string& bucket, const std::string& key,
+                     std::string_view bytes);
 
 }  // namespace kpipe

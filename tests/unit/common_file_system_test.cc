@@ -139,6 +139,52 @@ TEST_F(FileSystemTest, TempFilesNamedAfterAnOwnerAreToldApart) {
   EXPECT_FALSE(is_temp_file_of(".meta.a1b2-1.tmp", ""));
 }
 
+// An object store as create_atomically sees it: no rename, and put_if_absent honoured, ignored
+// (a plain overwrite, as by a store that does not know If-None-Match) or refused.
+class FakeObjectStore : public FaultyFileSystem {
+ public:
+  enum class Puts { kHonoured, kIgnored, kRefused };
+  FakeObjectStore(std::shared_ptr<FileSystem> inner, Puts puts) : FaultyFileSystem(std::move(inner)), puts_(puts) {}
+  bool is_object_store(const std::string&) const override { return true; }
+  Status put_if_absent(const std::string& path, std::string_view bytes) override {
+    ++conditional_puts;
+    if (puts_ == Puts::kRefused) return Status::fatal("501", StatusCode::kUnimplemented);
+    if (puts_ == Puts::kHonoured && exists(path)) return Status::fatal(path + " exists", StatusCode::kAlreadyExists);
+    return write_file(path, bytes);
+  }
+  int conditional_puts = 0;
+
+ private:
+  Puts puts_;
+};
+
+TEST_F(FileSystemTest, CreateAtomicallyOnAnObjectStoreIsAConditionalPut) {
+  FakeObjectStore store(fs_, FakeObjectStore::Puts::kHonoured);
+  ASSERT_TRUE(create_atomically(store, dir_, "00001.json", "mine").ok());
+  EXPECT_TRUE(create_atomically(store, dir_, "00001.json", "mine").ok()) << "our own earlier try";
+  EXPECT_EQ(create_atomically(store, dir_, "00001.json", "theirs").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(fs_->read_file(dir_ + "/00001.json").value(), "mine");
+  EXPECT_EQ(store.conditional_puts, 3);
+  // A store without conditional puts: look, then upload (the single writer's fence covers it).
+  FakeObjectStore plain(fs_, FakeObjectStore::Puts::kRefused);
+  ASSERT_TRUE(create_atomically(plain, dir_, "00002.json", "a").ok());
+  EXPECT_EQ(create_atomically(plain, dir_, "00002.json", "b").code(), StatusCode::kAlreadyExists);
+}
+
+TEST_F(FileSystemTest, AStoreThatIgnoresOrRefusesConditionalPutsIsNamedByTheProbe) {
+  FakeObjectStore honoured(fs_, FakeObjectStore::Puts::kHonoured);
+  EXPECT_TRUE(check_create_if_absent(honoured, dir_, "OUTPUT_PATH").ok());
+  for (auto puts : {FakeObjectStore::Puts::kIgnored, FakeObjectStore::Puts::kRefused}) {
+    FakeObjectStore store(fs_, puts);
+    Status st = check_create_if_absent(store, dir_, "OUTPUT_PATH");
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("OUTPUT_PATH='" + dir_ + "'"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("only if absent"), std::string::npos) << st.message();
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir_)) << "the probe object is removed";
+  EXPECT_TRUE(check_create_if_absent(*fs_, dir_, "OUTPUT_PATH").ok()) << "a local file system can";
+}
+
 TEST_F(FileSystemTest, WriteAtomicallyCallsWriteRenameFsyncInOrder) {
   FaultyFileSystem faulty(fs_);
   ASSERT_TRUE(write_atomically(faulty, dir_, "m", "x").ok());

@@ -103,6 +103,7 @@ TEST_F(CheckpointTest, FullEntryRoundTrips) {
   e.decode = DecodeSpec{"a INT, ts TIMESTAMP", "ts", "dlq", 100, 10, ""};
   e.files = {{"parquet", "dt=2025-11-06/part-x-00003-000.zstd.parquet", 7, 0, {}},
              {"dead-letter", "part-x.jsonl", 1, 0, {}}};
+  e.epochs = {{0, 3}, {5, 1}};  // GROUP_ID
   auto back = parse_offsets(serialize_offsets(e), "offsets/3");
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(*back, e);

@@ -238,6 +238,43 @@ TEST_F(GroupSweepTest, TheLogTempFilesOfAKilledInstanceAreRemovedAndNoOneElses) 
   EXPECT_TRUE(is_temp_file_of(left[1], "me")) << left[1];
 }
 
+// Without locks (S3): a pending batch's files go once an epoch it was planned under has moved —
+// it can never commit then, whether its process runs or not — and the directory stays.
+TEST_F(GroupSweepTest, WithoutLocksAPendingBatchIsRemovedOnceItsEpochMoved) {
+  const std::string dir = members_dir(dir_ + "/cp") + "/nolock";
+  auto cp = Checkpoint::open(fs_, dir, "events", "g").value();
+  OffsetsEntry e = batch(0, {{0, 0, 10}, {1, 4, 4}});
+  e.sinks = {SinkSpec{"csv", dir_ + "/csv", ""}};
+  e.files = {CommittedFile{"csv", "dt=2025-11-06/" + final_file_name(cp->query_id(), 0, 0, ".csv"), 10, 2, ""}};
+  e.epochs = {{0, 1}, {1, 1}};
+  stdfs::create_directories(dir_ + "/csv/dt=2025-11-06");
+  ASSERT_TRUE(fs_->write_file(csv_file(cp->query_id(), 0), "x\n").ok());
+  ASSERT_TRUE(cp->write_offsets(e).ok());
+  auto no_locks = std::make_shared<FaultyFileSystem>(fs_);
+  no_locks->fail_from(FaultyFileSystem::Op::kLock, 1, Status::fatal("no locks here", StatusCode::kUnavailable));
+  DeltaSnapshot table;
+  auto epoch = [&](int32_t p, int64_t v) {
+    const std::string app = owner_app_id(kQuery, p);
+    table.txns[app] = DeltaTxn{app, v, 0};
+  };
+  epoch(0, 1);
+  epoch(1, 1);
+  auto sweep = [&] { return sweep_dead_members(no_locks, dir_ + "/cp", table_root(), "me", table, kQuery, "events", "g"); };
+  ASSERT_TRUE(sweep().ok());
+  EXPECT_TRUE(stdfs::exists(csv_file(cp->query_id(), 0))) << "its epochs hold: it may still commit";
+  epoch(1, 2);  // partition 1 moved, but the batch has no rows of it
+  ASSERT_TRUE(sweep().ok());
+  EXPECT_TRUE(stdfs::exists(csv_file(cp->query_id(), 0)));
+  epoch(0, 2);  // another instance claimed partition 0
+  auto swept = sweep();
+  ASSERT_TRUE(swept.ok()) << swept.status().message();
+  EXPECT_EQ(swept->batches, 1);
+  EXPECT_EQ(swept->members, 0);
+  EXPECT_FALSE(stdfs::exists(csv_file(cp->query_id(), 0)));
+  EXPECT_TRUE(stdfs::exists(dir)) << "its process may still run: the directory stays";
+  EXPECT_EQ(sweep()->batches, 0) << "nothing left to remove";
+}
+
 TEST_F(GroupSweepTest, APendingBatchTheTableHasKeepsItsFiles) {
   std::string writer;
   member("dead", &writer);
