@@ -51,9 +51,11 @@ struct AuditFinding {
 
 // A process of a consumer group (GROUP_ID), from its directory CHECKPOINT_PATH/members/<name>.
 struct GroupMemberState {
-  std::string name;                     // the directory: the owner in the names of its Delta log temp files
-  std::string writer8;                  // its files are "part-<writer8>-<batch>-<index>..."
-  bool live = false;                    // its process holds the directory's lock (a stopped one awaits the sweep)
+  std::string name;      // the directory: the owner in the names of its Delta log temp files
+  std::string writer8;   // its files are "part-<writer8>-<batch>-<index>..."
+  bool live = false;     // its process holds the directory's lock (a stopped one awaits the sweep)
+  bool unknown = false;  // no locks there (S3): `live` is a guess, and its batch in flight counts as one only while
+                         // it can still commit
   std::optional<OffsetsEntry> pending;  // its batch in flight, planned and not committed
 };
 

@@ -151,8 +151,7 @@ void read_kafka(const StreamOptions& o, const AuditReadOptions& read, AuditInput
 }
 
 // One process of a group: its files' writer, whether it runs, and its batch in flight.
-Result<GroupMemberState> read_member(FileSystem& fs, const std::string& dir, const std::string& name,
-                                     std::vector<std::string>& warnings) {
+Result<GroupMemberState> read_member(FileSystem& fs, const std::string& dir, const std::string& name) {
   GroupMemberState m;
   m.name = name;
   KPIPE_ASSIGN_OR_RETURN(std::string text, fs.read_file(dir + "/metadata"));
@@ -168,15 +167,8 @@ Result<GroupMemberState> read_member(FileSystem& fs, const std::string& dir, con
   // Its process holds the lock for its whole life. Taken for an instant when free (what a
   // sweeper does too; one that looks in that instant tries again at its next claim).
   auto lock = fs.lock_exclusive(dir + "/lock", owner_line() + " (kpipe verify)");
-  if (lock.ok()) {
-    m.live = false;
-  } else {
-    m.live = true;
-    if (lock.status().code() == StatusCode::kUnavailable) {
-      warnings.push_back("cannot tell whether the instance of " + dir + " runs (" + lock.status().message() +
-                         "): its batch in flight is taken for a running one's");
-    }
-  }
+  m.live = !lock.ok();
+  m.unknown = !lock.ok() && lock.status().code() == StatusCode::kUnavailable;
   Logs logs;
   KPIPE_RETURN_IF_ERROR(read_logs(fs, dir, logs));
   if (!logs.offsets.empty() && !logs.commits.count(logs.offsets.rbegin()->first)) {
@@ -196,7 +188,7 @@ Status read_members(FileSystem& fs, const std::string& checkpoint_path, GroupAud
   for (const auto& name : names) {
     const std::string dir = root + "/" + name;
     if (is_temp_file_name(name) || !fs.exists(dir + "/metadata")) continue;
-    auto m = read_member(fs, dir, name, warnings);
+    auto m = read_member(fs, dir, name);
     if (!m.ok()) {
       if (!fs.exists(dir)) continue;  // swept meanwhile
       return m.status();
@@ -208,6 +200,12 @@ Status read_members(FileSystem& fs, const std::string& checkpoint_path, GroupAud
     }
     known->live = known->live || m->live;
     if (!known->pending) known->pending = std::move(m->pending);
+  }
+  const auto unknown = std::count_if(g.members.begin(), g.members.end(), [](const auto& m) { return m.unknown; });
+  if (unknown > 0 && warnings.empty()) {
+    warnings.push_back("no locks at " + root + ": whether the " + std::to_string(unknown) +
+                       " instance(s) there run cannot be told; a batch in flight counts as one while it can still "
+                       "commit, and the directories of stopped instances stay");
   }
   return Status::success();
 }

@@ -23,7 +23,9 @@ class GroupAuditor {
     for (const auto& m : g_.members) {
       if (!m.pending) continue;
       const BatchKey key{m.writer8, m.pending->batch_id};
-      (m.live ? in_flight_ : unswept_)[key] = m.name;
+      // Without locks, a batch that can never commit is a stopped (or zombie) writer's.
+      const bool dead = !m.live || (m.unknown && in_.delta && can_never_commit(*in_.delta, in_.query_id, *m.pending));
+      (dead ? unswept_ : in_flight_)[key] = m.name;
     }
     for (const auto& s : in_.sinks) {
       if (s.name == kCsvSink) csv_root_ = s.root;

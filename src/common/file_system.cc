@@ -314,7 +314,8 @@ Status check_create_if_absent(FileSystem& fs, const std::string& dir, std::strin
                                         "ignored there)"
                                       : second.message();
   return Status::fatal(std::string(setting) + "='" + dir + "': the store cannot create an object only if absent (" +
-                           why + "), which instances of a group need to commit to one Delta log. Use a store that "
+                           why +
+                           "), which instances of a group need to commit to one Delta log. Use a store that "
                            "honours conditional PUTs (AWS S3 does; S3Proxy 4.1.0 was tried), or a shared file system",
                        StatusCode::kInvalidArgument);
 }

@@ -26,12 +26,12 @@ enum class StatusCode {
   kAlreadyExists,  // a create-if-absent found the name taken (another writer, or our own earlier try)
   kLocked,         // another process holds the lock (the CLI exits 2)
   kIoError,
-  kUnavailable,  // broker or store not reachable
-  kDataLoss,     // offsets deleted before they were read
-  kAborted,      // stopped on purpose (shutdown, a test's crash point)
-  kFenced,       // GROUP_ID: another instance owns a partition of the batch now (the batch is abandoned)
+  kUnavailable,    // broker or store not reachable
+  kDataLoss,       // offsets deleted before they were read
+  kAborted,        // stopped on purpose (shutdown, a test's crash point)
+  kFenced,         // GROUP_ID: another instance owns a partition of the batch now (the batch is abandoned)
   kUnimplemented,  // the store cannot do what was asked (an S3 endpoint without conditional PUTs)
-  kInternal,     // a bug
+  kInternal,       // a bug
 };
 
 class [[nodiscard]] Status {

@@ -45,7 +45,7 @@ bool can_never_commit(const DeltaSnapshot& table, std::string_view query_id, con
     auto planned = entry.epochs.find(r.partition);
     if (planned == entry.epochs.end()) continue;
     const Claim now = claim_in(table, query_id, r.partition);
-    if (now.epoch != planned->second) return true;   // another owner since
+    if (now.epoch != planned->second) return true;      // another owner since
     if (now.last && *now.last >= r.start) return true;  // its offsets are in the table already
   }
   return false;

@@ -69,8 +69,8 @@ static Status sweep_uncommittable(const std::shared_ptr<FileSystem>& fs, const s
   if (!can_never_commit(table, query_id, *pending)) return Status::success();
   bool any = false;
   for (const auto& f : pending->files) {
-    auto sink = std::find_if(pending->sinks.begin(), pending->sinks.end(),
-                             [&](const SinkSpec& s) { return s.name == f.sink; });
+    auto sink =
+        std::find_if(pending->sinks.begin(), pending->sinks.end(), [&](const SinkSpec& s) { return s.name == f.sink; });
     if (sink != pending->sinks.end() && fs->exists(sink->root + "/" + f.path)) any = true;
   }
   if (!any) return Status::success();  // swept before

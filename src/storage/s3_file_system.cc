@@ -167,7 +167,8 @@ class S3FileSystemAdapter : public FileSystem {
 
   Status put_if_absent(const std::string& path, std::string_view bytes) override {
     // A store that said once it cannot is not asked again (create_atomically falls back).
-    if (no_conditional_puts_.load()) return Status::fatal("no conditional PUT at this store", StatusCode::kUnimplemented);
+    if (no_conditional_puts_.load())
+      return Status::fatal("no conditional PUT at this store", StatusCode::kUnimplemented);
     const std::string p = arrow_path(path);
     const auto slash = p.find('/');
     if (slash == std::string::npos) return Status::fatal(path + ": no object key", StatusCode::kInvalidArgument);

@@ -140,6 +140,24 @@ TEST_F(GroupAuditTest, ARunningInstancesBatchInFlightIsNoStrayButAStoppedOnesIsU
   EXPECT_NE(r.findings[0].message.find("mb"), std::string::npos) << r.findings[0].message;
 }
 
+// S3: no locks, so whether B runs cannot be told; its batch counts as in flight until an epoch
+// it was planned under moves (it can never commit then).
+TEST_F(GroupAuditTest, WithoutLocksABatchInFlightIsUnsweptOnceItCanNeverCommit) {
+  OffsetsEntry e;
+  e.batch_id = 1;
+  e.ranges = {{1, 10, 20}};
+  e.epochs = {{1, 1}};
+  GroupMemberState& b = in_.group->members[1];
+  b.unknown = true;
+  b.pending = e;
+  list(kRoot, file(kB, 1, ".snappy.parquet"), {{1, 10}});
+  const std::string owner = owner_app_id(kQuery, 1);
+  in_.delta->txns[owner] = DeltaTxn{owner, 1, 0};
+  EXPECT_TRUE(audit(in_).ok()) << format_report_text(audit(in_));
+  in_.delta->txns[owner].version = 2;  // another instance claimed partition 1
+  EXPECT_EQ(kinds(audit(in_)), std::vector<std::string>{"unswept-file"}) << format_report_text(audit(in_));
+}
+
 TEST_F(GroupAuditTest, TempFilesOfNoRunningInstanceAreLeftovers) {
   list(kCsvRoot, "dt=2025-11-06/" + temp_file_name(final_file_name(kB, 3, 0, ".csv")), {});
   in_.group->log_temp_files = {".00000000000000000006.json.ma-3.tmp", ".00000000000000000006.json.gone-1.tmp"};

@@ -259,7 +259,9 @@ TEST_F(GroupSweepTest, WithoutLocksAPendingBatchIsRemovedOnceItsEpochMoved) {
   };
   epoch(0, 1);
   epoch(1, 1);
-  auto sweep = [&] { return sweep_dead_members(no_locks, dir_ + "/cp", table_root(), "me", table, kQuery, "events", "g"); };
+  auto sweep = [&] {
+    return sweep_dead_members(no_locks, dir_ + "/cp", table_root(), "me", table, kQuery, "events", "g");
+  };
   ASSERT_TRUE(sweep().ok());
   EXPECT_TRUE(stdfs::exists(csv_file(cp->query_id(), 0))) << "its epochs hold: it may still commit";
   epoch(1, 2);  // partition 1 moved, but the batch has no rows of it
