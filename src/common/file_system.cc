@@ -360,7 +360,7 @@ Status create_atomically(FileSystem& fs, const std::string& dir, const std::stri
     if (put.ok()) return put;
     if (put.code() == StatusCode::kAlreadyExists) {
       auto existing = fs.read_file(path);
-      if (!existing.ok()) return existing.status();  // cannot tell whose it is: the step is tried again
+      if (!existing.ok()) return existing.status();      // cannot tell whose it is: the step is tried again
       if (*existing == bytes) return Status::success();  // our own earlier try
       return Status::fatal(path + " exists (written by another writer)", StatusCode::kAlreadyExists);
     }
