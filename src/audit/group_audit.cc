@@ -166,7 +166,7 @@ class GroupAuditor {
       const std::string name = base_name(rel);
       const std::string full = root + "/" + rel;
       if (is_temp_file_name(name)) {
-        check_temp(full, name.substr(1, name.size() - 5));
+        check_temp(full, std::string(final_name_of_temp(name)));
         continue;
       }
       auto key = writer_and_batch_of(name);

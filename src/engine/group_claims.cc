@@ -39,6 +39,12 @@ Claim claim_in(const DeltaSnapshot& table, std::string_view query_id, int32_t pa
   return c;
 }
 
+bool writer_committed(const DeltaSnapshot& table, std::string_view query_id, std::string_view writer,
+                      int64_t batch_id) {
+  auto txn = table.txns.find(writer_app_id(query_id, writer));
+  return txn != table.txns.end() && txn->second.version >= batch_id;
+}
+
 bool can_never_commit(const DeltaSnapshot& table, std::string_view query_id, const OffsetsEntry& entry) {
   for (const auto& r : entry.ranges) {
     if (r.end <= r.start) continue;

@@ -52,6 +52,10 @@ Result<std::map<int32_t, Claim>> claim_partitions(FileSystem& fs, const std::str
                                                   std::string_view query_id, const std::vector<int32_t>& partitions,
                                                   std::string_view member, std::string_view temp_owner = {});
 
+// True when the table holds batch `batch_id` of the process whose checkpoint has query id `writer`
+// (its writer txn, writer_app_id, is at that batch or later).
+bool writer_committed(const DeltaSnapshot& table, std::string_view query_id, std::string_view writer, int64_t batch_id);
+
 // True when the batch of `entry` can never be committed any more: an owner epoch it was planned
 // under (OffsetsEntry::epochs) has moved, or the table holds offsets from its start on. False
 // for an entry without epochs (nothing can be told).

@@ -1,6 +1,7 @@
 #include "engine/group_members.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "common/log.h"
 #include "delta/delta_log.h"
@@ -29,12 +30,19 @@ Status remove_member_dir(FileSystem& fs, const std::string& dir) {
 
 std::string members_dir(const std::string& checkpoint_path) { return checkpoint_path + "/members"; }
 
-Status remove_batch_files(FileSystem& fs, const OffsetsEntry& entry) {
+// Where each file `entry` plans is, below the root its sink recorded.
+static std::vector<std::string> batch_file_paths(const OffsetsEntry& entry) {
+  std::vector<std::string> paths;
   for (const auto& f : entry.files) {
     auto sink =
         std::find_if(entry.sinks.begin(), entry.sinks.end(), [&](const SinkSpec& s) { return s.name == f.sink; });
-    if (sink == entry.sinks.end()) continue;
-    const std::string path = sink->root + "/" + f.path;
+    if (sink != entry.sinks.end()) paths.push_back(sink->root + "/" + f.path);
+  }
+  return paths;
+}
+
+Status remove_batch_files(FileSystem& fs, const OffsetsEntry& entry) {
+  for (const std::string& path : batch_file_paths(entry)) {
     const auto slash = path.rfind('/');
     KPIPE_RETURN_IF_ERROR(fs.remove(path));
     if (!fs.is_object_store(path)) {
@@ -64,16 +72,12 @@ static Status sweep_uncommittable(const std::shared_ptr<FileSystem>& fs, const s
   KPIPE_ASSIGN_OR_RETURN(auto cp, Checkpoint::open(fs, dir, topic, group_id));
   auto pending = cp->pending_batch();
   if (!pending) return Status::success();
-  auto txn = table.txns.find(writer_app_id(query_id, cp->query_id()));
-  if (txn != table.txns.end() && txn->second.version >= pending->batch_id) return Status::success();  // committed
+  if (writer_committed(table, query_id, cp->query_id(), pending->batch_id)) return Status::success();
   if (!can_never_commit(table, query_id, *pending)) return Status::success();
-  bool any = false;
-  for (const auto& f : pending->files) {
-    auto sink =
-        std::find_if(pending->sinks.begin(), pending->sinks.end(), [&](const SinkSpec& s) { return s.name == f.sink; });
-    if (sink != pending->sinks.end() && fs->exists(sink->root + "/" + f.path)) any = true;
+  const auto paths = batch_file_paths(*pending);
+  if (std::none_of(paths.begin(), paths.end(), [&](const auto& p) { return fs->exists(p); })) {
+    return Status::success();  // swept before
   }
-  if (!any) return Status::success();  // swept before
   KPIPE_RETURN_IF_ERROR(remove_batch_files(*fs, *pending));
   // A large file still uploading (multipart): abort it, so that it never appears.
   std::string prefix = final_file_name(cp->query_id(), pending->batch_id, 0, "");
@@ -102,7 +106,7 @@ Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std
     // could make a starting process fail to take its own.
     if (!fs->exists(dir + "/metadata")) continue;
     // Held: its process lives (a zombie included, which cleans up after itself). Unavailable: the
-    // file system cannot lock, so nobody can tell; leave it.
+    // file system cannot lock, so nobody can tell: only a batch that can never commit is swept.
     auto lock = fs->lock_exclusive(dir + "/lock", owner_line());
     if (!lock.ok()) {
       // (Another sweeper may have removed the directory meanwhile: nothing to say then.)
@@ -114,9 +118,7 @@ Result<SweepResult> sweep_dead_members(std::shared_ptr<FileSystem> fs, const std
     if (fs->exists(dir + "/metadata")) {  // (gone if another sweeper was first)
       KPIPE_ASSIGN_OR_RETURN(auto cp, Checkpoint::open(fs, dir, topic, group_id));
       if (auto pending = cp->pending_batch()) {
-        auto txn = table.txns.find(writer_app_id(query_id, cp->query_id()));
-        const bool committed = txn != table.txns.end() && txn->second.version >= pending->batch_id;
-        if (!committed) {
+        if (!writer_committed(table, query_id, cp->query_id(), pending->batch_id)) {
           KPIPE_RETURN_IF_ERROR(remove_batch_files(*fs, *pending));
           ++done.batches;
           log_info("group", "removed the " + std::to_string(pending->files.size()) + " file(s) of batch " +

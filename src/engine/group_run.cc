@@ -84,8 +84,7 @@ Status GroupRun::settle(const Status& failure) {
   auto pending = cp.pending_batch();
   KPIPE_ASSIGN_OR_RETURN(const DeltaSnapshot* table, delta_snapshot(*s_.delta));
   if (pending) {
-    auto txn = table->txns.find(writer_app_id(s_.query_id, cp.query_id()));
-    const bool in_table = txn != table->txns.end() && txn->second.version >= pending->batch_id;
+    const bool in_table = writer_committed(*table, s_.query_id, cp.query_id(), pending->batch_id);
     CommitEntry close;
     close.batch_id = pending->batch_id;
     close.committed_at_ms = wall_clock_ms();

@@ -75,6 +75,11 @@ bool is_temp_file_name(std::string_view name) {
   return name.size() > 1 + kTempSuffix.size() && name.front() == '.' && name.ends_with(kTempSuffix);
 }
 
+std::string_view final_name_of_temp(std::string_view temp_name) {
+  if (!is_temp_file_name(temp_name)) return {};
+  return temp_name.substr(1, temp_name.size() - 1 - kTempSuffix.size());
+}
+
 std::optional<int64_t> batch_id_of(std::string_view final_name, std::string_view query_id) {
   std::string head(kPrefix);
   head += query8(query_id);

@@ -28,6 +28,8 @@ std::string file_name_prefix(std::string_view query_id);
 std::string temp_file_name(std::string_view final_name);
 // True for names made by temp_file_name (and write_atomically, which uses the same shape).
 bool is_temp_file_name(std::string_view name);
+// The final name a temp_file_name was made from ("" for a name that is not a temp name).
+std::string_view final_name_of_temp(std::string_view temp_name);
 // The batch id of a final name made for `query_id`; nullopt for temp names, other queries'
 // files and anything else (_SUCCESS, user files). Used to remove a partial attempt's files.
 std::optional<int64_t> batch_id_of(std::string_view final_name, std::string_view query_id);

@@ -169,27 +169,33 @@ class S3FileSystemAdapter : public FileSystem {
     // A store that said once it cannot is not asked again (create_atomically falls back).
     if (no_conditional_puts_.load())
       return Status::fatal("no conditional PUT at this store", StatusCode::kUnimplemented);
-    const std::string p = arrow_path(path);
-    const auto slash = p.find('/');
-    if (slash == std::string::npos) return Status::fatal(path + ": no object key", StatusCode::kInvalidArgument);
-    arrow::fs::S3Options o = options_;
-    if (o.region.empty()) o.region = fs_->region();
-    Status st = kpipe::put_if_absent(o, p.substr(0, slash), p.substr(slash + 1), bytes);
+    const auto [bucket, key] = bucket_and_key(path);
+    if (key.empty()) return Status::fatal(path + ": no object key", StatusCode::kInvalidArgument);
+    Status st = kpipe::put_if_absent(request_options(), bucket, key, bytes);
     if (st.code() == StatusCode::kUnimplemented) no_conditional_puts_.store(true);
     return st;
   }
 
   Result<int> abort_unfinished_uploads(const std::string& dir, std::string_view name_prefix) override {
-    const std::string p = arrow_path(dir);
-    const auto slash = p.find('/');
-    const std::string bucket = p.substr(0, slash);
-    const std::string prefix = slash == std::string::npos ? "" : p.substr(slash + 1) + "/";
-    arrow::fs::S3Options o = options_;
-    if (o.region.empty()) o.region = fs_->region();
-    return kpipe::abort_unfinished_uploads(o, bucket, prefix, name_prefix);
+    const auto [bucket, key] = bucket_and_key(dir);
+    return kpipe::abort_unfinished_uploads(request_options(), bucket, key.empty() ? "" : key + "/", name_prefix);
   }
 
  private:
+  // "s3://bucket/a/b" → ("bucket", "a/b"); the key is empty for the bucket itself.
+  static std::pair<std::string, std::string> bucket_and_key(const std::string& uri) {
+    const std::string p = arrow_path(uri);
+    const auto slash = p.find('/');
+    if (slash == std::string::npos) return {p, ""};
+    return {p.substr(0, slash), p.substr(slash + 1)};
+  }
+  // The options for the requests signed here (s3_uploads.h), with the region Arrow resolved.
+  arrow::fs::S3Options request_options() const {
+    arrow::fs::S3Options o = options_;
+    if (o.region.empty()) o.region = fs_->region();
+    return o;
+  }
+
   std::shared_ptr<arrow::fs::S3FileSystem> fs_;
   arrow::fs::S3Options options_;
   std::atomic<bool> no_conditional_puts_{false};

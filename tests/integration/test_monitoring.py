@@ -79,19 +79,22 @@ def with_values(expr: str) -> str:
     return expr
 
 
-def metric_names(node) -> set[str]:
-    """The metric of every vector and matrix selector in a parsed PromQL expression."""
-    names = set()
+def nodes(node):
+    """Every node of a parsed PromQL expression, depth first (a selector's matchers are its own)."""
+    yield node
     if isinstance(node, promql_parser.VectorSelector):
-        names.add(node.name)
-        return names
+        return
     for attr in ("expr", "lhs", "rhs", "vector_selector", "param"):
         child = getattr(node, attr, None)
         if child is not None and not isinstance(child, (str, int, float)):
-            names |= metric_names(child)
+            yield from nodes(child)
     for arg in getattr(node, "args", None) or []:
-        names |= metric_names(arg)
-    return names
+        yield from nodes(arg)
+
+
+def metric_names(node) -> set[str]:
+    """The metric of every vector and matrix selector in a parsed PromQL expression."""
+    return {n.name for n in nodes(node) if isinstance(n, promql_parser.VectorSelector)}
 
 
 def wanted_metrics(exprs: list[str]) -> set[str]:
@@ -101,21 +104,16 @@ def wanted_metrics(exprs: list[str]) -> set[str]:
 def labels_used(node) -> set[str]:
     """Labels an expression groups by (by/without), matches on (on/ignoring/group_left) or selects by."""
     used = set()
-    if isinstance(node, promql_parser.VectorSelector):
-        return {m.name for m in node.matchers.matchers if m.name != "__name__"}
-    modifier = getattr(node, "modifier", None)
-    if isinstance(node, promql_parser.AggregateExpr) and modifier is not None:
-        used |= set(modifier.labels)
-    if isinstance(node, promql_parser.BinaryExpr) and modifier is not None:
-        if modifier.matching is not None:
-            used |= set(modifier.matching.labels)
-        used |= set(getattr(modifier.card, "labels", None) or [])
-    for attr in ("expr", "lhs", "rhs", "vector_selector", "param"):
-        child = getattr(node, attr, None)
-        if child is not None and not isinstance(child, (str, int, float)):
-            used |= labels_used(child)
-    for arg in getattr(node, "args", None) or []:
-        used |= labels_used(arg)
+    for n in nodes(node):
+        if isinstance(n, promql_parser.VectorSelector):
+            used |= {m.name for m in n.matchers.matchers if m.name != "__name__"}
+        modifier = getattr(n, "modifier", None)
+        if isinstance(n, promql_parser.AggregateExpr) and modifier is not None:
+            used |= set(modifier.labels)
+        if isinstance(n, promql_parser.BinaryExpr) and modifier is not None:
+            if modifier.matching is not None:
+                used |= set(modifier.matching.labels)
+            used |= set(getattr(modifier.card, "labels", None) or [])
     return used
 
 

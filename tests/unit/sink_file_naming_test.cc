@@ -31,6 +31,8 @@ TEST(FileNamingTest, TempNamesAreHiddenAndRecognised) {
   EXPECT_TRUE(is_temp_file_name(temp));
   EXPECT_TRUE(is_temp_file_name(".7.tmp"));  // write_atomically's checkpoint temp files
   EXPECT_FALSE(is_temp_file_name(final_name));
+  EXPECT_EQ(final_name_of_temp(temp), final_name);
+  EXPECT_EQ(final_name_of_temp(final_name), "");
   EXPECT_FALSE(is_temp_file_name(".tmp"));
   EXPECT_FALSE(is_temp_file_name("x.tmp"));
   EXPECT_FALSE(is_temp_file_name(".hidden"));
