@@ -119,8 +119,8 @@ class CsvEncoder final : public FileEncoder {
     options.quoting_header =
         header_needs_quotes(*slice->schema()) ? arrow::csv::QuotingStyle::Needed : arrow::csv::QuotingStyle::None;
 
-    KPIPE_ASSIGN_OR_RETURN(auto sink,
-                           from_arrow(arrow::io::BufferOutputStream::Create(64 * 1024 + length * 64), "encoding csv"));
+    KPIPE_ASSIGN_OR_RETURN(
+        auto sink, from_arrow(arrow::io::BufferOutputStream::Create(output_capacity(length, 64)), "encoding csv"));
     KPIPE_RETURN_IF_ERROR(from_arrow(arrow::csv::WriteCSV(*slice, options, sink.get()), "encoding csv"));
     return from_arrow(sink->Finish(), "encoding csv");
   }

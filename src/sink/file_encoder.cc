@@ -14,10 +14,23 @@ Result<std::shared_ptr<arrow::Buffer>> FileEncoder::encode(const arrow::RecordBa
   }
   KPIPE_RETURN_IF_ERROR(ensure_arrow_compute());
   try {
-    return encode_rows(rows, offset, length);
+    KPIPE_ASSIGN_OR_RETURN(auto file, encode_rows(rows, offset, length));
+    if (length > 0) {
+      const int64_t per_row = (file->size() + length - 1) / length;
+      int64_t seen = bytes_per_row_.load(std::memory_order_relaxed);
+      while (per_row > seen && !bytes_per_row_.compare_exchange_weak(seen, per_row, std::memory_order_relaxed)) {
+      }
+    }
+    return file;
   } catch (const std::exception& e) {
     return from_exception(e, context);
   }
+}
+
+int64_t FileEncoder::output_capacity(int64_t rows, int64_t first_guess_per_row) const {
+  const int64_t seen = bytes_per_row_.load(std::memory_order_relaxed);
+  const int64_t per_row = seen > 0 ? seen + seen / 8 : first_guess_per_row;
+  return 64 * 1024 + rows * per_row;
 }
 
 }  // namespace kpipe

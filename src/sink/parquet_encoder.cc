@@ -4,10 +4,14 @@
 #include <parquet/properties.h>
 
 #include <cctype>
+#include <map>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/strings.h"
 #include "sink/arrow_boundary.h"
+#include "sink/dictionary_choice.h"
 #include "sink/encoders.h"
 
 #ifndef KPIPE_VERSION
@@ -30,8 +34,11 @@ parquet::Compression::type codec_of(Compression c) {
   return parquet::Compression::UNCOMPRESSED;
 }
 
-std::shared_ptr<parquet::WriterProperties> writer_properties(Compression c) {
-  return parquet::WriterProperties::Builder()
+// `plain`: the columns written without a dictionary (columns_without_dictionary).
+std::shared_ptr<parquet::WriterProperties> writer_properties(Compression c, const std::vector<std::string>& plain) {
+  parquet::WriterProperties::Builder builder;
+  for (const std::string& column : plain) builder.disable_dictionary(column);
+  return builder
       // "<application> version <semver> (build <x>)" is the shape parquet-mr's VersionParser
       // accepts; a created_by it cannot parse makes Spark ignore the string columns' statistics.
       .created_by("kpipe version " KPIPE_VERSION " (build " CREATED_BY_VERSION ")")
@@ -70,7 +77,7 @@ std::shared_ptr<parquet::ArrowWriterProperties> arrow_writer_properties() {
 class ParquetEncoder final : public FileEncoder {
  public:
   explicit ParquetEncoder(Compression c)
-      : extension_(parquet_extension(c)), props_(writer_properties(c)), arrow_props_(arrow_writer_properties()) {}
+      : compression_(c), extension_(parquet_extension(c)), arrow_props_(arrow_writer_properties()) {}
 
   std::string_view sink_name() const override { return "parquet"; }
   std::string_view extension() const override { return extension_; }
@@ -80,22 +87,35 @@ class ParquetEncoder final : public FileEncoder {
                                                      int64_t length) const override {
     std::shared_ptr<arrow::RecordBatch> slice = rows.Slice(offset, length);
     KPIPE_ASSIGN_OR_RETURN(
-        auto sink, from_arrow(arrow::io::BufferOutputStream::Create(initial_capacity(length)), "encoding parquet"));
+        auto sink, from_arrow(arrow::io::BufferOutputStream::Create(output_capacity(length, 48)), "encoding parquet"));
     KPIPE_ASSIGN_OR_RETURN(
-        auto writer, from_arrow(parquet::arrow::FileWriter::Open(*rows.schema(), arrow::default_memory_pool(), sink,
-                                                                 props_, arrow_props_),
-                                "encoding parquet"));
+        auto writer,
+        from_arrow(parquet::arrow::FileWriter::Open(*rows.schema(), arrow::default_memory_pool(), sink,
+                                                    properties_for(columns_without_dictionary(*slice)), arrow_props_),
+                   "encoding parquet"));
     KPIPE_RETURN_IF_ERROR(from_arrow(writer->WriteRecordBatch(*slice), "encoding parquet"));
     KPIPE_RETURN_IF_ERROR(from_arrow(writer->Close(), "encoding parquet"));
     return from_arrow(sink->Finish(), "encoding parquet");
   }
 
-  // Roughly the compressed size of a small event row, so most files never regrow the buffer.
-  static int64_t initial_capacity(int64_t rows) { return 4096 + rows * 48; }
+  // The writer properties for a choice of plain columns, made once per choice: a topic's files
+  // mostly make the same one.
+  std::shared_ptr<parquet::WriterProperties> properties_for(const std::vector<std::string>& plain) const {
+    std::string key;
+    for (const std::string& column : plain) key.append(column).push_back('\0');
+    std::lock_guard lock(mu_);
+    auto it = props_.find(key);
+    if (it != props_.end()) return it->second;
+    if (props_.size() >= kMaxPropertyChoices) props_.clear();
+    return props_[key] = writer_properties(compression_, plain);
+  }
 
+  static constexpr size_t kMaxPropertyChoices = 64;
+  Compression compression_;
   std::string_view extension_;
-  std::shared_ptr<parquet::WriterProperties> props_;
   std::shared_ptr<parquet::ArrowWriterProperties> arrow_props_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::shared_ptr<parquet::WriterProperties>> props_;
 };
 
 }  // namespace

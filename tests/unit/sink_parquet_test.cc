@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "sink/dictionary_choice.h"
 #include "sink/encoders.h"
 #include "sink_test_util.h"
 
@@ -91,8 +92,9 @@ TEST(ParquetEncoderTest, EveryTypeRoundTripsThroughPyarrowAndDuckdb) {
 }
 
 // The physical layout Spark, Hive and DuckDB rely on: TIMESTAMP(isAdjustedToUTC, MICROS) on
-// INT64 (not int96, not millis), logical String/Date, statistics, dictionary, one row group,
-// and a created_by that parquet-mr's VersionParser accepts.
+// INT64 (not int96, not millis), logical String/Date, statistics, one row group, and a
+// created_by that parquet-mr's VersionParser accepts. Every column holds distinct values, so
+// none has a dictionary (parquet-mr's rule, ColumnsAreDictionaryEncodedOnlyWhereThatIsSmaller).
 TEST(ParquetEncoderTest, PhysicalLayoutAndMetadata) {
   TempDir dir;
   auto batch = all_types_batch(true);
@@ -104,16 +106,65 @@ TEST(ParquetEncoderTest, PhysicalLayoutAndMetadata) {
                 std::string(ARROW_VERSION_STRING) +
                 ")\n"
                 "parquet row_groups: 1 rows: 5\n"
-                "parquet column s: BYTE_ARRAY {\"Type\":\"String\"} SNAPPY stats=True nulls=1 dict\n"
-                "parquet column i64: INT64 none SNAPPY stats=True nulls=1 dict\n"
-                "parquet column i32: INT32 none SNAPPY stats=True nulls=1 dict\n"
-                "parquet column d: DOUBLE none SNAPPY stats=True nulls=1 dict\n"
-                "parquet column f: FLOAT none SNAPPY stats=True nulls=1 dict\n"
+                "parquet column s: BYTE_ARRAY {\"Type\":\"String\"} SNAPPY stats=True nulls=1 plain\n"
+                "parquet column i64: INT64 none SNAPPY stats=True nulls=1 plain\n"
+                "parquet column i32: INT32 none SNAPPY stats=True nulls=1 plain\n"
+                "parquet column d: DOUBLE none SNAPPY stats=True nulls=1 plain\n"
+                "parquet column f: FLOAT none SNAPPY stats=True nulls=1 plain\n"
                 "parquet column b: BOOLEAN none SNAPPY stats=True nulls=1 plain\n"
                 "parquet column ts: INT64 {\"Type\":\"Timestamp\",\"isAdjustedToUTC\":true,\"timeUnit\":"
                 "\"microseconds\",\"is_from_converted_type\":false,\"force_set_converted_type\":false} SNAPPY "
-                "stats=True nulls=1 dict\n"
-                "parquet column dt: INT32 {\"Type\":\"Date\"} SNAPPY stats=True nulls=1 dict\n");
+                "stats=True nulls=1 plain\n"
+                "parquet column dt: INT32 {\"Type\":\"Date\"} SNAPPY stats=True nulls=1 plain\n");
+}
+
+// A dictionary only where dictionary plus indices are smaller than plain values, as parquet-mr
+// decides: unique ids, timestamps and measurements are written plain, a repeated string and a
+// handful of values keep their dictionary; booleans and nested columns are left to Arrow.
+TEST(DictionaryChoiceTest, OnlyColumnsWhoseDictionaryWouldNotPayAreListed) {
+  auto events = testing::event_batch(5000);
+  EXPECT_EQ(columns_without_dictionary(*events), (std::vector<std::string>{"event_id", "ts", "value"}));
+  // The sample is the first kDictionarySampleValues non-null values of the rows given.
+  EXPECT_EQ(columns_without_dictionary(*events->Slice(100, 3)), (std::vector<std::string>{"event_id", "ts", "value"}));
+
+  auto few = testing::from_json(arrow::float64(), "[1.5, 2.5, 1.5, 2.5, 1.5, 2.5, null, 1.5, 2.5, 1.5, 2.5, 1.5]");
+  auto same = testing::from_json(arrow::utf8(), R"(["a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a"])");
+  auto nulls =
+      testing::from_json(arrow::int64(), "[null, null, null, null, null, null, null, null, null, null, null, null]");
+  auto flags = testing::from_json(arrow::boolean(),
+                                  "[true, false, true, false, true, false, true, false, true, false, true, false]");
+  auto ids = testing::from_json(arrow::int64(), "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]");
+  auto lists = testing::from_json(arrow::list(arrow::int64()),
+                                  "[[1], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12]]");
+  auto schema =
+      arrow::schema({arrow::field("few", arrow::float64()), arrow::field("same", arrow::utf8()),
+                     arrow::field("nulls", arrow::int64()), arrow::field("flags", arrow::boolean()),
+                     arrow::field("ids", arrow::int64()), arrow::field("lists", arrow::list(arrow::int64()))});
+  auto batch = arrow::RecordBatch::Make(schema, 12, {few, same, nulls, flags, ids, lists});
+  EXPECT_EQ(columns_without_dictionary(*batch), (std::vector<std::string>{"ids"}));
+}
+
+// What a reader sees in the seed's files: event_id, ts and value without a dictionary page,
+// source with one, and every value as written.
+TEST(ParquetEncoderTest, ColumnsAreDictionaryEncodedOnlyWhereThatIsSmaller) {
+  TempDir dir;
+  auto batch = event_batch(5000);
+  std::string path = write_parquet(dir, Compression::kSnappy, *batch, 0, batch->num_rows());
+  auto got = read_back("parquet", path);
+  ASSERT_EQ(got.exit_code, 0) << got.output;
+  const std::string columns = lines_starting_with(got.output, "parquet column ");
+  EXPECT_NE(columns.find("parquet column event_id: BYTE_ARRAY {\"Type\":\"String\"} SNAPPY stats=True nulls=0 plain\n"),
+            std::string::npos)
+      << columns;
+  EXPECT_NE(columns.find(
+                "SNAPPY stats=True nulls=0 plain\nparquet column value: DOUBLE none SNAPPY stats=True nulls=0 plain\n"
+                "parquet column source: BYTE_ARRAY {\"Type\":\"String\"} SNAPPY stats=True nulls=0 dict\n"),
+            std::string::npos)
+      << columns;
+  EXPECT_NE(got.output.find("parquet row_groups: 1 rows: 5000\n"), std::string::npos) << got.output;
+  const std::string rows = lines_starting_with(got.output, "duckdb row: ");
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 5000);
+  EXPECT_NE(rows.find("duckdb row: 'run-7f3a9c21-000000004999' | "), std::string::npos);
 }
 
 TEST(ParquetEncoderTest, CompressionCodecsAreApplied) {
