@@ -37,10 +37,9 @@ int sample_type(const arrow::DataType& type) {
     case arrow::Type::BOOL: return -1;
     default: break;
   }
-  if (!arrow::is_fixed_width(type.id()) || arrow::is_nested(type.id()) || type.id() == arrow::Type::DICTIONARY) {
-    return -1;
-  }
-  const int bits = static_cast<const arrow::FixedWidthType&>(type).bit_width();
+  const auto* fixed = dynamic_cast<const arrow::FixedWidthType*>(&type);
+  if (fixed == nullptr || arrow::is_nested(type.id()) || type.id() == arrow::Type::DICTIONARY) return -1;
+  const int bits = fixed->bit_width();
   return bits >= 8 && bits % 8 == 0 ? bits / 8 : -1;
 }
 
