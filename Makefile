@@ -4,6 +4,13 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 PYTEST_ARGS ?=
 PY := .venv/bin/python
+# ccache when it is installed (scripts/bootstrap installs it with the development tools): a file
+# compiled before with the same flags, in this clone or another on the machine, is not compiled
+# again. Looked up when a recipe runs, after bootstrap. Paths are hashed relative to the clone and
+# not by directory, so a fresh clone of the same commit hits the cache.
+LAUNCHER = $$(command -v ccache >/dev/null 2>&1 && echo -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all bootstrap build test unit-test integration-test test-docker run down clean-data clean
 .PHONY: test-docker-arm64
@@ -15,7 +22,7 @@ bootstrap:
 	@scripts/bootstrap
 
 build: bootstrap
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR)
 
 # Every test: unit tests (GoogleTest, via ctest), then integration tests against a real broker
@@ -97,13 +104,13 @@ test-asan: asan-unit-test
 	@KPIPE_BIN=$(CURDIR)/$(ASAN_DIR)/kpipe $(PY) -m pytest $(SAN_PYTEST) $(PYTEST_ARGS)
 
 asan-unit-test: bootstrap
-	@cmake -S . -B $(ASAN_DIR) $(SAN_CMAKE) -DKPIPE_SANITIZE=address,undefined >/dev/null
+	@cmake -S . -B $(ASAN_DIR) $(SAN_CMAKE) $(LAUNCHER) -DKPIPE_SANITIZE=address,undefined >/dev/null
 	@cmake --build $(ASAN_DIR) -j2
 	@ctest --test-dir $(ASAN_DIR) --output-on-failure -j2
 
 # TSan: the same, with the TSan build.
 test-tsan: bootstrap
-	@cmake -S . -B $(TSAN_DIR) $(SAN_CMAKE) -DKPIPE_SANITIZE=thread >/dev/null
+	@cmake -S . -B $(TSAN_DIR) $(SAN_CMAKE) $(LAUNCHER) -DKPIPE_SANITIZE=thread >/dev/null
 	@cmake --build $(TSAN_DIR) -j2
 	@$(TSAN_ENV) $(TSAN_RUN) ctest --test-dir $(TSAN_DIR) --output-on-failure -j2
 	@$(TSAN_ENV) KPIPE_BIN=$(CURDIR)/$(TSAN_DIR)/kpipe $(TSAN_RUN) $(PY) -m pytest $(SAN_PYTEST) $(PYTEST_ARGS)
