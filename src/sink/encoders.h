@@ -78,13 +78,16 @@ class FileEncoder {
   virtual Result<std::shared_ptr<arrow::Buffer>> encode_rows(const arrow::RecordBatch& rows, int64_t offset,
                                                              int64_t length) const = 0;
 
-  // The bytes to reserve for a file of `rows` rows: an eighth more than the most bytes per row
-  // this encoder's files have taken so far, `first_guess_per_row` before the first file, plus
-  // 64 KiB. Growing an output buffer copies it; with 10 KB events a 5,000-row CSV file grew from
-  // its first guess through eight doublings.
+  // The bytes to reserve for a file of `rows` rows: 64 KiB plus an eighth more than the bytes
+  // per row of this encoder's recent files (a running average, so one file of huge rows moves it
+  // by an eighth), `first_guess_per_row` before the first file, and never more than 64 MiB
+  // (beyond that the buffer grows as it fills). Growing an output buffer copies it: with 10 KB
+  // events a 5,000-row CSV file grew from its first guess through eight doublings.
   int64_t output_capacity(int64_t rows, int64_t first_guess_per_row) const;
 
  private:
+  // The running average of bytes per row, in 1/kRowBytesScale bytes; 0 before the first file.
+  static constexpr int64_t kRowBytesScale = 256;
   mutable std::atomic<int64_t> bytes_per_row_{0};
 };
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 
 #include "sink/arrow_boundary.h"
@@ -16,10 +17,10 @@ Result<std::shared_ptr<arrow::Buffer>> FileEncoder::encode(const arrow::RecordBa
   try {
     KPIPE_ASSIGN_OR_RETURN(auto file, encode_rows(rows, offset, length));
     if (length > 0) {
-      const int64_t per_row = (file->size() + length - 1) / length;
-      int64_t seen = bytes_per_row_.load(std::memory_order_relaxed);
-      while (per_row > seen && !bytes_per_row_.compare_exchange_weak(seen, per_row, std::memory_order_relaxed)) {
-      }
+      // Files encoded at once may both update it; either result is a fine estimate.
+      const int64_t per_row = file->size() * kRowBytesScale / length;
+      const int64_t before = bytes_per_row_.load(std::memory_order_relaxed);
+      bytes_per_row_.store(before == 0 ? per_row : (before * 7 + per_row) / 8, std::memory_order_relaxed);
     }
     return file;
   } catch (const std::exception& e) {
@@ -28,9 +29,11 @@ Result<std::shared_ptr<arrow::Buffer>> FileEncoder::encode(const arrow::RecordBa
 }
 
 int64_t FileEncoder::output_capacity(int64_t rows, int64_t first_guess_per_row) const {
-  const int64_t seen = bytes_per_row_.load(std::memory_order_relaxed);
-  const int64_t per_row = seen > 0 ? seen + seen / 8 : first_guess_per_row;
-  return 64 * 1024 + rows * per_row;
+  constexpr int64_t kMostReserved = int64_t{64} << 20;
+  const int64_t average = bytes_per_row_.load(std::memory_order_relaxed);
+  const int64_t per_row =
+      average > 0 ? (average + average / 8 + kRowBytesScale - 1) / kRowBytesScale : first_guess_per_row;
+  return 64 * 1024 + std::min(kMostReserved, rows * per_row);
 }
 
 }  // namespace kpipe

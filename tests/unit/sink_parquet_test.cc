@@ -167,6 +167,42 @@ TEST(ParquetEncoderTest, ColumnsAreDictionaryEncodedOnlyWhereThatIsSmaller) {
   EXPECT_NE(rows.find("duckdb row: 'run-7f3a9c21-000000004999' | "), std::string::npos);
 }
 
+// An encoder that makes files of a set number of bytes per row, to watch the buffer reserved.
+class SizedEncoder final : public FileEncoder {
+ public:
+  std::string_view sink_name() const override { return "sized"; }
+  std::string_view extension() const override { return ".sized"; }
+  int64_t reserved_for(int64_t rows) const { return output_capacity(rows, 64); }
+  int64_t bytes_per_row = 0;
+
+ protected:
+  Result<std::shared_ptr<arrow::Buffer>> encode_rows(const arrow::RecordBatch&, int64_t,
+                                                     int64_t length) const override {
+    return std::shared_ptr<arrow::Buffer>(arrow::AllocateBuffer(length * bytes_per_row).ValueOrDie());
+  }
+};
+
+// The buffer reserved for a file follows the bytes per row of recent files, so a file of
+// large events is not copied through a row of doublings, and a file of huge rows cannot make
+// every later file reserve gigabytes.
+TEST(FileEncoderTest, ReservesWhatRecentFilesTookAndNeverGigabytes) {
+  auto batch = event_batch(5000);
+  SizedEncoder encoder;
+  EXPECT_EQ(encoder.reserved_for(5000), 64 * 1024 + 5000 * 64);  // the first guess
+  encoder.bytes_per_row = 10000;
+  ASSERT_TRUE(encoder.encode(*batch, 0, 5000).ok());
+  EXPECT_EQ(encoder.reserved_for(5000), 64 * 1024 + 5000 * 11250);
+  encoder.bytes_per_row = 80;
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(encoder.encode(*batch, 0, 5000).ok());
+  EXPECT_EQ(encoder.reserved_for(5000), 64 * 1024 + 5000 * 90);
+  encoder.bytes_per_row = 16 << 20;  // one row of 16 MiB
+  ASSERT_TRUE(encoder.encode(*batch, 0, 1).ok());
+  EXPECT_EQ(encoder.reserved_for(5000), 64 * 1024 + (int64_t{64} << 20));
+  encoder.bytes_per_row = 80;
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(encoder.encode(*batch, 0, 5000).ok());
+  EXPECT_LT(encoder.reserved_for(5000), 64 * 1024 + 5000 * 100);
+}
+
 TEST(ParquetEncoderTest, CompressionCodecsAreApplied) {
   for (auto [c, name] : {std::pair{Compression::kZstd, "ZSTD"}, std::pair{Compression::kNone, "UNCOMPRESSED"}}) {
     TempDir dir;
