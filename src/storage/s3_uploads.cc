@@ -148,7 +148,7 @@ Target target_of(const arrow::fs::S3Options& o, const std::string& region, const
 Status http_error(const std::string& what, const httplib::Result& res) {
   if (!res) {
     return Status::retriable(
-        what + ": cannot reach the store (" + httplib::to_string(res.error()) + "); check S3_ENDPOINT_URL",
+        what + ": cannot reach the store; check S3_ENDPOINT_URL (" + httplib::to_string(res.error()) + ")",
         StatusCode::kUnavailable);
   }
   const std::string body = res->body.substr(0, 300);

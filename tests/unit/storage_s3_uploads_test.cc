@@ -84,5 +84,17 @@ TEST(UploadListing, ReadsUploadsAndContinuation) {
   EXPECT_FALSE(parse_upload_listing("<Error><Code>AccessDenied</Code></Error>").ok());
 }
 
+// Both ways kpipe talks to S3 (Arrow's file system and these requests) say the same thing when
+// nothing answers, so a person (and a log search) sees one message naming the setting.
+TEST(PutIfAbsent, AStoreOutOfReachIsRetriableAndNamesTheSetting) {
+  arrow::fs::S3Options o = arrow::fs::S3Options::FromAccessKey("key", "secret");
+  o.scheme = "http";
+  o.endpoint_override = "127.0.0.1:1";  // nothing listens on port 1
+  o.region = "us-east-1";
+  const Status st = put_if_absent(o, "b", "out/_checkpoint/commits/0", "{}");
+  EXPECT_TRUE(st.is_retriable()) << st.message();
+  EXPECT_THAT(st.message(), HasSubstr("cannot reach the store; check S3_ENDPOINT_URL")) << st.message();
+}
+
 }  // namespace
 }  // namespace kpipe
