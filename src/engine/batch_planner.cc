@@ -29,6 +29,58 @@ void apply_cap(std::vector<PartitionRange>& ranges, int64_t cap) {
   }
 }
 
+// MAX_BATCH_RECORDS (see batch_planner.h): deterministic for given inputs.
+constexpr int64_t kPartitionsPerCutBatch = 8;
+
+void apply_memory_cap(std::vector<PartitionRange>& ranges, int64_t cap, const std::vector<PartitionRange>& held,
+                      int64_t batch_id) {
+  int64_t total = 0;
+  for (const auto& r : ranges) total += r.end - r.start;
+  if (cap <= 0 || total <= cap) return;
+  std::vector<size_t> behind;  // indexes of the partitions with something to read, in partition order
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    if (ranges[i].end > ranges[i].start) behind.push_back(i);
+  }
+  const auto m = static_cast<int64_t>(behind.size());
+  std::vector<int64_t> lag(ranges.size(), 0), given(ranges.size(), 0);
+  for (size_t i : behind) lag[i] = ranges[i].end - ranges[i].start;
+  int64_t left = cap;
+  auto give = [&](size_t i, int64_t upto) {  // raises partition i's share to `upto`, within its lag and the cap
+    const int64_t more = std::clamp<int64_t>(std::min(upto, lag[i]) - given[i], 0, left);
+    given[i] += more;
+    left -= more;
+  };
+  // 1. What the source holds in memory from a range's start, largest first, up to three quarters
+  //    of the cap (the last quarter always goes round, so no partition waits for ever): reading
+  //    it frees it, and it is read without waiting for a fetch.
+  std::vector<std::pair<int64_t, size_t>> in_memory;
+  for (size_t i : behind) {
+    for (const auto& h : held) {
+      if (h.partition == ranges[i].partition && h.start == ranges[i].start && h.end > h.start) {
+        in_memory.emplace_back(h.end - h.start, i);
+      }
+    }
+  }
+  std::sort(in_memory.begin(), in_memory.end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  const int64_t held_share = cap - cap / 4;
+  left = held_share;
+  for (const auto& [n, i] : in_memory) give(i, n);
+  left += cap - held_share;
+  // 2. A slice each for a few partitions, from a place that moves on every batch (by a quarter
+  //    of the spread, so that the quarter of the cap left after step 1 reaches every partition
+  //    in turn);
+  //    then, in the same order, whatever the cap still allows.
+  const int64_t spread = std::min(m, kPartitionsPerCutBatch);
+  const int64_t slice = (cap + spread - 1) / spread;
+  const int64_t step = std::max<int64_t>(spread / 4, 1);
+  const int64_t first = (batch_id % m) * step % m;
+  auto nth = [&](int64_t k) { return behind[static_cast<size_t>((first + k) % m)]; };
+  for (int64_t k = 0; k < m && left > 0; ++k) give(nth(k), std::max(slice, given[nth(k)]));
+  for (int64_t k = 0; k < m && left > 0; ++k) give(nth(k), lag[nth(k)]);
+  for (size_t i = 0; i < ranges.size(); ++i) ranges[i].end = ranges[i].start + given[i];
+}
+
 }  // namespace
 
 Result<Plan> plan_batch(const PlanInput& in) {
@@ -80,7 +132,7 @@ Result<Plan> plan_batch(const PlanInput& in) {
   // The memory bound is not a trigger policy: what it leaves is read by the next batch right
   // away instead of at the next trigger.
   if (in.max_batch_records > 0 && plan.total() > in.max_batch_records) {
-    apply_cap(plan.ranges, in.max_batch_records);
+    apply_memory_cap(plan.ranges, in.max_batch_records, in.held, in.batch_id);
     plan.more_available = true;
   }
   return plan;

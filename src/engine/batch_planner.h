@@ -24,6 +24,8 @@ struct PlanInput {
   int64_t max_batch_records = 0;                        // 0 = no cap (MAX_BATCH_RECORDS: memory bound)
   bool fail_on_data_loss = true;                        // FAIL_ON_DATA_LOSS
   std::map<int32_t, int64_t> stop_at;                   // --once: never read past these offsets
+  std::vector<PartitionRange> held;                     // what the source holds in memory (held_ranges)
+  int64_t batch_id = 0;                                 // the batch planned: turns MAX_BATCH_RECORDS' rotation
 };
 
 struct Plan {
@@ -38,6 +40,14 @@ struct Plan {
   }
 };
 
+// MAX_OFFSETS_PER_TRIGGER is spread over the partitions in proportion to their lag, as Spark's
+// maxOffsetsPerTrigger. MAX_BATCH_RECORDS, a memory bound, goes to a few partitions at a time
+// instead: first what the source already holds in memory from a range's start (up to three
+// quarters of it), then an equal slice each for up to 8 partitions taken in turn from a place
+// that moves on with every batch id, then whatever is left. A fetch brings a whole producer batch
+// of a partition (up to 1 MB), so a batch that took a little of each of 96 partitions left 96
+// producer batches in memory.
+//
 // A partition Kafka has but the previous batch did not (added since) starts at its earliest
 // offset, as in Spark. Offsets deleted before they were read are an error naming them, or,
 // with fail_on_data_loss = false, skipped and listed in Plan::data_loss.

@@ -162,6 +162,9 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
   in.max_offsets_per_trigger = opt_.max_offsets_per_trigger;
   in.max_batch_records = opt_.max_batch_records;
   in.fail_on_data_loss = opt_.fail_on_data_loss;
+  in.held = s_.source->held_ranges();
+  const auto& last_batch = s_.member_checkpoint->latest_offsets();
+  in.batch_id = last_batch ? last_batch->batch_id + 1 : 0;
   KPIPE_ASSIGN_OR_RETURN(Plan plan, plan_batch(in));
   more_available_ = plan.more_available;
   for (const auto& d : plan.data_loss) log_warn("stream", d + " (FAIL_ON_DATA_LOSS=false: skipped)");
@@ -172,8 +175,7 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
 
   std::map<int32_t, bool> caught_up;
   for (const auto& r : plan.ranges) caught_up[r.partition] = r.end >= marks[r.partition].high;
-  const auto& last = s_.member_checkpoint->latest_offsets();
-  const int64_t batch_id = last ? last->batch_id + 1 : 0;
+  const int64_t batch_id = in.batch_id;
   std::map<int32_t, int64_t> epochs;
   for (const auto& r : plan.ranges) epochs[r.partition] = claims[r.partition].epoch;
   Status st = s_.runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, caught_up, stop, epochs);

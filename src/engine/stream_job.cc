@@ -424,6 +424,8 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
   in.max_batch_records = opt.max_batch_records;
   in.fail_on_data_loss = opt.fail_on_data_loss;
   in.stop_at = stop_at;
+  in.held = seams.source->held_ranges();
+  in.batch_id = checkpoint->latest_offsets() ? checkpoint->latest_offsets()->batch_id + 1 : 0;
   KPIPE_ASSIGN_OR_RETURN(Plan plan, plan_batch(in));
   more_available = plan.more_available;
   for (const auto& d : plan.data_loss) log_warn("stream", d + " (FAIL_ON_DATA_LOSS=false: skipped)");
@@ -434,7 +436,7 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
 
   std::map<int32_t, bool> caught_up;
   for (const auto& r : plan.ranges) caught_up[r.partition] = r.end >= marks[r.partition].high;
-  const int64_t batch_id = checkpoint->latest_offsets() ? checkpoint->latest_offsets()->batch_id + 1 : 0;
+  const int64_t batch_id = in.batch_id;
   if (plan.total() == 0) {
     // Every partition idle: a day that completes now by the clock gets its markers from a batch
     // without rows, which goes through the whole protocol (write-ahead entry, markers, commits).

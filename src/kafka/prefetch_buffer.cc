@@ -164,6 +164,20 @@ std::optional<std::pair<int64_t, int64_t>> PrefetchBuffer::first_record(int32_t 
   return std::nullopt;
 }
 
+std::map<int32_t, int64_t> PrefetchBuffer::held_to() const {
+  std::map<int32_t, int64_t> held;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [partition, part] : parts_) {
+    if (part.chunks.empty()) continue;
+    const Chunk& tail = part.chunks.back();
+    if (tail.count == 0 || (part.chunks.size() == 1 && part.read == tail.count)) continue;
+    const Entry& last = tail.entries[tail.count - 1];
+    if (last.kind == Kind::kRecord) held[partition] = last.offset + 1;
+    if (last.kind == Kind::kEnd) held[partition] = last.offset;
+  }
+  return held;
+}
+
 void PrefetchBuffer::wait_for_data(uint64_t seen, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   data_cv_.wait_for(lock, timeout, [&] { return appended_ != seen; });

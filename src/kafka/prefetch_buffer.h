@@ -76,6 +76,11 @@ class PrefetchBuffer {
   void wait_for_data(uint64_t seen, std::chrono::milliseconds timeout);
   uint64_t appended() const;
 
+  // Any thread: per partition holding unread items, the offset just past the last record (or the
+  // end-of-partition mark) it holds. What a batch that starts at the partition's read position
+  // can take without fetching.
+  std::map<int32_t, int64_t> held_to() const;
+
   void clear();
   // A partition whose buffered items take this many bytes is full until the consumer frees some.
   // New chunks are a quarter of it (16 KiB to 1 MiB), so a partition holds little more than its

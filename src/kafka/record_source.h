@@ -72,6 +72,10 @@ class RecordSource {
     (void)offset;
     return std::nullopt;
   }
+  // The records the source holds in memory now (fetched ahead), per partition: [the next offset
+  // it will deliver, the offset past the last one held). The planner reads these first when
+  // MAX_BATCH_RECORDS cuts a batch. Never blocks; empty for a source that does not read ahead.
+  virtual std::vector<PartitionRange> held_ranges() { return {}; }
   // Calls `on_record` for every record of every range: offsets ascending within a partition,
   // partitions possibly interleaved. Retriable errors when the source stalls; a fatal one when
   // an offset no longer exists. `stop` abandons the read (kReplay).

@@ -280,6 +280,26 @@ std::optional<int64_t> KafkaSource::held_timestamp_ms(int32_t partition, int64_t
   return first->second;
 }
 
+std::vector<PartitionRange> KafkaSource::held_ranges() {
+  std::vector<PartitionRange> held;
+  if (!buffer_) return held;
+  for (const auto& [partition, to] : buffer_->held_to()) {
+    auto pos = position_.find(partition);
+    if (pos != position_.end() && to > pos->second) held.push_back(PartitionRange{partition, pos->second, to});
+  }
+  return held;
+}
+
+void KafkaSource::set_demanded(std::set<int32_t> partitions) {
+  {
+    std::lock_guard<std::mutex> lock(demand_mu_);
+    demanded_ = std::move(partitions);
+  }
+  demand_version_.fetch_add(1, std::memory_order_release);
+  static constexpr char kWake = 4;  // a paused partition the read waits for may be resumed now
+  (void)!::write(wake_[1], &kWake, 1);
+}
+
 Status KafkaSource::assign(const std::vector<PartitionRange>& ranges) {
   bool same = true;
   for (const auto& r : ranges) {
@@ -399,21 +419,30 @@ Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
     if (r.end > r.start) todo.push_back(r);
   }
   if (todo.empty()) return Status::success();
-  // Keep every partition assigned that was assigned, so prefetching goes on across batches.
+  // Keep every partition assigned that was assigned, so prefetching goes on across batches, and
+  // assign those this batch does not advance too: MAX_BATCH_RECORDS gives each batch a few
+  // partitions in turn (batch_planner.h), and a partition new to the assignment means assigning
+  // afresh, which drops what was fetched ahead.
   std::vector<PartitionRange> wanted = todo;
+  for (const auto& r : ranges) {
+    if (r.end <= r.start) wanted.push_back(PartitionRange{r.partition, r.start, r.start});
+  }
   for (const auto& [p, pos] : position_) {
     const int32_t partition = p;  // clang before 16 cannot capture a structured binding (make lint)
-    bool listed = std::any_of(todo.begin(), todo.end(), [&](const auto& r) { return r.partition == partition; });
+    bool listed = std::any_of(wanted.begin(), wanted.end(), [&](const auto& r) { return r.partition == partition; });
     if (!listed) wanted.push_back(PartitionRange{p, pos, pos});
   }
   KPIPE_RETURN_IF_ERROR(assign(wanted));
 
   const auto now = std::chrono::steady_clock::now();
   std::vector<Cursor> active;
+  std::set<int32_t> demanded;
   for (const auto& r : todo) {
     active.push_back(Cursor{r, queues_.at(r.partition), position_.at(r.partition), now,
                             options_.topic + "/" + std::to_string(r.partition)});
+    demanded.insert(r.partition);
   }
+  set_demanded(demanded);
   Status failure;
   while (!active.empty()) {
     if (stop.load(std::memory_order_relaxed)) {
@@ -427,11 +456,17 @@ Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
       if (!failure.ok()) break;
     }
     if (!failure.ok()) break;
+    const size_t before = active.size();
     std::erase_if(active, [this](const Cursor& c) {
       if (c.next < c.range.end) return false;
       position_[c.range.partition] = c.next;
       return true;
     });
+    if (active.size() != before) {
+      demanded.clear();
+      for (const auto& c : active) demanded.insert(c.range.partition);
+      set_demanded(demanded);
+    }
     if (active.empty() || got_any) continue;
     const auto t = std::chrono::steady_clock::now();
     for (const auto& c : active) {
@@ -446,6 +481,7 @@ Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
     if (!failure.ok()) break;
     buffer_->wait_for_data(seen, std::chrono::milliseconds(200));
   }
+  set_demanded({});
   if (!failure.ok()) {
     // The queue state is unknown after a failure: start clean next time.
     position_.clear();
@@ -591,6 +627,8 @@ void KafkaSource::prefetch_loop() {
   // first batch read for 17 s). A partition with a backlog does not reach its end while it
   // drains, so it keeps its slot.
   std::set<int32_t> caught_up;
+  std::set<int32_t> demanded;  // a copy of demanded_, taken when it changed
+  uint64_t demand_seen = ~uint64_t{0};
   std::set<int32_t> overshot;  // full, but librdkafka still had messages queued after a consume call
   std::map<int32_t, std::chrono::steady_clock::time_point> last_data, last_end;
   std::vector<std::pair<int32_t, rd_kafka_queue_t*>> order(queues_.begin(), queues_.end());
@@ -615,10 +653,21 @@ void KafkaSource::prefetch_loop() {
       }
     }
     bool got_any = false;
+    if (const uint64_t v = demand_version_.load(std::memory_order_acquire); v != demand_seen) {
+      std::lock_guard<std::mutex> lock(demand_mu_);
+      demanded = demanded_;
+      demand_seen = v;
+    }
     for (size_t turn = 0; turn < order.size(); ++turn) {
       const auto [partition, queue] = order[(first + turn) % order.size()];
       if (paused.count(partition)) {
         if (!buffer_->wants_more(partition)) continue;
+        // The whole buffer at its budget: only what the read waits for is fetched. Each fetch
+        // brings a whole producer batch (up to batch.size, 1 MB for librdkafka's producers)
+        // whatever the partition's share, so without this every partition of a 96-partition
+        // backlog came to hold one: memory grew with the partition count (heaptrack: 66 MB of
+        // buffer against a 12.8 MB budget).
+        if (!demanded.count(partition) && buffer_->bytes() >= options_.prefetch_bytes) continue;
         const bool needs_slot = !at_end(partition, now);
         if (needs_slot && fetching >= fetch_slots_) continue;
         set_paused(partition, false, true);

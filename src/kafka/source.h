@@ -82,6 +82,8 @@ class KafkaSource final : public RecordSource {
   // The first record of the last read that started at `offset`, or the first record the prefetch
   // buffer holds when the source is positioned at `offset` (between batches: the next batch's first).
   std::optional<int64_t> held_timestamp_ms(int32_t partition, int64_t offset) override;
+  // What the prefetch buffer holds from each assigned partition's position on.
+  std::vector<PartitionRange> held_ranges() override;
 
   // Reads every message of every range and calls `on_record` for each: offsets ascending within
   // a partition, partitions interleaved. A prefetch thread copies messages out of librdkafka's
@@ -161,6 +163,12 @@ class KafkaSource final : public RecordSource {
   // resumes them in turn).
   size_t fetch_slots_ = 0;
   std::set<int32_t> held_back_;
+  // The partitions the current read() still waits for: the prefetch thread fetches them whatever
+  // the buffer holds; the others only while the whole buffer is under prefetch_bytes.
+  mutable std::mutex demand_mu_;
+  std::set<int32_t> demanded_;
+  std::atomic<uint64_t> demand_version_{0};  // bumped by set_demanded
+  void set_demanded(std::set<int32_t> partitions);
   std::shared_ptr<ErrorState> errors_;
   // The partitions the prefetch thread has paused, for cached_high_watermarks on the job thread.
   mutable std::mutex paused_mu_;

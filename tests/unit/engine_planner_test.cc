@@ -193,5 +193,99 @@ TEST(BatchPlanner, MemoryBoundSplitsBacklogAndSaysMoreIsAvailable) {
   EXPECT_FALSE(whole->more_available);
 }
 
+// MAX_BATCH_RECORDS on a backlog of many partitions: each batch reads a few partitions (a fetch
+// brings a whole producer batch of each partition it touches, so touching all 96 kept 96 of them
+// in memory), every partition is reached in turn whatever the others hold, and the batches
+// together read each offset once.
+PlanInput backlog(int partitions, int64_t per_partition) {
+  PlanInput in;
+  in.topic = "events";
+  for (int p = 0; p < partitions; ++p) in.partitions[p] = Watermarks{0, per_partition};
+  in.starting = StartingOffsets::kEarliest;
+  return in;
+}
+
+int touched(const Plan& plan) {
+  int n = 0;
+  for (const auto& r : plan.ranges) n += r.end > r.start ? 1 : 0;
+  return n;
+}
+
+TEST(BatchPlanner, MemoryBoundReadsAFewPartitionsInTurnAndEveryOffsetOnce) {
+  PlanInput in = backlog(96, 10'000);
+  in.max_batch_records = 100'000;
+  std::map<int32_t, int64_t> read;
+  int batches = 0;
+  for (;; ++batches) {
+    in.batch_id = batches;
+    auto plan = plan_batch(in);
+    ASSERT_TRUE(plan.ok()) << plan.status().message();
+    if (plan->total() == 0) break;
+    if (plan->more_available) {
+      EXPECT_EQ(plan->total(), 100'000);
+      EXPECT_LE(touched(*plan), 11) << "batch " << batches;  // 10,000 each: 10, and one begun
+    }
+    for (const auto& r : plan->ranges) {
+      EXPECT_EQ(r.start, read[r.partition]);  // contiguous: nothing skipped, nothing read twice
+      read[r.partition] = r.end;
+    }
+    in.previous = plan->ranges;
+    ASSERT_LT(batches, 20);
+  }
+  EXPECT_EQ(batches, 10);  // 960,000 offsets, 100,000 a batch
+  for (int p = 0; p < 96; ++p) EXPECT_EQ(read[p], 10'000) << p;
+}
+
+TEST(BatchPlanner, MemoryBoundReachesEveryPartitionEvenWhenOthersAreHeldInMemory) {
+  // A backlog that never shrinks (the producer keeps up with the reader), and the source always
+  // holding records of partitions 0 and 1: the others still get their turn.
+  PlanInput in = backlog(40, 1'000'000);
+  in.max_batch_records = 50'000;
+  std::map<int32_t, int> waited;  // batches since the partition last advanced
+  int longest = 0;
+  for (int b = 0; b < 200; ++b) {
+    in.batch_id = b;
+    in.held.clear();
+    for (int32_t p : {0, 1}) {
+      const int64_t at = in.previous ? (*in.previous)[p].end : 0;
+      in.held.push_back(PartitionRange{p, at, at + 40'000});
+    }
+    auto plan = plan_batch(in);
+    ASSERT_TRUE(plan.ok());
+    EXPECT_EQ(plan->total(), 50'000);
+    for (const auto& r : plan->ranges) {
+      waited[r.partition] = r.end > r.start ? 0 : waited[r.partition] + 1;
+      longest = std::max(longest, waited[r.partition]);
+    }
+    for (auto& [p, w] : in.partitions) w.high += 250;  // still behind
+    in.previous = plan->ranges;
+  }
+  // The quarter of the cap that goes round (two slices of 6,250) starts 2 partitions further on
+  // every batch: each of the 40 is at the front once every 20 batches.
+  EXPECT_LE(longest, 20);
+}
+
+TEST(BatchPlanner, MemoryBoundTakesWhatTheSourceHoldsFirstAndSplitsFewPartitionsEvenly) {
+  PlanInput in = backlog(3, 90'000);
+  in.max_batch_records = 60'000;
+  auto even = plan_batch(in);
+  ASSERT_TRUE(even.ok());
+  for (const auto& r : even->ranges) EXPECT_EQ(r.end - r.start, 20'000) << r.partition;
+
+  PlanInput many = backlog(20, 50'000);
+  many.max_batch_records = 80'000;
+  many.held = {PartitionRange{13, 0, 30'000}, PartitionRange{17, 0, 5'000}};
+  auto plan = plan_batch(many);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->total(), 80'000);
+  EXPECT_GE(plan->ranges[13].end, 30'000);
+  EXPECT_GE(plan->ranges[17].end, 5'000);
+  // Held records of a position the batch does not start at are of no use: ignored.
+  many.held = {PartitionRange{13, 7, 30'000}};
+  auto stale = plan_batch(many);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(stale->ranges[13].end, 0);
+}
+
 }  // namespace
 }  // namespace kpipe

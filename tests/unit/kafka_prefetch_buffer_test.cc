@@ -238,5 +238,18 @@ TEST(PrefetchBuffer, SmallBudgetsHoldLittleMoreThanTheBudget) {
   EXPECT_EQ(seen, offset);
 }
 
+// What the planner reads to put the records already in memory first: per partition with unread
+// items, the offset past the last record held (or the end mark's offset); nothing once read.
+TEST(PrefetchBuffer, HeldToIsPastTheLastRecordOrAtTheEndMark) {
+  PrefetchBuffer buf;
+  EXPECT_TRUE(buf.held_to().empty());
+  buf.append(0, {record(5, "a"), record(6, "b")});
+  buf.append(1, {record(0, "x"), Item{Kind::kEnd, 3, -1, {}}});
+  buf.append(2, {Item{Kind::kError, 4, -1, "broker down"}});
+  EXPECT_EQ(buf.held_to(), (std::map<int32_t, int64_t>{{0, 7}, {1, 3}}));
+  EXPECT_EQ(take_until(buf, 0, 100), (std::vector<std::string>{"5:a", "6:b"}));
+  EXPECT_EQ(buf.held_to(), (std::map<int32_t, int64_t>{{1, 3}}));
+}
+
 }  // namespace
 }  // namespace kpipe

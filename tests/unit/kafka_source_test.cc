@@ -314,6 +314,15 @@ TEST(KafkaSource, LagWatermarksComeWithTheFetchesAndTheNextRecordIsHeld) {
   };
   while (!ready() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
   EXPECT_EQ(cached, (std::map<int32_t, int64_t>{{0, kPerPartition}, {1, kPerPartition}, {2, kPerPartition}}));
+  // What the planner puts first when MAX_BATCH_RECORDS cuts a batch: the records held from
+  // where each partition's next range starts.
+  const auto in_memory = source->held_ranges();
+  ASSERT_EQ(in_memory.size(), all.size());
+  for (const auto& h : in_memory) {
+    EXPECT_EQ(h.start, kRead) << h.partition;
+    EXPECT_GT(h.end, kRead) << h.partition;
+    EXPECT_LE(h.end, kPerPartition) << h.partition;
+  }
   // The timestamps are those the next read delivers.
   std::map<int32_t, int64_t> next_ts;
   std::vector<PartitionRange> next;
