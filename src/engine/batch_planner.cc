@@ -69,8 +69,7 @@ void apply_memory_cap(std::vector<PartitionRange>& ranges, int64_t cap, const st
   left += cap - held_share;
   // 2. A slice each for a few partitions, from a place that moves on every batch (by a quarter
   //    of the spread, so that the quarter of the cap left after step 1 reaches every partition
-  //    in turn);
-  //    then, in the same order, whatever the cap still allows.
+  //    in turn); then, in the same order, whatever the cap still allows.
   const int64_t spread = std::min(m, kPartitionsPerCutBatch);
   const int64_t slice = (cap + spread - 1) / spread;
   const int64_t step = std::max<int64_t>(spread / 4, 1);

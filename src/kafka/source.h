@@ -139,6 +139,8 @@ class KafkaSource final : public RecordSource {
   // ListOffsets of every partition at logical offset `which` (beginning or end), in place.
   Status list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which, std::chrono::milliseconds timeout);
   int queued_min_messages() const;
+  // Sets the partitions the read in progress waits for (demanded_) and wakes the prefetch thread.
+  void set_demanded(std::set<int32_t> partitions);
   void stop_prefetch();
 
   SourceOptions options_;
@@ -168,7 +170,6 @@ class KafkaSource final : public RecordSource {
   mutable std::mutex demand_mu_;
   std::set<int32_t> demanded_;
   std::atomic<uint64_t> demand_version_{0};  // bumped by set_demanded
-  void set_demanded(std::set<int32_t> partitions);
   std::shared_ptr<ErrorState> errors_;
   // The partitions the prefetch thread has paused, for cached_high_watermarks on the job thread.
   mutable std::mutex paused_mu_;
