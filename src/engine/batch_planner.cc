@@ -32,11 +32,9 @@ void apply_cap(std::vector<PartitionRange>& ranges, int64_t cap) {
 // MAX_BATCH_RECORDS (see batch_planner.h): deterministic for given inputs.
 constexpr int64_t kPartitionsPerCutBatch = 8;
 
+// Only called when the ranges hold more than `cap` (> 0) offsets.
 void apply_memory_cap(std::vector<PartitionRange>& ranges, int64_t cap, const std::vector<PartitionRange>& held,
                       int64_t batch_id) {
-  int64_t total = 0;
-  for (const auto& r : ranges) total += r.end - r.start;
-  if (cap <= 0 || total <= cap) return;
   std::vector<size_t> behind;  // indexes of the partitions with something to read, in partition order
   for (size_t i = 0; i < ranges.size(); ++i) {
     if (ranges[i].end > ranges[i].start) behind.push_back(i);
@@ -44,7 +42,8 @@ void apply_memory_cap(std::vector<PartitionRange>& ranges, int64_t cap, const st
   const auto m = static_cast<int64_t>(behind.size());
   std::vector<int64_t> lag(ranges.size(), 0), given(ranges.size(), 0);
   for (size_t i : behind) lag[i] = ranges[i].end - ranges[i].start;
-  int64_t left = cap;
+  const int64_t held_share = cap - cap / 4;
+  int64_t left = held_share;                 // step 1's share first; the rest of the cap is added after it
   auto give = [&](size_t i, int64_t upto) {  // raises partition i's share to `upto`, within its lag and the cap
     const int64_t more = std::clamp<int64_t>(std::min(upto, lag[i]) - given[i], 0, left);
     given[i] += more;
@@ -63,8 +62,6 @@ void apply_memory_cap(std::vector<PartitionRange>& ranges, int64_t cap, const st
   }
   std::sort(in_memory.begin(), in_memory.end(),
             [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  const int64_t held_share = cap - cap / 4;
-  left = held_share;
   for (const auto& [n, i] : in_memory) give(i, n);
   left += cap - held_share;
   // 2. A slice each for a few partitions, from a place that moves on every batch (by a quarter
@@ -75,7 +72,7 @@ void apply_memory_cap(std::vector<PartitionRange>& ranges, int64_t cap, const st
   const int64_t step = std::max<int64_t>(spread / 4, 1);
   const int64_t first = (batch_id % m) * step % m;
   auto nth = [&](int64_t k) { return behind[static_cast<size_t>((first + k) % m)]; };
-  for (int64_t k = 0; k < m && left > 0; ++k) give(nth(k), std::max(slice, given[nth(k)]));
+  for (int64_t k = 0; k < m && left > 0; ++k) give(nth(k), slice);
   for (int64_t k = 0; k < m && left > 0; ++k) give(nth(k), lag[nth(k)]);
   for (size_t i = 0; i < ranges.size(); ++i) ranges[i].end = ranges[i].start + given[i];
 }
