@@ -4,6 +4,7 @@ reads (DuckDB's httpfs is not available offline)."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -15,6 +16,12 @@ import pyarrow.fs as pafs
 from kafka_fixture import REPO_ROOT, clean_env, free_port
 
 S3_SCRIPT = REPO_ROOT / "scripts" / "s3"
+
+# S3Proxy's filesystem backend writes a PutObject's body to "<key>-<random UUID>" beside the key,
+# then moves it onto the key. A server killed between the two leaves that file, and lists it as an
+# object from then on: a stray copy of the upload, complete or cut, that a real store never shows
+# (an unfinished PUT is never visible there).
+_PUT_TEMP = re.compile(r".+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class S3Error(RuntimeError):
@@ -29,6 +36,7 @@ class S3Server:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self._watchdog: subprocess.Popen | None = None
+        self.swept: list[str] = []  # what the last kill() removed (sweep_put_temps)
 
     @property
     def endpoint(self) -> str:
@@ -70,7 +78,8 @@ class S3Server:
         self.script("stop", timeout=90)
 
     def kill(self) -> None:
-        """SIGKILL, as a crashed server: nothing flushed, connections cut."""
+        """SIGKILL, as a crashed server: nothing flushed, connections cut. Then what S3Proxy alone
+        leaves of the PUTs it was taking is removed (sweep_put_temps)."""
         pid = int((self.data_dir / "s3.pid").read_text().strip())
         os.kill(pid, signal.SIGKILL)
         for _ in range(100):
@@ -80,6 +89,23 @@ class S3Server:
                 break
             time.sleep(0.05)
         (self.data_dir / "s3.pid").unlink(missing_ok=True)
+        self.swept = self.sweep_put_temps()
+
+    def sweep_put_temps(self) -> list[str]:
+        """Removes what a killed S3Proxy left of the uploads it was taking (see _PUT_TEMP), so the
+        store afterwards shows what S3 would: the objects whose uploads completed. S3Proxy's own
+        folders stay, among them the multipart parts (".mpus-*"): unfinished uploads, which S3 keeps
+        too. Returns the keys removed."""
+        blobs = self.data_dir / "blobs"
+        swept = []
+        for dirpath, dirnames, filenames in os.walk(blobs):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # S3Proxy's own (".mpus-*", ...)
+            for name in filenames:
+                if _PUT_TEMP.fullmatch(name):
+                    path = Path(dirpath) / name
+                    swept.append(str(path.relative_to(blobs)))
+                    path.unlink()
+        return swept
 
     def new_bucket(self, prefix: str = "b") -> str:
         name = f"{prefix}-{secrets.token_hex(4)}"

@@ -158,7 +158,12 @@ def test_s3_server_killed_and_restarted_mid_run_retries_then_exactly_once(s3, ka
     assert "retrying in" in text, text[-3000:]
     final = run_stream(kpipe_bin, env, tmp_path)  # whatever the first run left after its stop
     assert final.returncode == 0, final.stderr[-3000:]
+    # s3.swept: what the killed server had of the PUTs it was taking (S3Proxy's own leftovers).
     check_s3_exactly_once(s3, bucket, tmp_path, {e["event_id"] for e in first + second})
+    audit = run_kpipe(["verify", "--json"], env=env, cwd=tmp_path, timeout=120)
+    report = json.loads(audit.stdout)
+    assert audit.returncode == 0 and report["ok"] and report["rows"] == len(first) + len(second), \
+        f"{audit.stdout[-3000:]} (swept after the kill: {s3.swept})"
 
 
 def test_s3_wrong_credentials_or_missing_bucket_exit_2_at_once_and_commit_nothing(s3, kafka, kpipe_bin, unique_topic,
