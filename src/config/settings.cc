@@ -215,6 +215,30 @@ Result<int64_t> Settings::get_int(std::string_view name, int64_t min, int64_t ma
   return v;
 }
 
+Result<int64_t> Settings::get_bytes(std::string_view name, int64_t min, int64_t max) const {
+  const Entry& e = entry(name);
+  std::string_view text = trim(e.value);
+  int64_t v = 0;
+  auto [ptr, err] = std::from_chars(text.data(), text.data() + text.size(), v);
+  const std::string unit = ascii_lower(trim(text.substr(static_cast<size_t>(ptr - text.data()))));
+  int shift = -1;
+  if (unit.empty() || unit == "b") {
+    shift = 0;
+  } else if (unit == "k" || unit == "kb" || unit == "kib") {
+    shift = 10;
+  } else if (unit == "m" || unit == "mb" || unit == "mib") {
+    shift = 20;
+  } else if (unit == "g" || unit == "gb" || unit == "gib") {
+    shift = 30;
+  }
+  const bool fits = shift >= 0 && v >= 0 && v <= (max >> shift);
+  if (text.empty() || err != std::errc() || !fits || (v << shift) < min) {
+    return bad_value(e, "must be a byte count from " + std::to_string(min) + " to " + std::to_string(max) +
+                            " (a whole number, or with a unit: 64m, 1536 KiB, 1g)");
+  }
+  return v << shift;
+}
+
 Result<double> Settings::get_double(std::string_view name, double min, double max) const {
   const Entry& e = entry(name);
   std::string_view text = trim(e.value);

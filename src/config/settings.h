@@ -64,6 +64,9 @@ class Settings {
   // "MSGS_PER_SEC='-5' (from environment): must be a number >= 0".
   Result<int64_t> get_int(std::string_view name, int64_t min, int64_t max) const;
   Result<double> get_double(std::string_view name, double min, double max) const;
+  // A byte count: a whole number, or one with a binary unit as Spark takes them (k/kb/kib,
+  // m/mb/mib, g/gb/gib, any case, a space allowed: "64m" and "64 MiB" are 67108864).
+  Result<int64_t> get_bytes(std::string_view name, int64_t min, int64_t max) const;
   Result<bool> get_bool(std::string_view name) const;  // true/false/1/0/yes/no/on/off, any case
   // The value lower-cased, when it is one of `choices` (given in lower case).
   Result<std::string> get_choice(std::string_view name, std::initializer_list<std::string_view> choices) const;

@@ -160,6 +160,11 @@ const std::vector<SettingSpec>& stream_setting_specs() {
        "100000",
        "records one batch holds in memory at most; a larger backlog is read in several batches, back to back",
        {}},
+      {"MAX_BATCH_BYTES",
+       "64m",
+       "bytes of record values one batch reads at most, 1m or more (64m, 1536k, 1g: binary units); it ends at the "
+       "record that reaches it",
+       {}},
       {"FAIL_ON_DATA_LOSS", "true", "stop when offsets were deleted before being read (false: skip and report)", {}},
       {"PARQUET_COMPRESSION", "snappy", "snappy|zstd|none", {"--compression"}},
       {"PARQUET_TABLE_FORMAT",
@@ -296,6 +301,7 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   o.starting_earliest = starting == "earliest";
   KPIPE_ASSIGN_OR_RETURN(o.max_offsets_per_trigger, s.get_int("MAX_OFFSETS_PER_TRIGGER", 0, INT64_MAX));
   KPIPE_ASSIGN_OR_RETURN(o.max_batch_records, s.get_int("MAX_BATCH_RECORDS", 1000, int64_t{1} << 40));
+  KPIPE_ASSIGN_OR_RETURN(o.max_batch_bytes, s.get_bytes("MAX_BATCH_BYTES", int64_t{1} << 20, int64_t{1} << 50));
   KPIPE_ASSIGN_OR_RETURN(o.fail_on_data_loss, s.get_bool("FAIL_ON_DATA_LOSS"));
   KPIPE_ASSIGN_OR_RETURN(o.parquet_compression,
                          s.get_choice("PARQUET_COMPRESSION", {"snappy", "zstd", "none", "uncompressed"}));

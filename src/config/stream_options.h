@@ -26,14 +26,15 @@ struct StreamOptions {
   bool sink_parquet = true;         // SINKS: comma list of parquet, csv, console
   bool sink_csv = true;
   bool sink_console = true;
-  bool starting_earliest = true;               // STARTING_OFFSETS: earliest|latest, only for a new checkpoint
-  int64_t max_offsets_per_trigger = 0;         // MAX_OFFSETS_PER_TRIGGER: offsets per batch at most, 0 = no cap
-  int64_t max_batch_records = 100000;          // MAX_BATCH_RECORDS: records one batch holds in memory at most
-  bool fail_on_data_loss = true;               // FAIL_ON_DATA_LOSS
-  std::string parquet_compression = "snappy";  // PARQUET_COMPRESSION: snappy|zstd|none
-  std::string parquet_table_format = "delta";  // PARQUET_TABLE_FORMAT: delta|none
-  bool parquet_table_append = false;           // PARQUET_TABLE_APPEND: append to another query's table
-  std::string on_bad_record = "dlq";           // ON_BAD_RECORD: dlq|skip|fail
+  bool starting_earliest = true;                // STARTING_OFFSETS: earliest|latest, only for a new checkpoint
+  int64_t max_offsets_per_trigger = 0;          // MAX_OFFSETS_PER_TRIGGER: offsets per batch at most, 0 = no cap
+  int64_t max_batch_records = 100000;           // MAX_BATCH_RECORDS: records one batch holds in memory at most
+  int64_t max_batch_bytes = int64_t{64} << 20;  // MAX_BATCH_BYTES: bytes of record values a new batch reads at most
+  bool fail_on_data_loss = true;                // FAIL_ON_DATA_LOSS
+  std::string parquet_compression = "snappy";   // PARQUET_COMPRESSION: snappy|zstd|none
+  std::string parquet_table_format = "delta";   // PARQUET_TABLE_FORMAT: delta|none
+  bool parquet_table_append = false;            // PARQUET_TABLE_APPEND: append to another query's table
+  std::string on_bad_record = "dlq";            // ON_BAD_RECORD: dlq|skip|fail
   std::string schema = "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING";  // SCHEMA (Spark DDL)
   std::string partition_from = "ts";  // PARTITION_FROM: TIMESTAMP or DATE column giving dt, or timestamp (Kafka's)
   // KAFKA_COLUMNS: Kafka record fields added as columns after SCHEMA's (key, topic, partition,

@@ -98,8 +98,8 @@ BatchRunner::BatchRunner(const StreamOptions& options, std::unique_ptr<Decoding>
 
 Status BatchRunner::crash(const char* step, int64_t batch_id) const { return seams_.crash(step, batch_id); }
 
-Result<BatchRows> BatchRunner::read_and_decode(const std::vector<PartitionRange>& ranges, Decoding& decoding,
-                                               const std::atomic<bool>& stop,
+Result<BatchRows> BatchRunner::read_and_decode(std::vector<PartitionRange>& ranges, int64_t max_bytes,
+                                               Decoding& decoding, const std::atomic<bool>& stop,
                                                std::vector<std::shared_ptr<arrow::RecordBatch>>& parts,
                                                std::map<int32_t, int64_t>& max_event_us) {
   // Rows of a failed earlier attempt are dropped first.
@@ -113,8 +113,8 @@ Result<BatchRows> BatchRunner::read_and_decode(const std::vector<PartitionRange>
   // The source hands over runs of records of one partition: look the decoder up once per run.
   int32_t last_partition = -1;
   RecordDecoder* last = nullptr;
-  KPIPE_RETURN_IF_ERROR(seams_.source->read(
-      ranges,
+  KPIPE_RETURN_IF_ERROR(seams_.source->read_upto(
+      ranges, max_bytes,
       [&](const RawRecord& r) {
         if (r.partition != last_partition || last == nullptr) {
           last_partition = r.partition;
@@ -196,14 +196,23 @@ bool BatchRunner::days_due(const std::map<int32_t, bool>& caught_up) const {
   return !plan_days_of(empty, caught_up).completed.empty();
 }
 
-Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges,
+Status BatchRunner::run_new(int64_t batch_id, std::vector<PartitionRange>& ranges,
                             const std::vector<std::string>& data_loss, const std::vector<PartitionRange>& skipped,
-                            const std::map<int32_t, bool>& caught_up, const std::atomic<bool>& stop,
+                            const std::map<int32_t, bool>& planned_caught_up, const std::atomic<bool>& stop,
                             const std::map<int32_t, int64_t>& epochs) {
   Batch b;
   b.data_loss = data_loss;
   for (const auto& o : *seams_.observers) o->on_started(batch_id, false);
-  KPIPE_ASSIGN_OR_RETURN(b.rows, read_and_decode(ranges, *decoding_, stop, b.parts, b.max_event_us));
+  const std::vector<PartitionRange> planned = ranges;
+  std::vector<PartitionRange> read = ranges;
+  KPIPE_ASSIGN_OR_RETURN(b.rows,
+                         read_and_decode(read, opt_.max_batch_bytes, *decoding_, stop, b.parts, b.max_event_us));
+  // MAX_BATCH_BYTES ended the read early: the batch is what was read; a partition it cut short
+  // is not caught up.
+  std::map<int32_t, bool> caught_up = planned_caught_up;
+  for (size_t i = 0; i < read.size(); ++i) {
+    if (read[i].end < planned[i].end) caught_up[read[i].partition] = false;
+  }
   b.ms_read = ms_since(b.started);
   KPIPE_RETURN_IF_ERROR(crash("after_read", batch_id));
   KPIPE_RETURN_IF_ERROR(check_bad_records(b.rows, decoding_->spec, batch_id));
@@ -212,7 +221,7 @@ Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>&
   e.batch_id = batch_id;
   e.planned_at_ms = wall_clock_ms();
   e.topic = opt_.topic;
-  e.ranges = ranges;
+  e.ranges = read;
   e.layout = FileLayout{opt_.files_per_partition, opt_.max_records_per_file};
   e.sinks = sink_specs(opt_);
   e.decode = decoding_->spec;
@@ -224,6 +233,7 @@ Status BatchRunner::run_new(int64_t batch_id, const std::vector<PartitionRange>&
   if (opt_.dt_complete_after_seconds > 0) e.days = plan_days_of(b, caught_up);
   KPIPE_RETURN_IF_ERROR(check_fence(e));
   KPIPE_RETURN_IF_ERROR(seams_.checkpoint->write_offsets(e));
+  ranges = read;  // recorded: from here on, this is the batch
   KPIPE_RETURN_IF_ERROR(crash("after_offsets", batch_id));
   return finish(b, {});
 }
@@ -248,7 +258,8 @@ Status BatchRunner::replay(const OffsetsEntry& entry, const std::atomic<bool>& s
     KPIPE_ASSIGN_OR_RETURN(recorded, make_decoding(*e.decode));
     decoding = recorded.get();
   }
-  KPIPE_ASSIGN_OR_RETURN(b.rows, read_and_decode(e.ranges, *decoding, stop, b.parts, b.max_event_us));
+  // Exactly the recorded ranges, whatever MAX_BATCH_BYTES says now.
+  KPIPE_ASSIGN_OR_RETURN(b.rows, read_and_decode(e.ranges, 0, *decoding, stop, b.parts, b.max_event_us));
   b.ms_read = ms_since(b.started);
   KPIPE_RETURN_IF_ERROR(crash("after_read", e.batch_id));
   KPIPE_RETURN_IF_ERROR(check_bad_records(b.rows, *e.decode, e.batch_id));

@@ -76,11 +76,13 @@ class BatchRunner {
 
   // Steps (2)-(8) of a new batch over `ranges`, which step (1) planned; `skipped` (what
   // FAIL_ON_DATA_LOSS=false skipped) goes into the write-ahead entry, `data_loss` to the observers.
-  // `caught_up`: for every partition of the plan, whether its range ends at the high watermark
+  // `planned_caught_up`: for every partition of the plan, whether its range ends at the high watermark
   // (DT_COMPLETE_AFTER's idle rule). `epochs`: GROUP_ID's owner epochs the plan was made under,
-  // recorded in the entry (OffsetsEntry::epochs).
-  Status run_new(int64_t batch_id, const std::vector<PartitionRange>& ranges, const std::vector<std::string>& data_loss,
-                 const std::vector<PartitionRange>& skipped, const std::map<int32_t, bool>& caught_up,
+  // recorded in the entry (OffsetsEntry::epochs). MAX_BATCH_BYTES may end the read early: then
+  // `ranges` holds, on return, the shorter ranges the batch read and recorded (those partitions are
+  // not caught up), so the caller sees that more is available by its smaller total.
+  Status run_new(int64_t batch_id, std::vector<PartitionRange>& ranges, const std::vector<std::string>& data_loss,
+                 const std::vector<PartitionRange>& skipped, const std::map<int32_t, bool>& planned_caught_up,
                  const std::atomic<bool>& stop, const std::map<int32_t, int64_t>& epochs = {});
   // DT_COMPLETE_AFTER: true when a batch without rows would complete a day now, i.e. the trigger
   // loop must run one to write its markers although Kafka has nothing new.
@@ -90,7 +92,8 @@ class BatchRunner {
 
  private:
   struct Batch;  // one attempt's state, from decode to observe
-  Result<BatchRows> read_and_decode(const std::vector<PartitionRange>& ranges, Decoding& decoding,
+  // `max_bytes` > 0 (a new batch under MAX_BATCH_BYTES) may shorten `ranges` (RecordSource::read_upto).
+  Result<BatchRows> read_and_decode(std::vector<PartitionRange>& ranges, int64_t max_bytes, Decoding& decoding,
                                     const std::atomic<bool>& stop,
                                     std::vector<std::shared_ptr<arrow::RecordBatch>>& parts,
                                     std::map<int32_t, int64_t>& max_event_us);

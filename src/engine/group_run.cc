@@ -178,6 +178,7 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
   const int64_t batch_id = in.batch_id;
   std::map<int32_t, int64_t> epochs;
   for (const auto& r : plan.ranges) epochs[r.partition] = claims[r.partition].epoch;
+  const int64_t planned = plan.total();
   Status st = s_.runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, caught_up, stop, epochs);
   if (!st.ok()) {
     KPIPE_RETURN_IF_ERROR(settle(st));
@@ -187,6 +188,7 @@ Result<int64_t> GroupRun::next_batch(const std::atomic<bool>& stop) {
     more_available_ = true;  // plan again at once, without the partitions that moved
     return int64_t{0};
   }
+  if (plan.total() < planned) more_available_ = true;  // MAX_BATCH_BYTES ended it: the rest at once
   std::map<int32_t, int64_t> next;
   for (const auto& r : plan.ranges) {
     if (r.end > r.start) claims[r.partition].last = r.end - 1;

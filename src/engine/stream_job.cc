@@ -459,7 +459,9 @@ Result<int64_t> StreamJob::Impl::run_next_batch(const std::map<int32_t, int64_t>
     lag->set_committed(starts);
     lag->tick();
   }
+  const int64_t planned = plan.total();
   KPIPE_RETURN_IF_ERROR(runner->run_new(batch_id, plan.ranges, plan.data_loss, plan.skipped, caught_up, stop));
+  if (plan.total() < planned) more_available = true;  // MAX_BATCH_BYTES ended it: the rest at once
   update_lag();
   return plan.total();
 }

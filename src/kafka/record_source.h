@@ -81,6 +81,15 @@ class RecordSource {
   // an offset no longer exists. `stop` abandons the read (kReplay).
   virtual Status read(const std::vector<PartitionRange>& ranges, const std::function<void(const RawRecord&)>& on_record,
                       const std::atomic<bool>& stop) = 0;
+  // read(), ended early once the values delivered reach `max_bytes` (MAX_BATCH_BYTES; 0: no
+  // limit): each range then ends where its partition's delivery stopped, so on success `ranges`
+  // holds what was read, each still contiguous from its start (never longer than asked). At least
+  // one record is delivered. A source that cannot end early reads everything (this default).
+  virtual Status read_upto(std::vector<PartitionRange>& ranges, int64_t max_bytes,
+                           const std::function<void(const RawRecord&)>& on_record, const std::atomic<bool>& stop) {
+    (void)max_bytes;
+    return read(ranges, on_record, stop);
+  }
   // GROUP_ID: the partitions this instance owns now (sorted). A source that reads ahead stops
   // doing so for the others.
   virtual void keep_only(const std::vector<int32_t>& partitions) { (void)partitions; }

@@ -414,6 +414,12 @@ struct KafkaSource::Cursor {
 
 Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
                          const std::function<void(const RawRecord&)>& on_record, const std::atomic<bool>& stop) {
+  std::vector<PartitionRange> all = ranges;
+  return read_upto(all, 0, on_record, stop);
+}
+
+Status KafkaSource::read_upto(std::vector<PartitionRange>& ranges, int64_t max_bytes,
+                              const std::function<void(const RawRecord&)>& on_record, const std::atomic<bool>& stop) {
   std::vector<PartitionRange> todo;
   for (const auto& r : ranges) {
     if (r.end > r.start) todo.push_back(r);
@@ -444,6 +450,7 @@ Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
   }
   set_demanded(demanded);
   Status failure;
+  ReadBudget budget{max_bytes};
   while (!active.empty()) {
     if (stop.load(std::memory_order_relaxed)) {
       failure = Status::replay("stopping: read of " + active.front().where + " abandoned");
@@ -452,10 +459,19 @@ Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
     const uint64_t seen = buffer_->appended();
     bool got_any = false;
     for (auto& c : active) {
-      failure = consume_available(c, on_record, got_any);
-      if (!failure.ok()) break;
+      failure = consume_available(c, on_record, got_any, budget);
+      if (!failure.ok() || budget.full) break;
     }
     if (!failure.ok()) break;
+    if (budget.full) {
+      // MAX_BATCH_BYTES: every range ends where its partition stopped; the rest stays buffered.
+      for (auto& c : active) {
+        for (auto& r : ranges) {
+          if (r.partition == c.range.partition) r.end = c.next;
+        }
+        c.range.end = c.next;
+      }
+    }
     const size_t before = active.size();
     std::erase_if(active, [this](const Cursor& c) {
       if (c.next < c.range.end) return false;
@@ -490,8 +506,8 @@ Status KafkaSource::read(const std::vector<PartitionRange>& ranges,
   return Status::success();
 }
 
-Status KafkaSource::consume_available(Cursor& c, const std::function<void(const RawRecord&)>& on_record,
-                                      bool& got_any) {
+Status KafkaSource::consume_available(Cursor& c, const std::function<void(const RawRecord&)>& on_record, bool& got_any,
+                                      ReadBudget& budget) {
   Status failure;
   const int64_t before = c.next;
   size_t taken = 0;
@@ -507,6 +523,12 @@ Status KafkaSource::consume_available(Cursor& c, const std::function<void(const 
           return false;
         }
         if (it.offset >= c.next) {
+          if (budget.max > 0 && budget.used >= budget.max) {  // checked before, so one record always goes
+            budget.full = true;
+            --taken;
+            return false;
+          }
+          budget.used += static_cast<int64_t>(it.payload.size());
           if (c.next == c.range.start) first_read_[c.range.partition] = {c.range.start, it.timestamp_ms};
           RawRecord rec;
           rec.payload = it.payload;

@@ -95,6 +95,10 @@ class KafkaSource final : public RecordSource {
   // so that shutdown never waits on a dead broker.
   Status read(const std::vector<PartitionRange>& ranges, const std::function<void(const RawRecord&)>& on_record,
               const std::atomic<bool>& stop) override;
+  // The same, ended once the values delivered reach `max_bytes` (RecordSource::read_upto): what
+  // lies past the new ends stays in the prefetch buffer for the next read.
+  Status read_upto(std::vector<PartitionRange>& ranges, int64_t max_bytes,
+                   const std::function<void(const RawRecord&)>& on_record, const std::atomic<bool>& stop) override;
 
   // Forgets the positions of the other partitions, so that the next read assigns only those it
   // reads and these (librdkafka stops fetching the rest).
@@ -128,7 +132,14 @@ class KafkaSource final : public RecordSource {
   std::set<int32_t> set_paused_all(const std::set<int32_t>& partitions, bool pause);
   struct Cursor;
   // Hands `cursor` what the prefetch buffer holds of its range, without waiting.
-  Status consume_available(Cursor& cursor, const std::function<void(const RawRecord&)>& on_record, bool& got_any);
+  // The byte budget of one read_upto: `used` counts the values delivered; `full` once it reached `max`.
+  struct ReadBudget {
+    int64_t max = 0;  // 0: no limit
+    int64_t used = 0;
+    bool full = false;
+  };
+  Status consume_available(Cursor& cursor, const std::function<void(const RawRecord&)>& on_record, bool& got_any,
+                           ReadBudget& budget);
   // The prefetch thread: moves messages from the partition queues into buffer_ while the
   // partitions' budgets allow. Runs between assign() calls; queues_ does not change meanwhile.
   void prefetch_loop();

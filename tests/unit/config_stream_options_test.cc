@@ -166,6 +166,28 @@ TEST_F(StreamOptionsTest, DtCompleteAfterTakesDurationsAndIsOffByDefault) {
   }
 }
 
+TEST_F(StreamOptionsTest, MaxBatchBytesTakesBinaryUnitsAndIs64MiBByDefault) {
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->max_batch_bytes, int64_t{64} << 20);
+  for (auto [text, bytes] : std::vector<std::pair<std::string, int64_t>>{{"64m", int64_t{64} << 20},
+                                                                         {"2 MiB", int64_t{2} << 20},
+                                                                         {"8MB", int64_t{8} << 20},
+                                                                         {"1g", int64_t{1} << 30},
+                                                                         {"4096 KiB", int64_t{4} << 20},
+                                                                         {"1048576", int64_t{1} << 20},
+                                                                         {" 16m ", int64_t{16} << 20}}) {
+    env_["MAX_BATCH_BYTES"] = text;
+    auto r = load();
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status().message();
+    EXPECT_EQ(r->max_batch_bytes, bytes) << text;
+  }
+  for (const char* bad : {"512k", "1000", "-1m", "1.5m", "1t", "m", "", "64 megabytes", "99999999999g"}) {
+    env_["MAX_BATCH_BYTES"] = bad;
+    EXPECT_THAT(error(), HasSubstr("MAX_BATCH_BYTES='")) << bad;
+  }
+}
+
 TEST_F(StreamOptionsTest, ABadSchemaIsAUsageErrorNamingTheFieldAndPosition) {
   env_["SCHEMA"] = "id STRING, user STRUCT<id: INT, tags: ARRAY<STRNG>>";
   const std::string e = error();

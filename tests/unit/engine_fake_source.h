@@ -59,17 +59,33 @@ class FakeSource final : public RecordSource {
     return Watermarks{0, static_cast<int64_t>(it->second.size())};
   }
   Status read(const std::vector<PartitionRange>& ranges, const std::function<void(const RawRecord&)>& on_record,
-              const std::atomic<bool>&) override {
+              const std::atomic<bool>& stop) override {
+    std::vector<PartitionRange> all = ranges;
+    return read_upto(all, 0, on_record, stop);
+  }
+  // Partition after partition; once the values delivered reach max_bytes, every range not yet
+  // done ends where it stands (the one in progress, and the later ones empty).
+  Status read_upto(std::vector<PartitionRange>& ranges, int64_t max_bytes,
+                   const std::function<void(const RawRecord&)>& on_record, const std::atomic<bool>&) override {
     std::lock_guard lock(mu_);
     ++reads_;
+    last_max_bytes_ = max_bytes;
     if (fail_reads_ > 0) {
       --fail_reads_;
       return read_error_;
     }
-    for (const auto& r : ranges) {
+    int64_t used = 0;
+    bool full = false;
+    for (auto& r : ranges) {
       const auto& records = log_.at(r.partition);
       if (r.end > static_cast<int64_t>(records.size())) return Status::retriable("range past the end");
       for (int64_t o = r.start; o < r.end; ++o) {
+        if (full || (max_bytes > 0 && used >= max_bytes)) {
+          full = true;
+          r.end = o;
+          break;
+        }
+        used += static_cast<int64_t>(records[static_cast<size_t>(o)].size());
         RawRecord rec;
         rec.payload = records[static_cast<size_t>(o)];
         rec.partition = r.partition;
@@ -90,6 +106,11 @@ class FakeSource final : public RecordSource {
     return Status::success();
   }
   std::string last_client_error() const override { return ""; }
+  // The byte limit the last read was given (0: none).
+  int64_t last_max_bytes() const {
+    std::lock_guard lock(mu_);
+    return last_max_bytes_;
+  }
 
   // Kafka timestamp of the record at `offset` (any partition).
   static int64_t timestamp_of(int64_t offset) { return 1762430400000 + offset; }
@@ -150,6 +171,7 @@ class FakeSource final : public RecordSource {
   std::string topic_ = "events";
   int fail_reads_ = 0;
   int reads_ = 0;
+  int64_t last_max_bytes_ = 0;
   bool fetching_ = false;
   bool holding_ = true;
   int fail_queries_ = 0;
@@ -167,6 +189,10 @@ class BorrowedSource final : public RecordSource {
   Status read(const std::vector<PartitionRange>& r, const std::function<void(const RawRecord&)>& cb,
               const std::atomic<bool>& stop) override {
     return s_.read(r, cb, stop);
+  }
+  Status read_upto(std::vector<PartitionRange>& r, int64_t max_bytes, const std::function<void(const RawRecord&)>& cb,
+                   const std::atomic<bool>& stop) override {
+    return s_.read_upto(r, max_bytes, cb, stop);
   }
   std::string last_client_error() const override { return ""; }
 

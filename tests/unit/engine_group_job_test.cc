@@ -88,6 +88,17 @@ class GroupJobTest : public StreamJobTest {
     auto job = std::make_shared<StreamJob>(o, std::move(seams), in.status);
     in.thread = std::thread([&in, job] { in.result = job->run(in.stop); });
   }
+  // 120 events in each of 4 partitions; a owns 0 and 1, b 2 and 3; true once both wrote theirs.
+  bool start_two_and_settle(Instance& a, Instance& b, FakeSource& src) {
+    produce(src, 4, 120);
+    a.member.assign({0, 1});
+    b.member.assign({2, 3});
+    start(a, src);
+    start(b, src);
+    const bool done = settled(src, 4);
+    EXPECT_TRUE(done) << "the two instances did not write every partition";
+    return done;
+  }
   void stop(Instance& in) {
     in.stop = true;
     if (in.thread.joinable()) in.thread.join();
@@ -126,13 +137,8 @@ class GroupJobTest : public StreamJobTest {
 
 TEST_F(GroupJobTest, TwoInstancesThroughAHandOverAndAZombieWriteEachEventOnce) {
   FakeSource src(4);
-  produce(src, 4, 120);
   Instance a, b;
-  a.member.assign({0, 1});
-  b.member.assign({2, 3});
-  start(a, src);
-  start(b, src);
-  ASSERT_TRUE(settled(src, 4)) << "the two instances did not write every partition";
+  ASSERT_TRUE(start_two_and_settle(a, b, src));
 
   // A zombie: the coordinator gave partition 1 to b, and a was never told.
   b.member.assign({1, 2, 3});
@@ -158,6 +164,25 @@ TEST_F(GroupJobTest, TwoInstancesThroughAHandOverAndAZombieWriteEachEventOnce) {
   ASSERT_TRUE(group.has_value());
   EXPECT_EQ(group->group_id, "g");
   EXPECT_EQ(group->owned, (std::vector<int32_t>{0, 1}));
+}
+
+// MAX_BATCH_BYTES in a group: each instance's batches end at the byte limit, its claims go on
+// from where each cut batch ended, and every event is written once.
+TEST_F(GroupJobTest, MaxBatchBytesEndsEachInstancesBatchesAndEveryEventIsWrittenOnce) {
+  opt_.max_batch_records = 100'000;
+  opt_.max_batch_bytes = 3'000;  // about 41 records of 72 bytes
+  FakeSource src(4);
+  Instance a, b;
+  ASSERT_TRUE(start_two_and_settle(a, b, src));
+  stop(a);
+  stop(b);
+  expect_exactly_once();
+  // 481 records of about 72 bytes under a 3,000-byte limit: at least 11 batches in all, each a
+  // commit of the table (more when an instance's batch was empty of one of its partitions).
+  auto table = load_snapshot(*local_file_system(), opt_.output_path);
+  ASSERT_TRUE(table.ok()) << table.status().message();
+  EXPECT_GE(table->version, 11);
+  EXPECT_EQ(src.last_max_bytes(), 3'000);
 }
 
 }  // namespace

@@ -82,6 +82,57 @@ TEST_F(StreamJobTest, WriteAheadEntryRecordsSinksDecodeSettingsAndFiles) {
   EXPECT_FALSE(entry->files.empty());
 }
 
+// MAX_BATCH_BYTES: each batch ends at the record that reaches the limit, its write-ahead entry
+// records what it read (contiguous with the next batch's), and a crash after the entry replays
+// exactly those ranges even when the restart has another limit.
+TEST_F(StreamJobTest, MaxBatchBytesEndsABatchAtTheLimitAndItsEntryRecordsWhatItRead) {
+  auto entries = [&] {
+    std::map<int64_t, OffsetsEntry> out;
+    for (const auto& f : fs::directory_iterator(opt_.checkpoint_path + "/offsets")) {
+      if (f.path().filename().string()[0] == '.') continue;
+      std::ifstream in(f.path());
+      std::stringstream text;
+      text << in.rdbuf();
+      auto e = parse_offsets(text.str(), f.path().string());
+      EXPECT_TRUE(e.ok()) << e.status().message();
+      if (e.ok()) out[e->batch_id] = *e;
+    }
+    return out;
+  };
+  FakeSource src(3);
+  produce(src, 3, 200);  // 601 records of about 75 bytes (one bad one of 8)
+  opt_.max_batch_records = 100'000;
+  opt_.max_batch_bytes = 4'000;  // about 53 records
+  ASSERT_EQ(run(src, crash_at("after_offsets", 4)).code(), StatusCode::kAborted);
+  EXPECT_EQ(src.last_max_bytes(), 4'000);
+  const auto before = entries();
+  ASSERT_TRUE(before.count(4));
+  StreamOptions wider = opt_;
+  wider.max_batch_bytes = 1 << 20;
+  ASSERT_TRUE(run(src, nullptr, nullptr, wider).ok());
+  expect_exactly_once();
+
+  const auto all = entries();
+  EXPECT_EQ(all.at(4).ranges, before.at(4).ranges) << "the replay read the recorded ranges";
+  ASSERT_TRUE(fs::exists(opt_.checkpoint_path + "/commits/4"));
+  std::map<int32_t, int64_t> next;
+  for (const auto& [id, e] : all) {
+    int64_t records = 0;
+    for (const auto& r : e.ranges) {
+      EXPECT_EQ(r.start, next[r.partition]) << "batch " << id << " partition " << r.partition;
+      next[r.partition] = r.end;
+      records += r.end - r.start;
+    }
+    if (id <= 4) {  // under the 4,000-byte limit: 4,000 / 70 + the record that reached it
+      EXPECT_GT(records, 0) << "batch " << id;
+      EXPECT_LE(records, 4'000 / 70 + 1) << "batch " << id;
+    }
+  }
+  // Batches 0-4 took about 265 of the 601 records; the 1 MiB limit takes the rest in one batch.
+  EXPECT_EQ(all.rbegin()->first, 5);
+  EXPECT_EQ(next, (std::map<int32_t, int64_t>{{0, 200}, {1, 201}, {2, 200}}));
+}
+
 TEST_F(StreamJobTest, CrashAtEachStepThenRestartIsExactlyOnce) {
   for (const char* step : kSteps) {
     SCOPED_TRACE(step);

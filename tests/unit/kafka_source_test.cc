@@ -268,6 +268,68 @@ TEST(KafkaSource, ReplayReadsTheSameRecordsAgain) {
   EXPECT_EQ(rest.wrong_payload, 0) << rest.first_problem;
 }
 
+// MAX_BATCH_BYTES: a read that reaches its byte limit ends every range where its partition stands,
+// and the next read, from those ends, gets the rest: every record once, in order, none lost from
+// what was fetched ahead past the cut.
+TEST(KafkaSource, AReadEndsAtItsByteLimitAndTheNextGoesOnFromThere) {
+  const std::string topic = "source-bytes";
+  constexpr int64_t kPerPartition = 4'000;
+  constexpr int64_t kLimit = 100'000;  // about 830 of the 120-byte records
+  MockCluster cluster(topic, kPartitions);
+  ASSERT_TRUE(produce(cluster.bootstraps(), topic, kPerPartition));
+  auto source = open_source(options_for(cluster.bootstraps(), topic, kPartitions * (2u << 20)));
+  ASSERT_TRUE(source);
+
+  std::atomic<bool> stop{false};
+  Watchdog watchdog(stop, 30s);
+  Checker check;
+  std::vector<int64_t> start(kPartitions, 0);
+  int reads = 0;
+  while (check.records < kPartitions * kPerPartition && reads < 100) {
+    std::vector<PartitionRange> ranges;
+    for (int32_t p = 0; p < kPartitions; ++p) ranges.push_back(PartitionRange{p, start[p], kPerPartition});
+    int64_t bytes = 0, records = 0;
+    Status st = source->read_upto(
+        ranges, kLimit,
+        [&](const RawRecord& r) {
+          check(r);
+          bytes += static_cast<int64_t>(r.payload.size());
+          ++records;
+        },
+        stop);
+    ASSERT_TRUE(st.ok()) << "read " << reads << ": " << st.message();
+    ++reads;
+    ASSERT_GT(records, 0) << "read " << reads;
+    // At most one record past the limit, and what came is exactly what the ranges now say.
+    EXPECT_LT(bytes, kLimit + static_cast<int64_t>(kPayloadBytes)) << "read " << reads;
+    int64_t in_ranges = 0;
+    for (const auto& r : ranges) {
+      EXPECT_EQ(r.start, start[r.partition]) << "read " << reads;
+      EXPECT_LE(r.end, kPerPartition);
+      EXPECT_EQ(check.next[r.partition], r.end) << "read " << reads << " partition " << r.partition;
+      in_ranges += r.end - r.start;
+      start[r.partition] = r.end;
+    }
+    EXPECT_EQ(in_ranges, records) << "read " << reads;
+  }
+  EXPECT_EQ(check.records, kPartitions * kPerPartition);
+  EXPECT_EQ(check.out_of_order, 0) << check.first_problem;
+  EXPECT_EQ(check.wrong_payload, 0) << check.first_problem;
+  // 12,000 records of 120 bytes under a 100 KB limit: about 15 reads, never one.
+  EXPECT_GE(reads, 12);
+  EXPECT_LE(reads, 16);
+
+  // Without a limit, one read takes everything that is left (here: nothing, then a replay).
+  std::vector<PartitionRange> all;
+  for (int32_t p = 0; p < kPartitions; ++p) all.push_back(PartitionRange{p, 0, kPerPartition});
+  Checker again;
+  Status st = source->read_upto(
+      all, 0, [&](const RawRecord& r) { again(r); }, stop);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(again.records, kPartitions * kPerPartition);
+  for (const auto& r : all) EXPECT_EQ(r.end, kPerPartition);
+}
+
 // What the consumer lag needs between batches (engine/lag_tracker.h), without a request: the high
 // watermarks of the partitions being fetched, and the timestamp of the next batch's first record.
 TEST(KafkaSource, LagWatermarksComeWithTheFetchesAndTheNextRecordIsHeld) {
