@@ -161,7 +161,7 @@ const std::vector<SettingSpec>& stream_setting_specs() {
        "records one batch holds in memory at most; a larger backlog is read in several batches, back to back",
        {}},
       {"MAX_BATCH_BYTES",
-       "64m",
+       "16m",
        "bytes of record values one batch reads at most, 1m or more (64m, 1536k, 1g: binary units); it ends at the "
        "record that reaches it",
        {}},

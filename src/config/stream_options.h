@@ -29,7 +29,7 @@ struct StreamOptions {
   bool starting_earliest = true;                // STARTING_OFFSETS: earliest|latest, only for a new checkpoint
   int64_t max_offsets_per_trigger = 0;          // MAX_OFFSETS_PER_TRIGGER: offsets per batch at most, 0 = no cap
   int64_t max_batch_records = 100000;           // MAX_BATCH_RECORDS: records one batch holds in memory at most
-  int64_t max_batch_bytes = int64_t{64} << 20;  // MAX_BATCH_BYTES: bytes of record values a new batch reads at most
+  int64_t max_batch_bytes = int64_t{16} << 20;  // MAX_BATCH_BYTES: bytes of record values a new batch reads at most
   bool fail_on_data_loss = true;                // FAIL_ON_DATA_LOSS
   std::string parquet_compression = "snappy";   // PARQUET_COMPRESSION: snappy|zstd|none
   std::string parquet_table_format = "delta";   // PARQUET_TABLE_FORMAT: delta|none

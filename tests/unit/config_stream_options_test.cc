@@ -166,10 +166,10 @@ TEST_F(StreamOptionsTest, DtCompleteAfterTakesDurationsAndIsOffByDefault) {
   }
 }
 
-TEST_F(StreamOptionsTest, MaxBatchBytesTakesBinaryUnitsAndIs64MiBByDefault) {
+TEST_F(StreamOptionsTest, MaxBatchBytesTakesBinaryUnitsAndIs16MiBByDefault) {
   auto o = load();
   ASSERT_TRUE(o.ok()) << o.status().message();
-  EXPECT_EQ(o->max_batch_bytes, int64_t{64} << 20);
+  EXPECT_EQ(o->max_batch_bytes, int64_t{16} << 20);
   for (auto [text, bytes] : std::vector<std::pair<std::string, int64_t>>{{"64m", int64_t{64} << 20},
                                                                          {"2 MiB", int64_t{2} << 20},
                                                                          {"8MB", int64_t{8} << 20},
