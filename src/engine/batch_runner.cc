@@ -203,15 +203,14 @@ Status BatchRunner::run_new(int64_t batch_id, std::vector<PartitionRange>& range
   Batch b;
   b.data_loss = data_loss;
   for (const auto& o : *seams_.observers) o->on_started(batch_id, false);
-  const std::vector<PartitionRange> planned = ranges;
-  std::vector<PartitionRange> read = ranges;
+  std::vector<PartitionRange> read = ranges;  // `ranges` stays the plan until the entry records `read`
   KPIPE_ASSIGN_OR_RETURN(b.rows,
                          read_and_decode(read, opt_.max_batch_bytes, *decoding_, stop, b.parts, b.max_event_us));
   // MAX_BATCH_BYTES ended the read early: the batch is what was read; a partition it cut short
   // is not caught up.
   std::map<int32_t, bool> caught_up = planned_caught_up;
   for (size_t i = 0; i < read.size(); ++i) {
-    if (read[i].end < planned[i].end) caught_up[read[i].partition] = false;
+    if (read[i].end < ranges[i].end) caught_up[read[i].partition] = false;
   }
   b.ms_read = ms_since(b.started);
   KPIPE_RETURN_IF_ERROR(crash("after_read", batch_id));
