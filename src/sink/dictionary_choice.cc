@@ -3,6 +3,7 @@
 #include <arrow/array.h>
 #include <arrow/type.h>
 
+#include <algorithm>
 #include <bit>
 #include <functional>
 #include <string_view>
@@ -45,10 +46,11 @@ int sample_type(const arrow::DataType& type) {
 
 // Whether the sample of `column` is no smaller dictionary-encoded than plain.
 bool dictionary_does_not_pay(const arrow::Array& column, int byte_width) {
-  // Open addressing over the sample's distinct values; 2 × the sample keeps probes short.
-  constexpr size_t kSlots = 2 * kDictionarySampleValues;
-  std::vector<std::string_view> slots(kSlots);
-  std::vector<bool> used(kSlots, false);
+  // Open addressing over the sample's distinct values; 2 × the sample keeps probes short. A small
+  // file (a backfill writes a file per day) samples fewer values: fewer slots to clear.
+  const size_t n_slots = 2 * static_cast<size_t>(std::min<int64_t>(column.length(), kDictionarySampleValues)) + 1;
+  std::vector<std::string_view> slots(n_slots);
+  std::vector<bool> used(n_slots, false);
   const int64_t prefix = byte_width == 0 ? 4 : 0;
   int64_t sampled = 0, distinct = 0, plain_bytes = 0, dictionary_bytes = 0;
   for (int64_t i = 0; i < column.length() && sampled < kDictionarySampleValues; ++i) {
@@ -56,7 +58,7 @@ bool dictionary_does_not_pay(const arrow::Array& column, int byte_width) {
     const std::string_view v = value_bytes(column, i, byte_width);
     ++sampled;
     plain_bytes += prefix + static_cast<int64_t>(v.size());
-    for (size_t s = std::hash<std::string_view>{}(v) % kSlots;; s = (s + 1) % kSlots) {
+    for (size_t s = std::hash<std::string_view>{}(v) % n_slots;; s = (s + 1) % n_slots) {
       if (!used[s]) {
         used[s] = true;
         slots[s] = v;
