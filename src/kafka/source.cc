@@ -290,10 +290,10 @@ std::vector<PartitionRange> KafkaSource::held_ranges() {
   return held;
 }
 
-void KafkaSource::set_demanded(std::set<int32_t> partitions) {
+void KafkaSource::set_demanded(std::map<int32_t, int64_t> range_ends) {
   {
     std::lock_guard<std::mutex> lock(demand_mu_);
-    demanded_ = std::move(partitions);
+    demanded_ = std::move(range_ends);
   }
   demand_version_.fetch_add(1, std::memory_order_release);
   static constexpr char kWake = 4;  // a paused partition the read waits for may be resumed now
@@ -442,11 +442,11 @@ Status KafkaSource::read_upto(std::vector<PartitionRange>& ranges, int64_t max_b
 
   const auto now = std::chrono::steady_clock::now();
   std::vector<Cursor> active;
-  std::set<int32_t> demanded;
+  std::map<int32_t, int64_t> demanded;
   for (const auto& r : todo) {
     active.push_back(Cursor{r, queues_.at(r.partition), position_.at(r.partition), now,
                             options_.topic + "/" + std::to_string(r.partition)});
-    demanded.insert(r.partition);
+    demanded[r.partition] = r.end;
   }
   set_demanded(demanded);
   Status failure;
@@ -480,7 +480,7 @@ Status KafkaSource::read_upto(std::vector<PartitionRange>& ranges, int64_t max_b
     });
     if (active.size() != before) {
       demanded.clear();
-      for (const auto& c : active) demanded.insert(c.range.partition);
+      for (const auto& c : active) demanded[c.range.partition] = c.range.end;
       set_demanded(demanded);
     }
     if (active.empty() || got_any) continue;
@@ -615,6 +615,22 @@ void KafkaSource::prefetch_loop() {
   std::string arena;
   std::vector<std::pair<size_t, size_t>> header_spans;
   header_spans.reserve(kConsumeBatch);
+  std::map<int32_t, int64_t> demanded;  // a copy of demanded_, taken when it changed
+  // Per partition, the offset just past what this thread appended to the buffer. A partition
+  // the read waits for is not paused for its share until it is fetched to its range's end, as
+  // long as the whole buffer is under its budget: each pause in the middle of a range made the
+  // read wait for a resume and a fetch round trip (at 96 partitions a share is about a thousand
+  // seed events, a producer batch six times that).
+  std::map<int32_t, int64_t> fetched_to;
+  auto range_not_in = [&](int32_t partition) {
+    auto d = demanded.find(partition);
+    if (d == demanded.end()) return false;
+    auto f = fetched_to.find(partition);
+    return f == fetched_to.end() || f->second < d->second;
+  };
+  auto read_needs = [&](int32_t partition) {
+    return range_not_in(partition) && buffer_->bytes() < options_.prefetch_bytes;
+  };
   // Partitions this thread paused because their share of the buffer was full (after taking all
   // that librdkafka had fetched), or that assign() held back. Pausing (rather than leaving
   // messages queued in librdkafka) stops the next fetch; resuming wakes its broker thread at once.
@@ -625,6 +641,7 @@ void KafkaSource::prefetch_loop() {
     if (pause) {
       paused.insert(partition);
       pauses_.fetch_add(1, std::memory_order_relaxed);
+      if (range_not_in(partition)) mid_range_pauses_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     paused.erase(partition);
@@ -649,7 +666,6 @@ void KafkaSource::prefetch_loop() {
   // first batch read for 17 s). A partition with a backlog does not reach its end while it
   // drains, so it keeps its slot.
   std::set<int32_t> caught_up;
-  std::set<int32_t> demanded;  // a copy of demanded_, taken when it changed
   uint64_t demand_seen = ~uint64_t{0};
   std::set<int32_t> overshot;  // full, but librdkafka still had messages queued after a consume call
   std::map<int32_t, std::chrono::steady_clock::time_point> last_data, last_end;
@@ -683,7 +699,8 @@ void KafkaSource::prefetch_loop() {
     for (size_t turn = 0; turn < order.size(); ++turn) {
       const auto [partition, queue] = order[(first + turn) % order.size()];
       if (paused.count(partition)) {
-        if (!buffer_->wants_more(partition)) continue;
+        const bool needed = read_needs(partition);
+        if (!needed && !buffer_->wants_more(partition)) continue;
         // The whole buffer at its budget: only what the read waits for is fetched. Each fetch
         // brings a whole producer batch (up to batch.size, 1 MB for librdkafka's producers)
         // whatever the partition's share, so without this every partition of a 96-partition
@@ -696,7 +713,7 @@ void KafkaSource::prefetch_loop() {
         if (paused.count(partition)) continue;
         last_data[partition] = now;
         if (needs_slot) ++fetching;
-      } else if (buffer_->full(partition) && rd_kafka_queue_length(queue) == 0) {
+      } else if (buffer_->full(partition) && rd_kafka_queue_length(queue) == 0 && !read_needs(partition)) {
         set_paused(partition, true, false);
         overshot.erase(partition);
         continue;
@@ -746,6 +763,11 @@ void KafkaSource::prefetch_loop() {
         items[item].headers = std::string_view(arena.data() + start, end - start);
       }
       buffer_->append(partition, items);
+      if (items.back().kind == PrefetchBuffer::Kind::kRecord) {
+        fetched_to[partition] = items.back().offset + 1;
+      } else if (items.back().kind == PrefetchBuffer::Kind::kEnd) {
+        fetched_to[partition] = items.back().offset;
+      }
       const bool was_at_end = at_end(partition, now);
       if (items.back().kind == PrefetchBuffer::Kind::kRecord) {
         caught_up.erase(partition);
@@ -776,7 +798,7 @@ void KafkaSource::prefetch_loop() {
       // purges, done by librdkafka's main thread, lagged behind: 300 MB). So the share may be
       // overshot by what librdkafka fetched, but by two consume calls at most: a partition whose
       // queue still holds messages after the second is paused anyway (it refills as it drains).
-      if (buffer_->full(partition)) {
+      if (buffer_->full(partition) && !read_needs(partition)) {
         if (rd_kafka_queue_length(queue) == 0 || overshot.count(partition)) {
           set_paused(partition, true, false);
           overshot.erase(partition);

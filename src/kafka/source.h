@@ -112,6 +112,9 @@ class KafkaSource final : public RecordSource {
 
   // Times the prefetch thread paused a partition because its share of the buffer was full.
   uint64_t pauses() const { return pauses_.load(std::memory_order_relaxed); }
+  // Of those, the pauses of a partition the read in progress waited for, before its range was
+  // fetched to the end (only when the whole buffer is at its budget).
+  uint64_t mid_range_pauses() const { return mid_range_pauses_.load(std::memory_order_relaxed); }
   // Partitions fetched at once while they have a backlog (see prefetch_loop); 0 before the first read.
   size_t fetch_slots() const { return fetch_slots_; }
   // Messages librdkafka holds in the assigned partitions' queues, not yet taken by the prefetch
@@ -150,8 +153,9 @@ class KafkaSource final : public RecordSource {
   // ListOffsets of every partition at logical offset `which` (beginning or end), in place.
   Status list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which, std::chrono::milliseconds timeout);
   int queued_min_messages() const;
-  // Sets the partitions the read in progress waits for (demanded_) and wakes the prefetch thread.
-  void set_demanded(std::set<int32_t> partitions);
+  // Sets the partitions the read in progress waits for, with where each of its ranges ends
+  // (demanded_), and wakes the prefetch thread.
+  void set_demanded(std::map<int32_t, int64_t> range_ends);
   void stop_prefetch();
 
   SourceOptions options_;
@@ -171,15 +175,18 @@ class KafkaSource final : public RecordSource {
   std::thread prefetcher_;
   std::atomic<bool> prefetch_quit_{false};
   std::atomic<uint64_t> pauses_{0};
+  std::atomic<uint64_t> mid_range_pauses_{0};
   // How many partitions with a backlog librdkafka may fetch at once, and the partitions assign()
   // paused before fetching started because they were over that number (the prefetch thread
   // resumes them in turn).
   size_t fetch_slots_ = 0;
   std::set<int32_t> held_back_;
-  // The partitions the current read() still waits for: the prefetch thread fetches them whatever
-  // the buffer holds; the others only while the whole buffer is under prefetch_bytes.
+  // The partitions the current read() still waits for, and the end of each one's range: the
+  // prefetch thread fetches them whatever the buffer holds, and does not pause one for its share
+  // before it has fetched to the range's end; the others only while the whole buffer is under
+  // prefetch_bytes.
   mutable std::mutex demand_mu_;
-  std::set<int32_t> demanded_;
+  std::map<int32_t, int64_t> demanded_;
   std::atomic<uint64_t> demand_version_{0};  // bumped by set_demanded
   std::shared_ptr<ErrorState> errors_;
   // The partitions the prefetch thread has paused, for cached_high_watermarks on the job thread.
