@@ -620,7 +620,7 @@ void KafkaSource::prefetch_loop() {
   // the read waits for is not paused for its share until it is fetched to its range's end, as
   // long as the whole buffer is under its budget: each pause in the middle of a range made the
   // read wait for a resume and a fetch round trip (at 96 partitions a share is about a thousand
-  // seed events, a producer batch six times that).
+  // seed events, a producer batch about seven times that).
   std::map<int32_t, int64_t> fetched_to;
   auto range_not_in = [&](int32_t partition) {
     auto d = demanded.find(partition);
