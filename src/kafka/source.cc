@@ -763,13 +763,9 @@ void KafkaSource::prefetch_loop() {
         items[item].headers = std::string_view(arena.data() + start, end - start);
       }
       buffer_->append(partition, items);
-      if (items.back().kind == PrefetchBuffer::Kind::kRecord) {
-        fetched_to[partition] = items.back().offset + 1;
-      } else if (items.back().kind == PrefetchBuffer::Kind::kEnd) {
-        fetched_to[partition] = items.back().offset;
-      }
       const bool was_at_end = at_end(partition, now);
       if (items.back().kind == PrefetchBuffer::Kind::kRecord) {
+        fetched_to[partition] = items.back().offset + 1;
         caught_up.erase(partition);
         // At the high watermark of the last fetch response: the end, though no end-of-partition
         // event comes while a producer writes (each fetch, held for fetch.wait.max.ms until
@@ -781,6 +777,7 @@ void KafkaSource::prefetch_loop() {
           last_end[partition] = now;
         }
       } else {
+        if (items.back().kind == PrefetchBuffer::Kind::kEnd) fetched_to[partition] = items.back().offset;
         caught_up.insert(partition);
         last_end[partition] = now;
       }

@@ -48,7 +48,7 @@ int sample_type(const arrow::DataType& type) {
 bool dictionary_does_not_pay(const arrow::Array& column, int byte_width) {
   // Open addressing over the sample's distinct values; 2 × the sample keeps probes short. A small
   // file (a backfill writes a file per day) samples fewer values: fewer slots to clear.
-  const size_t n_slots = 2 * static_cast<size_t>(std::min<int64_t>(column.length(), kDictionarySampleValues)) + 1;
+  const size_t n_slots = 2 * static_cast<size_t>(std::min<int64_t>(column.length(), kDictionarySampleValues));
   std::vector<std::string_view> slots(n_slots);
   std::vector<bool> used(n_slots, false);
   const int64_t prefix = byte_width == 0 ? 4 : 0;
