@@ -6,7 +6,6 @@ namespace kpipe {
 namespace {
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
-constexpr int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
 
 char* write_fixed(int64_t value, int width, char* out) {
   for (int i = width - 1; i >= 0; --i) {
@@ -49,20 +48,19 @@ char* format_date(int64_t days, char* out) {
   return write_fixed(d.day, 2, out);
 }
 
-char* format_timestamp(int64_t micros, TimestampStyle style, char* out) {
-  const int64_t days = floor_div(micros, kMicrosPerDay);
-  // Not micros - days * kMicrosPerDay: that overflows near INT64_MIN.
-  const int64_t in_day = (micros % kMicrosPerDay + kMicrosPerDay) % kMicrosPerDay;
-  const int64_t seconds = in_day / kMicrosPerSecond;
-  const int64_t fraction = in_day % kMicrosPerSecond;
-
+char* format_timestamp_seconds(int64_t seconds, TimestampStyle style, char* out) {
+  const int64_t days = floor_div(seconds, 86'400);
+  const int64_t in_day = seconds - days * 86'400;
   out = format_date(days, out);
   *out++ = style == TimestampStyle::kDisplay ? ' ' : 'T';
-  out = write_fixed(seconds / 3600, 2, out);
+  out = write_fixed(in_day / 3600, 2, out);
   *out++ = ':';
-  out = write_fixed(seconds / 60 % 60, 2, out);
+  out = write_fixed(in_day / 60 % 60, 2, out);
   *out++ = ':';
-  out = write_fixed(seconds % 60, 2, out);
+  return write_fixed(in_day % 60, 2, out);
+}
+
+char* format_second_fraction(int64_t fraction, TimestampStyle style, char* out) {
   switch (style) {
     case TimestampStyle::kIsoUtc:
       *out++ = '.';
@@ -84,6 +82,13 @@ char* format_timestamp(int64_t micros, TimestampStyle style, char* out) {
       break;
   }
   return out;
+}
+
+char* format_timestamp(int64_t micros, TimestampStyle style, char* out) {
+  // Not micros - seconds * kMicrosPerSecond: that overflows near INT64_MIN.
+  const int64_t fraction = (micros % kMicrosPerSecond + kMicrosPerSecond) % kMicrosPerSecond;
+  return format_second_fraction(fraction, style,
+                                format_timestamp_seconds(floor_div(micros, kMicrosPerSecond), style, out));
 }
 
 }  // namespace kpipe

@@ -45,4 +45,11 @@ enum class TimestampStyle {
 // values keep a positive fraction: -1 us is "1969-12-31T23:59:59.999999Z".
 char* format_timestamp(int64_t micros, TimestampStyle style, char* out);
 
+// format_timestamp in two steps, for a caller that reuses a second's text across many values:
+// format_timestamp_seconds(floor_div(micros, 1'000'000)) writes "2025-11-06T12:30:00" (or
+// "2025-11-06 12:30:00" for kDisplay), then format_second_fraction(the microseconds into that
+// second, 0..999,999) writes the rest: ".123Z", ".123456Z", or for kDisplay ".123" or nothing.
+char* format_timestamp_seconds(int64_t seconds, TimestampStyle style, char* out);
+char* format_second_fraction(int64_t fraction, TimestampStyle style, char* out);
+
 }  // namespace kpipe

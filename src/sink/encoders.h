@@ -14,26 +14,26 @@
 //                with INT(8|16, signed). One row group up to 1,048,576 rows; statistics on;
 //                a dictionary for each column where it makes the column smaller, as parquet-mr
 //                decides (see dictionary_choice.h); created_by "kpipe version X".
-//   CSV          arrow::csv::WriteCSV; bare header line (quoted only if a name needs it), '\n'
-//                line ends, RFC 4180 quoting: Arrow quotes every string value and doubles an
-//                embedded '"'; a null is an empty unquoted field and the empty string is "",
-//                so the two stay distinct (Spark 3 writes the same). Timestamps ISO 8601 UTC as
-//                Spark writes them, "2025-11-06T12:30:00.123Z", with 6 fraction digits only
-//                when the value has sub-millisecond digits ("...00.123456Z"), so nothing of a
-//                microsecond timestamp is lost; they are formatted to text before Arrow sees
-//                them, hence quoted like strings. Dates "2025-11-06", booleans true/false,
-//                floating point shortest round-trip ("0.1", "1e+300", "100"; NaN as "nan").
-//                TIMESTAMP_NTZ as the same text without 'Z' ("2025-11-06T12:30:00.123").
-//                Decimals exactly, in plain notation with their scale ("12.30", "0.00000000",
-//                where Arrow's cast and Spark write "0E-8"), formatted before Arrow sees them,
-//                hence quoted like timestamps (pyarrow, DuckDB and Spark still infer numbers).
+//   CSV          our own encoder (csv_encoder.cc); bare header line (quoted only if a name
+//                needs it), '\n' line ends, RFC 4180 quoting where a reader needs it, as
+//                Spark writes CSV: a value is quoted only when it holds ',', '"' (doubled) or a
+//                line break, starts or ends with a space or tab, or is the empty string (""); a
+//                null is an empty unquoted field, so the two stay distinct. Timestamps ISO 8601
+//                UTC as Spark writes them, "2025-11-06T12:30:00.123Z", with 6 fraction digits
+//                only when the value has sub-millisecond digits ("...00.123456Z"), so nothing of
+//                a microsecond timestamp is lost. Dates "2025-11-06", booleans true/false,
+//                floating point as Arrow's writer wrote it, shortest round-trip ("0.1", "1e-7",
+//                "1e+300", "100"; NaN as "nan"). TIMESTAMP_NTZ as the same text without 'Z'
+//                ("2025-11-06T12:30:00.123"). Decimals exactly, in plain notation with their
+//                scale ("12.30", "0.00000000", where Arrow's cast and Spark write "0E-8").
 //                CSV has no nested or binary type (Spark's CSV writer refuses such columns): a
-//                struct, array or map is its JSON text in one quoted cell
-//                ({"id":7,"tags":["a","b"]}, see append_json_value); binary is base64 text.
+//                struct, array or map is its JSON text in one cell ({"id":7,"tags":["a","b"]},
+//                see append_json_value); binary is base64 text. A type the schema never makes
+//                is cast to text by Arrow.
 //   dead-letter  JSON lines, see encode_dead_letter.
 //   console      text, see format_console_table.
 //
-// Arrow's compute kernels (the CSV writer casts through them) are registered on first use by
+// Arrow's compute kernels (casts of types the CSV encoder does not format itself) are registered on first use by
 // make_parquet_encoder/make_csv_encoder; nobody else needs to call arrow::compute::Initialize().
 #pragma once
 

@@ -30,19 +30,31 @@ TEST(CsvEncoderTest, NameAndExtension) {
   EXPECT_EQ(encoder->extension(), ".csv");
 }
 
-// The exact bytes: bare header, strings quoted with '"' doubled, embedded comma/CR/LF kept
-// inside quotes, null empty and unquoted, "" for the empty string, ISO 8601 UTC timestamps
+// The exact bytes: bare header; values bare unless a reader needs quotes (RFC 4180, as Spark's
+// CSV writer): a delimiter, quote or line break inside (quotes doubled), the empty string ("",
+// since an empty cell is null), leading or trailing blanks; null empty; ISO 8601 UTC timestamps
 // with milliseconds (microseconds only when present), pre-1970 values floored correctly.
 TEST(CsvEncoderTest, ExactBytes) {
   auto batch = all_types_batch(/*with_nan=*/false);
   EXPECT_EQ(encode_csv(*batch, 0, batch->num_rows()),
             "s,i64,i32,d,f,b,ts,dt\n"
-            "\"plain\",1,1,1.5,0.5,true,\"2025-11-06T12:30:00.123Z\",2025-11-06\n"
+            "plain,1,1,1.5,0.5,true,2025-11-06T12:30:00.123Z,2025-11-06\n"
             "\"h\xC3\xA9llo \"\"q\"\", x\ny \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80\",9223372036854775807,"
-            "-2147483648,0.1,0.1,false,\"1969-12-31T23:59:59.999999Z\",1969-12-31\n"
+            "-2147483648,0.1,0.1,false,1969-12-31T23:59:59.999999Z,1969-12-31\n"
             ",,,,,,,\n"
-            "\"\",-9223372036854775808,0,-0.25,1e-7,true,\"1970-01-01T00:00:00.000Z\",1970-01-01\n"
-            "\"a,b\r\nc\",-42,2147483647,1e+300,3.4e+38,false,\"1900-01-01T00:00:00.000001Z\",1900-01-01\n");
+            "\"\",-9223372036854775808,0,-0.25,1e-7,true,1970-01-01T00:00:00.000Z,1970-01-01\n"
+            "\"a,b\r\nc\",-42,2147483647,1e+300,3.4e+38,false,1900-01-01T00:00:00.000001Z,1900-01-01\n");
+}
+
+// Quotes exactly where a reader needs them, and nowhere else.
+TEST(CsvEncoderTest, StringsAreQuotedOnlyWhenAReaderNeedsIt) {
+  auto column = make_array<arrow::StringBuilder, std::string>(
+      arrow::utf8(), {"bare-id_7", "", " lead", "trail\t", "in side", "a,b", "say \"hi\"", "two\nlines", "cr\r", "null",
+                      std::nullopt, "\xE6\x97\xA5\xE6\x9C\xAC"});
+  auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("s", arrow::utf8())}), column->length(), {column});
+  EXPECT_EQ(encode_csv(*batch, 0, batch->num_rows()),
+            "s\nbare-id_7\n\"\"\n\" lead\"\n\"trail\t\"\nin side\n\"a,b\"\n\"say \"\"hi\"\"\"\n\"two\nlines\"\n"
+            "\"cr\r\"\nnull\n\n\xE6\x97\xA5\xE6\x9C\xAC\n");
 }
 
 TEST(CsvEncoderTest, ReadBackByPyarrowAndDuckdbWithInferredTypes) {
@@ -126,6 +138,17 @@ TEST(CsvEncoderTest, HeaderIsQuotedOnlyWhenANameNeedsIt) {
   EXPECT_EQ(encode_csv(*batch, 0, 1), "\"a,b\",\"plain\"\n1,1\n");
 }
 
+// Types the schema never makes still get a cell: large strings as strings, others as Arrow casts
+// them to text (the same text Arrow's own CSV writer wrote), rows counted from the file's slice.
+TEST(CsvEncoderTest, OtherTypesAreWrittenAsArrowCastsThem) {
+  auto big = make_array<arrow::UInt64Builder, uint64_t>(arrow::uint64(), {1, std::nullopt, 18446744073709551615ULL});
+  auto text = make_array<arrow::LargeStringBuilder, std::string>(arrow::large_utf8(), {"a", "b,c", std::nullopt});
+  auto batch = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("u", arrow::uint64()), arrow::field("l", arrow::large_utf8())}), 3, {big, text});
+  EXPECT_EQ(encode_csv(*batch, 0, 3), "u,l\n1,a\n,\"b,c\"\n18446744073709551615,\n");
+  EXPECT_EQ(encode_csv(*batch, 1, 2), "u,l\n,\"b,c\"\n18446744073709551615,\n");
+}
+
 TEST(CsvEncoderTest, SliceAndEmptySlice) {
   auto batch = all_types_batch(false);
   EXPECT_EQ(encode_csv(*batch, 2, 1), "s,i64,i32,d,f,b,ts,dt\n,,,,,,,\n");
@@ -150,8 +173,8 @@ TEST(CsvEncoderTest, TimestampUnitsAndExpandedYears) {
       2, {ms, ns, us});
   EXPECT_EQ(encode_csv(*batch, 0, 2),
             "ms,ns,us\n"
-            "\"2025-11-06T12:30:00.123Z\",\"2025-11-06T12:30:00.123456\",\"+10000-01-01T00:00:00.000Z\"\n"
-            "\"1969-12-31T23:59:59.999Z\",\"1969-12-31T23:59:59.999999\",\"-0001-01-01T00:00:00.000Z\"\n");
+            "2025-11-06T12:30:00.123Z,2025-11-06T12:30:00.123456,+10000-01-01T00:00:00.000Z\n"
+            "1969-12-31T23:59:59.999Z,1969-12-31T23:59:59.999999,-0001-01-01T00:00:00.000Z\n");
 }
 
 TEST(CsvEncoderTest, DeterministicAndThreadSafe) {
@@ -174,7 +197,7 @@ TEST(CsvEncoderTest, DeterministicAndThreadSafe) {
   }
   const std::string text = (*reference)->ToString();
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 9001);
-  EXPECT_TRUE(text.starts_with("event_id,ts,value,source\n\"run-7f3a9c21-000000001000\",\"2025-11-06T12:30:07.123Z\","))
+  EXPECT_TRUE(text.starts_with("event_id,ts,value,source\nrun-7f3a9c21-000000001000,2025-11-06T12:30:07.123Z,"))
       << text.substr(0, 200);
 }
 

@@ -173,25 +173,24 @@ TEST(NestedParquetTest, NotNullFieldsAreRequired) {
   EXPECT_EQ(lines_starting_with(got.output, "pyarrow row: "), "pyarrow row: {'id': 1, 'note': None} | [1, 2]\n");
 }
 
-// CSV has no nested types: a struct, array or map is its JSON text in one quoted cell (quotes
-// doubled, RFC 4180); decimals exact in plain notation ("0.0000000001", where Arrow and Spark
-// write 1E-10), quoted like timestamps; binary base64; TINYINT/SMALLINT numbers; TIMESTAMP_NTZ
-// without 'Z'; null an empty cell.
+// CSV has no nested types: a struct, array or map is its JSON text in one cell, quoted when the
+// text holds a comma or a quote (quotes doubled, RFC 4180); decimals exact in plain notation
+// ("0.0000000001", where Arrow and Spark write 1E-10); binary base64 (the empty value quoted, so
+// that it is not null); TINYINT/SMALLINT numbers; TIMESTAMP_NTZ without 'Z'; null an empty cell.
 TEST(NestedCsvTest, ExactBytes) {
   EXPECT_EQ(
       encode_csv(*nested_batch()),
       "user,items,attrs,rate,big,payload,t8,t16,local,deep,m2\n"
       "\"{\"\"id\"\":7,\"\"tags\"\":[\"\"a\"\",\"\"b\"\"]}\",\"[{\"\"sku\"\":\"\"x\"\",\"\"price\"\":12.30}]\","
-      "\"{\"\"k\"\":\"\"v\"\"}\",\"1.50\",\"12345678901234567890.0123456789\",\"AQID\",-128,32767,"
-      "\"2025-11-06T12:30:00.123456\",\"[[1,2],[],null,[null]]\",\"{\"\"k\"\":{\"\"a\"\":1,\"\"b\"\":null}}\"\n"
+      "\"{\"\"k\"\":\"\"v\"\"}\",1.50,12345678901234567890.0123456789,AQID,-128,32767,"
+      "2025-11-06T12:30:00.123456,\"[[1,2],[],null,[null]]\",\"{\"\"k\"\":{\"\"a\"\":1,\"\"b\"\":null}}\"\n"
       "\"{\"\"id\"\":null,\"\"tags\"\":[null,\"\"b\"\",\"\"\"\"]}\",\"[null,{\"\"sku\"\":null,\"\"price\"\":null}]\","
       "\"{\"\"k\"\":null,\"\"\xC3\xA9 "
-      "\\\"\"q\\\"\"\"\":\"\"w,x\"\"}\",\"-0.05\",\"-9999999999999999999999999999.9999999999\","
-      "\"\",127,-32768,\"1969-12-31T23:59:59.999999\",\"[]\",\"{}\"\n"
+      "\\\"\"q\\\"\"\"\":\"\"w,x\"\"}\",-0.05,-9999999999999999999999999999.9999999999,"
+      "\"\",127,-32768,1969-12-31T23:59:59.999999,[],{}\n"
       ",,,,,,,,,,\n"
-      "\"{\"\"id\"\":1,\"\"tags\"\":[]}\",\"[]\",\"{}\",\"0.00\",\"0.0000000001\",\"/"
-      "wA=\",0,0,\"2025-11-06T00:00:00.000\","
-      "\"[[3]]\",\"{\"\"z\"\":null}\"\n");
+      "\"{\"\"id\"\":1,\"\"tags\"\":[]}\",[],{},0.00,0.0000000001,/wA=,0,0,2025-11-06T00:00:00.000,"
+      "[[3]],\"{\"\"z\"\":null}\"\n");
 }
 
 // Every scalar type inside a nested value: the JSON text Spark's from_json reads back.
@@ -227,7 +226,7 @@ TEST(NestedCsvTest, ScalarsInsideNestedValues) {
             "\"[\"\"NaN\"\",\"\"Infinity\"\",\"\"-Infinity\"\"]\"\n"
             "\"{\"\"ts\"\":\"\"1969-12-31T23:59:59.999999Z\"\",\"\"ntz\"\":null,\"\"d\"\":\"\"1969-12-31\"\","
             "\"\"f\"\":-0,\"\"fl\"\":null,\"\"ok\"\":false,\"\"bin\"\":\"\"\"\",\"\"dec\"\":-0.00000001,"
-            "\"\"s\"\":\"\"\xE6\x97\xA5\"\"}\",\"[]\",\"[0.1]\"\n");
+            "\"\"s\"\":\"\"\xE6\x97\xA5\"\"}\",[],[0.1]\n");
 }
 
 // The independent check of the JSON cells: Python's json module parses every one (decimals
