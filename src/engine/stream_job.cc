@@ -562,6 +562,9 @@ Status StreamJob::run(const std::atomic<bool>& stop) {
     if (m.group ? m.group->more_available() : m.more_available) continue;
     // Like Spark's ProcessingTime trigger: batches start every TRIGGER_SECONDS; one that
     // overran starts the next at once.
+    if (const auto wait = tick + trigger - clock.now(); wait.count() > 0) {
+      m.seams.source->idle(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+    }
     m.sleep_until(tick + trigger, stop, true);
   }
   m.status->set_state(JobState::kStopped);

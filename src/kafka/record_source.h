@@ -93,6 +93,9 @@ class RecordSource {
   // GROUP_ID: the partitions this instance owns now (sorted). A source that reads ahead stops
   // doing so for the others.
   virtual void keep_only(const std::vector<int32_t>& partitions) { (void)partitions; }
+  // The job waits `wait` before it plans its next batch: a source may let go meanwhile of what it
+  // needs only to plan. Whatever it lets go comes back on the next call that needs it.
+  virtual void idle(std::chrono::milliseconds wait) { (void)wait; }
   // The last error the client reported on its own ("" if none), to explain a stall.
   virtual std::string last_client_error() const = 0;
 };

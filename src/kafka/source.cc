@@ -127,18 +127,32 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::open(const SourceOptions& opti
   if (::pipe2(src->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return Status::fatal(std::string("cannot create the Kafka source's wake-up pipe: ") + std::strerror(errno));
   }
+  // Made now, so that bad settings fail the start rather than the first batch.
+  KPIPE_RETURN_IF_ERROR(src->metadata_client().status());
+  return src;
+}
+
+Result<rd_kafka_t*> KafkaSource::metadata_client() {
+  if (meta_) return meta_;
   // Metadata and watermarks go through a client of their own, on a connection of its own: the
   // broker answers a connection's requests in order, so behind the consumer's fetches every
   // watermark query waited for a fetch, up to fetch.wait.max.ms once the partitions it fetched
   // were at their end (100 ms each: 64 partitions made planning a batch take 7 s).
-  KPIPE_ASSIGN_OR_RETURN(src->meta_, src->new_client({
-                                         {"bootstrap.servers", options.bootstrap_servers},
-                                         {"client.id", options.client_id + "-metadata"},
-                                         {"group.id", "kpipe-stream-" + options.topic},
-                                         {"enable.auto.commit", "false"},
-                                         {"socket.keepalive.enable", "true"},
-                                     }));
-  return src;
+  KPIPE_ASSIGN_OR_RETURN(meta_, new_client({
+                                    {"bootstrap.servers", options_.bootstrap_servers},
+                                    {"client.id", options_.client_id + "-metadata"},
+                                    {"group.id", "kpipe-stream-" + options_.topic},
+                                    {"enable.auto.commit", "false"},
+                                    {"socket.keepalive.enable", "true"},
+                                }));
+  ++metadata_clients_made_;
+  return meta_;
+}
+
+void KafkaSource::idle(std::chrono::milliseconds wait) {
+  if (wait < kIdleMetadataRelease || !meta_) return;
+  destroy_kafka_client(meta_, false, kShutdownDeadline, "closing the metadata client", errors_);
+  meta_ = nullptr;
 }
 
 void KafkaSource::close_consumer() {
@@ -151,13 +165,14 @@ void KafkaSource::close_consumer() {
 std::string KafkaSource::last_client_error() const { return errors_->log.last_error(); }
 
 Result<std::vector<int32_t>> KafkaSource::partitions() {
-  rd_kafka_topic_t* topic = rd_kafka_topic_new(meta_, options_.topic.c_str(), nullptr);
+  KPIPE_ASSIGN_OR_RETURN(rd_kafka_t * meta, metadata_client());
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(meta, options_.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(meta_, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
+  rd_kafka_resp_err_t err = rd_kafka_metadata(meta, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
   rd_kafka_topic_destroy(topic);
   // Serves the error callback, so the message says why ("cannot reach ...", "authentication
   // failed ...") rather than librdkafka's bare "Broker transport failure".
-  rd_kafka_poll(meta_, 0);
+  rd_kafka_poll(meta, 0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::string detail = last_client_error();
     std::string message = "cannot read metadata of topic '" + options_.topic + "' from " + options_.bootstrap_servers +
@@ -200,12 +215,12 @@ Result<Watermarks> KafkaSource::watermarks(int32_t partition) {
   return marks.at(partition);
 }
 
-Status KafkaSource::list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which,
+Status KafkaSource::list_offsets(rd_kafka_t* client, rd_kafka_topic_partition_list_t* list, int64_t which,
                                  std::chrono::milliseconds timeout) {
   for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = which;
   // A logical offset as the "timestamp" asks ListOffsets for the first or the next offset,
   // as rd_kafka_query_watermark_offsets does, but for all partitions of a leader at once.
-  const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(meta_, list, static_cast<int>(timeout.count()));
+  const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(client, list, static_cast<int>(timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::retriable("cannot read offsets of " + options_.topic + ": " + err_text(err));
   }
@@ -224,9 +239,10 @@ Result<std::map<int32_t, Watermarks>> KafkaSource::watermarks(const std::vector<
   std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
       rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), rd_kafka_topic_partition_list_destroy);
   for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p);
-  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_BEGINNING, options_.request_timeout));
+  KPIPE_ASSIGN_OR_RETURN(rd_kafka_t * meta, metadata_client());
+  KPIPE_RETURN_IF_ERROR(list_offsets(meta, list.get(), RD_KAFKA_OFFSET_BEGINNING, options_.request_timeout));
   for (int i = 0; i < list->cnt; ++i) marks[list->elems[i].partition].low = list->elems[i].offset;
-  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_END, options_.request_timeout));
+  KPIPE_RETURN_IF_ERROR(list_offsets(meta, list.get(), RD_KAFKA_OFFSET_END, options_.request_timeout));
   for (int i = 0; i < list->cnt; ++i) {
     const rd_kafka_topic_partition_t& e = list->elems[i];
     if (e.offset < 0) {  // left at the logical offset: the leader did not answer for it
@@ -246,7 +262,15 @@ Result<std::map<int32_t, int64_t>> KafkaSource::high_watermarks(const std::vecto
   std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
       rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), rd_kafka_topic_partition_list_destroy);
   for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p);
-  KPIPE_RETURN_IF_ERROR(list_offsets(list.get(), RD_KAFKA_OFFSET_END, timeout));
+  // While idle() has the metadata client closed, the consumer's own connection answers: behind a
+  // fetch in flight the reply may wait up to fetch.wait.max.ms, which the lag between batches can
+  // afford (planning could not). Making the client again here, every lag sample of a paused
+  // partition would undo idle().
+  rd_kafka_t* client = meta_ ? meta_ : rk_;
+  if (!client) {
+    KPIPE_ASSIGN_OR_RETURN(client, metadata_client());
+  }
+  KPIPE_RETURN_IF_ERROR(list_offsets(client, list.get(), RD_KAFKA_OFFSET_END, timeout));
   for (int i = 0; i < list->cnt; ++i) {
     if (list->elems[i].offset >= 0) high[list->elems[i].partition] = list->elems[i].offset;
   }

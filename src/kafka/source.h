@@ -76,7 +76,8 @@ class KafkaSource final : public RecordSource {
   // thread has not paused: those are fetched continuously, so the copy is at most about
   // fetch.wait.max.ms old while the broker answers. A paused or unassigned partition is left out.
   std::map<int32_t, int64_t> cached_high_watermarks(const std::vector<int32_t>& partitions) override;
-  // One ListOffsets request per leader (the end offsets only), within `timeout`.
+  // One ListOffsets request per leader (the end offsets only), within `timeout`; through the
+  // consumer's connection while idle() has the metadata client closed.
   Result<std::map<int32_t, int64_t>> high_watermarks(const std::vector<int32_t>& partitions,
                                                      std::chrono::milliseconds timeout) override;
   // The first record of the last read that started at `offset`, or the first record the prefetch
@@ -104,6 +105,16 @@ class KafkaSource final : public RecordSource {
   // reads and these (librdkafka stops fetching the rest).
   void keep_only(const std::vector<int32_t>& partitions) override;
 
+  // Before a wait of kIdleMetadataRelease or more: closes the metadata client, made again by the
+  // next partitions() or watermark query. librdkafka 2.0.2's main thread spins through the last
+  // millisecond before each of its timers, and every client has a 1-second timer: about 0.7 ms
+  // of CPU a second per client, 5% of kpipe's CPU at 10,000 events/s with TRIGGER_SECONDS=30.
+  // Shorter waits keep it: making it again costs a connection and a metadata request.
+  void idle(std::chrono::milliseconds wait) override;
+  static constexpr std::chrono::milliseconds kIdleMetadataRelease{10'000};
+  // Times a metadata client was made (open() makes the first).
+  int metadata_clients_made() const { return metadata_clients_made_; }
+
   // The last error librdkafka reported through its error callback ("" if none), for messages
   // such as "cannot reach 127.0.0.1:9092".
   std::string last_client_error() const override;
@@ -128,6 +139,8 @@ class KafkaSource final : public RecordSource {
   void close_consumer();
   // A consumer handle with `settings`, then the user's --kafka-prop, reporting to errors_.
   Result<rd_kafka_t*> new_client(const std::vector<std::pair<std::string, std::string>>& settings);
+  // meta_, made first if idle() closed it.
+  Result<rd_kafka_t*> metadata_client();
   Status assign(const std::vector<PartitionRange>& ranges);
   // Sets fetch_slots_ and pauses the partitions of `ranges` past that many (held_back_).
   void hold_back(const std::vector<PartitionRange>& ranges);
@@ -151,7 +164,8 @@ class KafkaSource final : public RecordSource {
   // waiting for anything.
   void wake_fetchers(const std::vector<int32_t>& partitions);
   // ListOffsets of every partition at logical offset `which` (beginning or end), in place.
-  Status list_offsets(rd_kafka_topic_partition_list_t* list, int64_t which, std::chrono::milliseconds timeout);
+  Status list_offsets(rd_kafka_t* client, rd_kafka_topic_partition_list_t* list, int64_t which,
+                      std::chrono::milliseconds timeout);
   int queued_min_messages() const;
   // Sets the partitions the read in progress waits for, with where each of its ranges ends
   // (demanded_), and wakes the prefetch thread.
@@ -162,6 +176,7 @@ class KafkaSource final : public RecordSource {
   rd_kafka_t* rk_ = nullptr;      // reads the partitions; made by assign()
   size_t client_partitions_ = 0;  // partitions rk_ was made for
   rd_kafka_t* meta_ = nullptr;    // metadata and watermarks, on a connection of its own (see open())
+  int metadata_clients_made_ = 0;
   // Next offset each assigned partition will deliver; lets a batch that starts where the
   // previous one ended keep the prefetched data.
   std::map<int32_t, int64_t> position_;

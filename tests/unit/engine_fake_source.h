@@ -45,6 +45,15 @@ class FakeSource final : public RecordSource {
     std::lock_guard lock(mu_);
     return reads_;
   }
+  // The waits the job announced through idle(), in order.
+  std::vector<std::chrono::milliseconds> idles() const {
+    std::lock_guard lock(mu_);
+    return idles_;
+  }
+  void idle(std::chrono::milliseconds wait) override {
+    std::lock_guard lock(mu_);
+    idles_.push_back(wait);
+  }
 
   Result<std::vector<int32_t>> partitions() override {
     std::lock_guard lock(mu_);
@@ -171,6 +180,7 @@ class FakeSource final : public RecordSource {
   std::string topic_ = "events";
   int fail_reads_ = 0;
   int reads_ = 0;
+  std::vector<std::chrono::milliseconds> idles_;
   int64_t last_max_bytes_ = 0;
   bool fetching_ = false;
   bool holding_ = true;

@@ -213,12 +213,9 @@ class ProducingSource final : public RecordSource {
   FakeSource& s_;
 };
 
-// Issue 12: with 3 partitions at 144/154/154 committed and the topic at 157/167/165, the status
-// said committed 95/103/105 and lag 49/51/49: the last batch's plan, never updated.
-TEST(StreamJobLag, AfterABatchTheLagIsWhatIsLeftNotTheBatchsPlan) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("kpipe-lag-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+// A continuous job under `dir`, Parquet and CSV, from the earliest offsets, whose trigger
+// (60 s) leaves time for one batch during a test.
+StreamOptions one_batch_job(const std::filesystem::path& dir) {
   StreamOptions opt;
   opt.topic = "events";
   opt.output_path = (dir / "parquet").string();
@@ -227,7 +224,17 @@ TEST(StreamJobLag, AfterABatchTheLagIsWhatIsLeftNotTheBatchsPlan) {
   opt.dead_letter_path = (dir / "_dead_letter").string();
   opt.sink_console = false;
   opt.starting_earliest = true;
-  opt.trigger_seconds = 60;  // one batch during the test
+  opt.trigger_seconds = 60;
+  return opt;
+}
+
+// Issue 12: with 3 partitions at 144/154/154 committed and the topic at 157/167/165, the status
+// said committed 95/103/105 and lag 49/51/49: the last batch's plan, never updated.
+TEST(StreamJobLag, AfterABatchTheLagIsWhatIsLeftNotTheBatchsPlan) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("kpipe-lag-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  StreamOptions opt = one_batch_job(dir);
   FakeSource topic(3);
   for (int32_t p = 0; p < 3; ++p) {
     for (int i = 0; i < 20 + p; ++i) topic.append(p, ProducingSource::event(i));
@@ -262,6 +269,40 @@ TEST(StreamJobLag, AfterABatchTheLagIsWhatIsLeftNotTheBatchsPlan) {
   EXPECT_EQ(s.lag[1].records(), 0);
   EXPECT_EQ(s.lag[2].committed, 22);
   EXPECT_EQ(s.lag[2].records(), 0);
+  fs::remove_all(dir);
+}
+
+// Between triggers the job tells the source how long it will wait (KafkaSource closes its
+// metadata client for a long one): once per wait, with what is left of the trigger interval.
+TEST(StreamJobIdle, AfterEachBatchTheSourceIsToldHowLongTheJobWillWait) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("kpipe-idle-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  StreamOptions opt = one_batch_job(dir);
+  auto topic = std::make_unique<FakeSource>(2);
+  for (int32_t p = 0; p < 2; ++p) {
+    for (int i = 0; i < 10; ++i) topic->append(p, ProducingSource::event(i));
+  }
+  FakeSource* source = topic.get();
+  StreamSeams seams;
+  seams.source = std::move(topic);
+  auto status = std::make_shared<JobStatus>();
+  StreamJob job(opt, std::move(seams), status);
+  std::atomic<bool> stop{false};
+  Status result;
+  std::thread runner([&] { result = job.run(stop); });
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (source->idles().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  stop = true;
+  runner.join();
+  ASSERT_TRUE(result.ok()) << result.message();
+  EXPECT_EQ(status->snapshot().last_committed_batch, 0);
+  const auto idles = source->idles();
+  ASSERT_EQ(idles.size(), 1u);
+  EXPECT_GT(idles[0], seconds(50));
+  EXPECT_LE(idles[0], seconds(60));
   fs::remove_all(dir);
 }
 

@@ -309,6 +309,63 @@ TEST(KafkaSource, ReplayReadsTheSameRecordsAgain) {
   EXPECT_EQ(rest.wrong_payload, 0) << rest.first_problem;
 }
 
+// A wait of kIdleMetadataRelease or more before the next batch closes the metadata client
+// (librdkafka 2.0.2's idle timer costs CPU every second); the next query makes it again and gets
+// the same answers, and reading goes on where it stood. A shorter wait keeps it.
+TEST(KafkaSource, ALongIdleClosesTheMetadataClientAndTheNextQueryMakesItAgain) {
+  const std::string topic = "source-idle";
+  constexpr int64_t kPerPartition = 1'000;
+  constexpr int64_t kHalf = 500;
+  MockCluster cluster(topic, kPartitions);
+  ASSERT_TRUE(produce(cluster.bootstraps(), topic, kPerPartition));
+  auto source = open_source(options_for(cluster.bootstraps(), topic, kPartitions * (2u << 20)));
+  ASSERT_TRUE(source);
+  EXPECT_EQ(source->metadata_clients_made(), 1);
+  std::vector<int32_t> ids;
+  for (int32_t p = 0; p < kPartitions; ++p) ids.push_back(p);
+
+  auto read_from = [&](int64_t start, int64_t end) {
+    std::vector<PartitionRange> ranges;
+    for (int32_t p = 0; p < kPartitions; ++p) ranges.push_back(PartitionRange{p, start, end});
+    std::atomic<bool> stop{false};
+    Watchdog watchdog(stop, 20s);
+    Checker check;
+    check.next = std::vector<int64_t>(kPartitions, start);
+    Status st = source->read(
+        ranges, [&](const RawRecord& r) { check(r); }, stop);
+    EXPECT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(check.records, kPartitions * (end - start));
+    EXPECT_EQ(check.out_of_order, 0) << check.first_problem;
+  };
+  read_from(0, kHalf);
+
+  source->idle(KafkaSource::kIdleMetadataRelease - 1ms);
+  ASSERT_TRUE(source->partitions().ok());
+  EXPECT_EQ(source->metadata_clients_made(), 1);
+
+  source->idle(KafkaSource::kIdleMetadataRelease);
+  EXPECT_EQ(source->metadata_clients_made(), 1);  // closed, not made again until needed
+  auto parts = source->partitions();
+  ASSERT_TRUE(parts.ok()) << parts.status().message();
+  EXPECT_EQ(*parts, ids);
+  EXPECT_EQ(source->metadata_clients_made(), 2);
+  auto marks = source->watermarks(ids);
+  ASSERT_TRUE(marks.ok()) << marks.status().message();
+  for (int32_t p : ids) EXPECT_EQ(marks->at(p).high, kPerPartition) << "partition " << p;
+
+  // The lag's queries between batches go through the consumer's connection instead of making
+  // the client again; the next plan makes it.
+  source->idle(30s);
+  auto high = source->high_watermarks(ids, 5s);
+  ASSERT_TRUE(high.ok()) << high.status().message();
+  for (int32_t p : ids) EXPECT_EQ(high->at(p), kPerPartition) << "partition " << p;
+  EXPECT_EQ(source->metadata_clients_made(), 2);
+  ASSERT_TRUE(source->watermarks(ids).ok());
+  EXPECT_EQ(source->metadata_clients_made(), 3);
+
+  read_from(kHalf, kPerPartition);
+}
+
 // MAX_BATCH_BYTES: a read that reaches its byte limit ends every range where its partition stands,
 // and the next read, from those ends, gets the rest: every record once, in order, none lost from
 // what was fetched ahead past the cut.
