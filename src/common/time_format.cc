@@ -84,11 +84,14 @@ char* format_second_fraction(int64_t fraction, TimestampStyle style, char* out) 
   return out;
 }
 
+SecondAndFraction split_micros(int64_t micros) {
+  // Not micros - second * kMicrosPerSecond: that overflows near INT64_MIN.
+  return {floor_div(micros, kMicrosPerSecond), (micros % kMicrosPerSecond + kMicrosPerSecond) % kMicrosPerSecond};
+}
+
 char* format_timestamp(int64_t micros, TimestampStyle style, char* out) {
-  // Not micros - seconds * kMicrosPerSecond: that overflows near INT64_MIN.
-  const int64_t fraction = (micros % kMicrosPerSecond + kMicrosPerSecond) % kMicrosPerSecond;
-  return format_second_fraction(fraction, style,
-                                format_timestamp_seconds(floor_div(micros, kMicrosPerSecond), style, out));
+  const SecondAndFraction t = split_micros(micros);
+  return format_second_fraction(t.fraction, style, format_timestamp_seconds(t.second, style, out));
 }
 
 }  // namespace kpipe

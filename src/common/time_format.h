@@ -46,9 +46,14 @@ enum class TimestampStyle {
 char* format_timestamp(int64_t micros, TimestampStyle style, char* out);
 
 // format_timestamp in two steps, for a caller that reuses a second's text across many values:
-// format_timestamp_seconds(floor_div(micros, 1'000'000)) writes "2025-11-06T12:30:00" (or
+// split_micros(micros), then format_timestamp_seconds(its second) writes "2025-11-06T12:30:00" (or
 // "2025-11-06 12:30:00" for kDisplay), then format_second_fraction(the microseconds into that
 // second, 0..999,999) writes the rest: ".123Z", ".123456Z", or for kDisplay ".123" or nothing.
+struct SecondAndFraction {
+  int64_t second;    // floor(micros / 1,000,000)
+  int64_t fraction;  // the microseconds into that second, 0..999,999
+};
+SecondAndFraction split_micros(int64_t micros);
 char* format_timestamp_seconds(int64_t seconds, TimestampStyle style, char* out);
 char* format_second_fraction(int64_t fraction, TimestampStyle style, char* out);
 

@@ -28,7 +28,6 @@ namespace {
 constexpr int64_t kFirstGuessBytesPerRow = 96;
 // Room any number, date, timestamp or decimal cell needs, with its separator.
 constexpr int64_t kMaxScalarText = 128;
-constexpr int64_t kMicrosPerSecond = 1'000'000;
 static_assert(kMaxScalarText > kMaxDecimalText && kMaxScalarText > kMaxTimeText);
 
 // The bytes of one file, grown by doubling only when a cell does not fit the reservation.
@@ -95,11 +94,8 @@ bool needs_quotes(std::string_view v) {
   return false;
 }
 
-void put_text(std::string_view v, CsvText& out) {
-  if (!needs_quotes(v)) {
-    out.append(v);
-    return;
-  }
+// `v` in quotes, each quote inside doubled (RFC 4180).
+void put_quoted(std::string_view v, CsvText& out) {
   char* p = out.reserve(static_cast<int64_t>(v.size()) * 2 + 2);
   *p++ = '"';
   for (char c : v) {
@@ -108,6 +104,14 @@ void put_text(std::string_view v, CsvText& out) {
   }
   *p++ = '"';
   out.commit(p);
+}
+
+void put_text(std::string_view v, CsvText& out) {
+  if (needs_quotes(v)) {
+    put_quoted(v, out);
+  } else {
+    out.append(v);
+  }
 }
 
 enum class Cell {
@@ -235,16 +239,15 @@ class CellWriter {
         break;
       case Cell::kDate: p = format_date(static_cast<const arrow::Date32Array&>(a).Value(i), p); break;
       case Cell::kTimestamp: {
-        const int64_t micros = to_micros(static_cast<const arrow::TimestampArray&>(a).Value(i), c.unit);
-        const int64_t second = floor_div(micros, kMicrosPerSecond);
-        if (second != c.second) {
-          c.second = second;
+        const SecondAndFraction t =
+            split_micros(to_micros(static_cast<const arrow::TimestampArray&>(a).Value(i), c.unit));
+        if (t.second != c.second) {
+          c.second = t.second;
           c.second_text_size = static_cast<int>(
-              format_timestamp_seconds(second, TimestampStyle::kIsoUtc, c.second_text) - c.second_text);
+              format_timestamp_seconds(t.second, TimestampStyle::kIsoUtc, c.second_text) - c.second_text);
         }
         p = std::copy_n(c.second_text, c.second_text_size, p);
-        char* end = format_second_fraction((micros % kMicrosPerSecond + kMicrosPerSecond) % kMicrosPerSecond,
-                                           TimestampStyle::kIsoUtc, p);
+        char* end = format_second_fraction(t.fraction, TimestampStyle::kIsoUtc, p);
         p = c.zone ? end : end - 1;
         break;
       }
@@ -261,26 +264,21 @@ class CellWriter {
   std::string scratch_;                             // binary and nested cells, grown once and reused for every row
 };
 
-// The header is written bare (event_id,ts,...) as Spark writes it, unless a name needs quotes;
-// then every name is quoted, as Arrow's writer did.
+// The header is written bare (event_id,ts,...) as Spark writes it, unless a name needs quotes
+// by the rule values follow; then every name is quoted, as Arrow's writer did.
 void put_header(const arrow::Schema& schema, CsvText& out) {
   bool quote = false;
   for (const auto& field : schema.fields()) {
-    if (field->name().find_first_of(",\"\r\n") != std::string::npos || field->name().empty()) quote = true;
+    if (needs_quotes(field->name())) quote = true;
   }
   for (int i = 0; i < schema.num_fields(); ++i) {
     if (i > 0) out.put(',');
     const std::string& name = schema.field(i)->name();
-    if (!quote) {
+    if (quote) {
+      put_quoted(name, out);
+    } else {
       out.append(name);
-      continue;
     }
-    out.put('"');
-    for (char c : name) {
-      out.put(c);
-      if (c == '"') out.put('"');
-    }
-    out.put('"');
   }
   out.put('\n');
 }
