@@ -150,7 +150,12 @@ Result<rd_kafka_t*> KafkaSource::metadata_client() {
 }
 
 void KafkaSource::idle(std::chrono::milliseconds wait) {
-  if (wait < kIdleMetadataRelease || !meta_) return;
+  if (wait < kLongIdle) return;
+  if (!resting_.exchange(true) && wake_[1] >= 0) {
+    static constexpr char kWake = 5;  // pause what needs no more at once
+    (void)!::write(wake_[1], &kWake, 1);
+  }
+  if (!meta_) return;
   destroy_kafka_client(meta_, false, kShutdownDeadline, "closing the metadata client", errors_);
   meta_ = nullptr;
 }
@@ -317,6 +322,7 @@ std::vector<PartitionRange> KafkaSource::held_ranges() {
 void KafkaSource::set_demanded(std::map<int32_t, int64_t> range_ends) {
   {
     std::lock_guard<std::mutex> lock(demand_mu_);
+    if (!range_ends.empty()) resting_.store(false);  // a read: fetch as usual until the next idle()
     demanded_ = std::move(range_ends);
   }
   demand_version_.fetch_add(1, std::memory_order_release);
@@ -700,6 +706,18 @@ void KafkaSource::prefetch_loop() {
     auto it = last_end.find(partition);
     return it != last_end.end() && now - it->second < kFetchSlotIdle;
   };
+  // While the job waits out a long trigger (idle()), a partition needs no more than the first
+  // record past what the job has read (the lag's exact age of the oldest uncommitted record);
+  // the rest is fetched by the next batch's read in a few large fetches, as Spark reads a
+  // trigger's offsets. Fetching on in between cost a fetch response of a few messages every
+  // fetch wait and a wake-up of this thread for each.
+  bool resting = false;
+  auto enough = [&](int32_t partition) {
+    return resting ? buffer_->first_record(partition).has_value() : buffer_->full(partition);
+  };
+  auto wants_more = [&](int32_t partition) {
+    return resting ? !buffer_->first_record(partition) : buffer_->wants_more(partition);
+  };
   size_t first = 0;  // where this round's visit starts
   while (!prefetch_quit_.load()) {
     // Drain the wake-up pipe before looking at the queues: a message that arrives after the
@@ -715,6 +733,7 @@ void KafkaSource::prefetch_loop() {
       }
     }
     bool got_any = false;
+    resting = resting_.load();
     if (const uint64_t v = demand_version_.load(std::memory_order_acquire); v != demand_seen) {
       std::lock_guard<std::mutex> lock(demand_mu_);
       demanded = demanded_;
@@ -724,7 +743,7 @@ void KafkaSource::prefetch_loop() {
       const auto [partition, queue] = order[(first + turn) % order.size()];
       if (paused.count(partition)) {
         const bool needed = read_needs(partition);
-        if (!needed && !buffer_->wants_more(partition)) continue;
+        if (!needed && !wants_more(partition)) continue;
         // The whole buffer at its budget: only what the read waits for is fetched. Each fetch
         // brings a whole producer batch (up to batch.size, 1 MB for librdkafka's producers)
         // whatever the partition's share, so without this every partition of a 96-partition
@@ -737,7 +756,7 @@ void KafkaSource::prefetch_loop() {
         if (paused.count(partition)) continue;
         last_data[partition] = now;
         if (needs_slot) ++fetching;
-      } else if (buffer_->full(partition) && rd_kafka_queue_length(queue) == 0 && !read_needs(partition)) {
+      } else if (enough(partition) && rd_kafka_queue_length(queue) == 0 && !read_needs(partition)) {
         set_paused(partition, true, false);
         overshot.erase(partition);
         continue;
@@ -819,7 +838,7 @@ void KafkaSource::prefetch_loop() {
       // purges, done by librdkafka's main thread, lagged behind: 300 MB). So the share may be
       // overshot by what librdkafka fetched, but by two consume calls at most: a partition whose
       // queue still holds messages after the second is paused anyway (it refills as it drains).
-      if (buffer_->full(partition) && !read_needs(partition)) {
+      if (enough(partition) && !read_needs(partition)) {
         if (rd_kafka_queue_length(queue) == 0 || overshot.count(partition)) {
           set_paused(partition, true, false);
           overshot.erase(partition);
@@ -836,8 +855,10 @@ void KafkaSource::prefetch_loop() {
     }
     rd_kafka_poll(rk_, 0);  // serve the error callback
     if (!got_any) {
+      // Woken by librdkafka (records), a read's demand, idle() or stop_prefetch(); the timeout is
+      // for the fetch slots' idle times, which do not matter while resting.
       pollfd pfd{wake_[0], POLLIN, 0};
-      (void)::poll(&pfd, 1, 100);
+      (void)::poll(&pfd, 1, resting ? 1000 : 100);
     }
   }
   // Leave nothing paused: assign() and the destructor expect librdkafka's own state. No wake-up

@@ -105,13 +105,18 @@ class KafkaSource final : public RecordSource {
   // reads and these (librdkafka stops fetching the rest).
   void keep_only(const std::vector<int32_t>& partitions) override;
 
-  // Before a wait of kIdleMetadataRelease or more: closes the metadata client, made again by the
-  // next partitions() or watermark query. librdkafka 2.0.2's main thread spins through the last
-  // millisecond before each of its timers, and every client has a 1-second timer: about 0.7 ms
-  // of CPU a second per client, 5% of kpipe's CPU at 10,000 events/s with TRIGGER_SECONDS=30.
-  // Shorter waits keep it: making it again costs a connection and a metadata request.
+  // Before a wait of kLongIdle or more, two things until the next read:
+  // - the metadata client is closed, made again by the next partitions() or watermark query.
+  //   librdkafka 2.0.2's main thread spins through the last millisecond before each of its
+  //   timers, and every client has a 1-second timer: about 0.7 ms of CPU a second per client,
+  //   5% of kpipe's CPU at 10,000 events/s with TRIGGER_SECONDS=30;
+  // - the prefetch thread rests: each partition is fetched until it holds one record past what
+  //   was read (for the lag's oldest record), then paused; the next read fetches the rest. At
+  //   1,000 events/s this took a sixth off the CPU per event (bench/results/PROFILE.md).
+  // Shorter waits keep both: making the client again costs a connection and a metadata request,
+  // and the prefetch is what lets a short trigger's batch start with its records in memory.
   void idle(std::chrono::milliseconds wait) override;
-  static constexpr std::chrono::milliseconds kIdleMetadataRelease{10'000};
+  static constexpr std::chrono::milliseconds kLongIdle{10'000};
   // Times a metadata client was made (open() makes the first).
   int metadata_clients_made() const { return metadata_clients_made_; }
 
@@ -203,6 +208,8 @@ class KafkaSource final : public RecordSource {
   mutable std::mutex demand_mu_;
   std::map<int32_t, int64_t> demanded_;
   std::atomic<uint64_t> demand_version_{0};  // bumped by set_demanded
+  // Set by idle() before a long wait, cleared by the next read's demand (see prefetch_loop).
+  std::atomic<bool> resting_{false};
   std::shared_ptr<ErrorState> errors_;
   // The partitions the prefetch thread has paused, for cached_high_watermarks on the job thread.
   mutable std::mutex paused_mu_;

@@ -38,10 +38,11 @@ std::string payload_for(int32_t partition, int64_t offset) {
   return s;
 }
 
-// Produces payload_for(p, o) for o in [0, per_partition) to every partition, explicitly
-// partitioned; returns false if anything was not delivered within the deadline.
-// counts[p] records into partition p.
-bool produce_counts(const std::string& bootstrap, const std::string& topic, const std::vector<int64_t>& counts) {
+// Produces payload_for(p, o) for o in [from, counts[p]) to partition p, explicitly partitioned;
+// returns false if anything was not delivered within the deadline. `from` continues a topic
+// produced to counts of `from` before.
+bool produce_counts(const std::string& bootstrap, const std::string& topic, const std::vector<int64_t>& counts,
+                    int64_t from = 0) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   static std::atomic<int64_t> failed_deliveries{0};
   failed_deliveries = 0;
@@ -62,7 +63,7 @@ bool produce_counts(const std::string& bootstrap, const std::string& topic, cons
   if (rk == nullptr) return false;
   bool ok = true;
   const int64_t most = *std::max_element(counts.begin(), counts.end());
-  for (int64_t o = 0; o < most && ok; ++o) {
+  for (int64_t o = from; o < most && ok; ++o) {
     for (int32_t p = 0; p < kPartitions && ok; ++p) {
       if (o >= counts[p]) continue;
       std::string value = payload_for(p, o);
@@ -309,7 +310,22 @@ TEST(KafkaSource, ReplayReadsTheSameRecordsAgain) {
   EXPECT_EQ(rest.wrong_payload, 0) << rest.first_problem;
 }
 
-// A wait of kIdleMetadataRelease or more before the next batch closes the metadata client
+// Reads [start, end) of every partition and expects each record once, in order, with its payload.
+void expect_reads_in_order(KafkaSource& source, int64_t start, int64_t end) {
+  std::vector<PartitionRange> ranges;
+  for (int32_t p = 0; p < kPartitions; ++p) ranges.push_back(PartitionRange{p, start, end});
+  std::atomic<bool> stop{false};
+  Watchdog watchdog(stop, 20s);
+  Checker check;
+  check.next = std::vector<int64_t>(kPartitions, start);
+  Status st = source.read(
+      ranges, [&](const RawRecord& r) { check(r); }, stop);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(check.records, kPartitions * (end - start));
+  EXPECT_EQ(check.out_of_order + check.wrong_payload, 0) << check.first_problem;
+}
+
+// A wait of kLongIdle or more before the next batch closes the metadata client
 // (librdkafka 2.0.2's idle timer costs CPU every second); the next query makes it again and gets
 // the same answers, and reading goes on where it stood. A shorter wait keeps it.
 TEST(KafkaSource, ALongIdleClosesTheMetadataClientAndTheNextQueryMakesItAgain) {
@@ -324,26 +340,14 @@ TEST(KafkaSource, ALongIdleClosesTheMetadataClientAndTheNextQueryMakesItAgain) {
   std::vector<int32_t> ids;
   for (int32_t p = 0; p < kPartitions; ++p) ids.push_back(p);
 
-  auto read_from = [&](int64_t start, int64_t end) {
-    std::vector<PartitionRange> ranges;
-    for (int32_t p = 0; p < kPartitions; ++p) ranges.push_back(PartitionRange{p, start, end});
-    std::atomic<bool> stop{false};
-    Watchdog watchdog(stop, 20s);
-    Checker check;
-    check.next = std::vector<int64_t>(kPartitions, start);
-    Status st = source->read(
-        ranges, [&](const RawRecord& r) { check(r); }, stop);
-    EXPECT_TRUE(st.ok()) << st.message();
-    EXPECT_EQ(check.records, kPartitions * (end - start));
-    EXPECT_EQ(check.out_of_order, 0) << check.first_problem;
-  };
+  auto read_from = [&](int64_t start, int64_t end) { expect_reads_in_order(*source, start, end); };
   read_from(0, kHalf);
 
-  source->idle(KafkaSource::kIdleMetadataRelease - 1ms);
+  source->idle(KafkaSource::kLongIdle - 1ms);
   ASSERT_TRUE(source->partitions().ok());
   EXPECT_EQ(source->metadata_clients_made(), 1);
 
-  source->idle(KafkaSource::kIdleMetadataRelease);
+  source->idle(KafkaSource::kLongIdle);
   EXPECT_EQ(source->metadata_clients_made(), 1);  // closed, not made again until needed
   auto parts = source->partitions();
   ASSERT_TRUE(parts.ok()) << parts.status().message();
@@ -364,6 +368,59 @@ TEST(KafkaSource, ALongIdleClosesTheMetadataClientAndTheNextQueryMakesItAgain) {
   EXPECT_EQ(source->metadata_clients_made(), 3);
 
   read_from(kHalf, kPerPartition);
+}
+
+// While the job waits out a long trigger the source fetches each partition only until it holds
+// the first record past what was read (the lag's oldest record), and the next read fetches the
+// rest; a shorter wait keeps prefetching everything.
+TEST(KafkaSource, ALongIdleFetchesOnlyTheFirstNewRecordUntilTheNextRead) {
+  const std::string topic = "source-resting";
+  constexpr int64_t kFirst = 200, kSecond = 1'200, kThird = 1'500;
+  MockCluster cluster(topic, kPartitions);
+  ASSERT_TRUE(produce(cluster.bootstraps(), topic, kFirst));
+  auto source = open_source(options_for(cluster.bootstraps(), topic, kPartitions * (2u << 20)));
+  ASSERT_TRUE(source);
+  auto read_from = [&](int64_t start, int64_t end) { expect_reads_in_order(*source, start, end); };
+  // The furthest offset held ahead of the reads, per partition (its start when none).
+  auto held_to = [&] {
+    std::map<int32_t, int64_t> to;
+    for (const auto& r : source->held_ranges()) to[r.partition] = r.end;
+    return to;
+  };
+  read_from(0, kFirst);
+
+  source->idle(30s);
+  // One record to each partition: it is fetched (the lag's oldest record has its timestamp)...
+  ASSERT_TRUE(produce_counts(cluster.bootstraps(), topic, std::vector<int64_t>(kPartitions, kFirst + 1), kFirst));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (held_to().size() < static_cast<size_t>(kPartitions) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    auto ts = source->held_timestamp_ms(p, kFirst);
+    EXPECT_TRUE(ts && *ts > 0) << "partition " << p;
+  }
+  // ...and what follows is not: the mock answers a fetch at once, so a source that went on
+  // fetching would hold these 1,000 records of each partition well within the second.
+  ASSERT_TRUE(produce_counts(cluster.bootstraps(), topic, std::vector<int64_t>(kPartitions, kSecond), kFirst + 1));
+  std::this_thread::sleep_for(1s);
+  for (const auto& [p, to] : held_to()) EXPECT_EQ(to, kFirst + 1) << "partition " << p << " was fetched on";
+  read_from(kFirst, kSecond);
+
+  // A wait shorter than kLongIdle: the source prefetches what arrives, all of it.
+  source->idle(KafkaSource::kLongIdle - 1ms);
+  ASSERT_TRUE(produce_counts(cluster.bootstraps(), topic, std::vector<int64_t>(kPartitions, kThird), kSecond));
+  const auto deadline2 = std::chrono::steady_clock::now() + 10s;
+  auto all_held = [&] {
+    auto to = held_to();
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      if (!to.count(p) || to[p] < kThird) return false;
+    }
+    return true;
+  };
+  while (!all_held() && std::chrono::steady_clock::now() < deadline2) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(all_held());
+  read_from(kSecond, kThird);
 }
 
 // MAX_BATCH_BYTES: a read that reaches its byte limit ends every range where its partition stands,
