@@ -259,6 +259,28 @@ def test_two_instances_removed_with_sigterm(group):
         assert g.partitions_read(left) == set(range(PARTITIONS))
 
 
+def test_partitions_move_exactly_once_while_instances_rest_between_long_triggers(kafka, kpipe_bin, unique_topic,
+                                                                                 tmp_path):
+    """TRIGGER_SECONDS=12: after each batch an instance waits 10 s or more, so its source rests
+    (each partition fetched only to its first new record, the rest by the next batch's read;
+    KafkaSource::idle). An instance joins and one leaves with SIGTERM while the others rest: the
+    partitions that move are read from where the table has them, every offset once."""
+    kafka.create_topic(unique_topic, PARTITIONS)
+    g = Group(kafka, kpipe_bin, tmp_path, unique_topic, TRIGGER_SECONDS=12)
+    try:
+        with explained(g):
+            procs = begin(g, instances=2)
+            time.sleep(3)  # both wait for their next trigger now
+            joining = g.start()
+            wait_until(lambda: g.partitions_read(joining), 60, interval=0.5, what="the joining instance reading")
+            time.sleep(3)
+            assert g.terminate(procs[0]) == 0, procs[0].stderr()[-2000:]
+            finish(g, settle_timeout=90)
+            assert g.partitions_read(procs[1]) and g.partitions_read(joining)
+    finally:
+        g.close()
+
+
 def test_every_instance_killed_and_restarted_at_random_twenty_times(group):
     g = group
     seed = random.randrange(1 << 30)
