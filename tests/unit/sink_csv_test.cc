@@ -57,6 +57,27 @@ TEST(CsvEncoderTest, StringsAreQuotedOnlyWhenAReaderNeedsIt) {
             "\"cr\r\"\nnull\n\n\xE6\x97\xA5\xE6\x9C\xAC\n");
 }
 
+// The quoting check reads 8 bytes at a time: a delimiter, quote or line break is found at every
+// position of strings of every length, and bytes of UTF-8 text next to it are not taken for one.
+TEST(CsvEncoderTest, SpecialCharactersAreFoundAtEveryPosition) {
+  for (size_t size = 1; size <= 40; ++size) {
+    std::string base;
+    for (size_t i = 0; i < size; ++i) base += i % 3 == 0 ? '\xE6' : static_cast<char>('a' + i % 26);
+    for (size_t at = 0; at < size; ++at) {
+      for (char special : {',', '"', '\n', '\r'}) {
+        std::string value = base;
+        value[at] = special;
+        std::string quoted = "\"";
+        for (char c : value) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+        quoted += "\"";
+        auto column = make_array<arrow::StringBuilder, std::string>(arrow::utf8(), {value, base});
+        auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("s", arrow::utf8())}), 2, {column});
+        ASSERT_EQ(encode_csv(*batch, 0, 2), "s\n" + quoted + "\n" + base + "\n") << size << " " << at;
+      }
+    }
+  }
+}
+
 TEST(CsvEncoderTest, ReadBackByPyarrowAndDuckdbWithInferredTypes) {
   TempDir dir;
   auto batch = all_types_batch(false);
