@@ -152,6 +152,25 @@ TEST(ParseTimestamp, RejectsGarbage) {
   EXPECT_EQ(parse_timestamp_micros(with_nul), std::nullopt);
 }
 
+// Records in time order repeat their minute, which the parser remembers: what follows it must
+// still be checked, and a new minute, a bad one or another separator must not reuse it.
+TEST(ParseTimestamp, RepeatedMinutesStillCheckTheRest) {
+  EXPECT_EQ(parse_timestamp_micros("2025-11-06T12:30:07.5Z"), kNov6At1230 + 7 * kSecond + 500000);
+  EXPECT_EQ(parse_timestamp_micros("2025-11-06T12:30:59.999999Z"), kNov6At1230 + 59 * kSecond + 999999);
+  for (const char* text : {"2025-11-06T12:30:60Z", "2025-11-06T12:30:07.Z", "2025-11-06T12:30:07+25:00",
+                           "2025-11-06T12:30:7Z", "2025-11-06T12:30:07Zjunk", "2025-11-06T12:3"}) {
+    EXPECT_EQ(parse_timestamp_micros(text), std::nullopt) << text;
+  }
+  EXPECT_EQ(parse_timestamp_micros("2025-11-06T12:30:00+01:00"), kNov6At1230 - kHour);
+  EXPECT_EQ(parse_timestamp_ntz_micros("2025-11-06T12:30:01"), kNov6At1230 + kSecond);
+  EXPECT_EQ(parse_timestamp_micros("2025-11-06 12:30:00Z"), kNov6At1230);
+  EXPECT_EQ(parse_timestamp_micros("2025-11-06T12:31:00Z"), kNov6At1230 + kMinute);
+  EXPECT_EQ(parse_timestamp_micros("2025-11-07T12:31:00Z"), kNov6At1230 + kDay + kMinute);
+  EXPECT_EQ(parse_timestamp_micros("2025-02-29T12:31:00Z"), std::nullopt);
+  EXPECT_EQ(parse_timestamp_micros("2025-11-07T12:31:00Z"), kNov6At1230 + kDay + kMinute);
+  EXPECT_EQ(parse_timestamp_micros("2025-11-06"), kNov6At1230 - 12 * kHour - 30 * kMinute);
+}
+
 TEST(ParseDate, ValidDates) {
   EXPECT_EQ(parse_date_days("1970-01-01"), 0);
   EXPECT_EQ(parse_date_days("2025-11-06"), 20398);
