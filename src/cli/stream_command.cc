@@ -10,6 +10,7 @@
 #include "cli/progress.h"
 #include "common/file_system.h"
 #include "common/log.h"
+#include "common/wakeup.h"
 #include "config/settings.h"
 #include "config/stream_options.h"
 #include "engine/job_status.h"
@@ -22,8 +23,12 @@ namespace kpipe {
 namespace {
 
 std::atomic<bool> g_stop{false};
+Wakeup* g_wakeup = nullptr;  // ends the job's wait between batches at once
 
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  g_stop.store(true);
+  if (g_wakeup) g_wakeup->notify();
+}
 
 // The offsets of the new batches --once runs (a replayed batch was counted by the run that planned it).
 class OffsetsDone final : public BatchObserver {
@@ -68,6 +73,8 @@ int run_stream(int argc, char** argv) {
     std::fprintf(stderr, "kpipe stream: %s\n", options.status().message().c_str());
     return 2;
   }
+  static Wakeup wakeup;
+  if (wakeup.valid()) g_wakeup = &wakeup;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -114,6 +121,7 @@ int run_stream(int argc, char** argv) {
   }
   StreamSeams seams;
   seams.fs = fs;
+  seams.wakeup = g_wakeup;
   seams.checkpoint_lock = std::move(lock);
   // --once over a backlog: a progress bar (or plain lines), from the batches' offsets.
   std::unique_ptr<ProgressReporter> progress;

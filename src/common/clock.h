@@ -4,6 +4,8 @@
 #include <chrono>
 #include <thread>
 
+#include "common/wakeup.h"
+
 namespace kpipe {
 
 class Clock {
@@ -12,6 +14,11 @@ class Clock {
   virtual ~Clock() = default;
   virtual TimePoint now() const = 0;
   virtual void sleep_until(TimePoint t) = 0;
+  // Until `t` or, for the real clock, `wakeup` being notified (see wakeup.h).
+  virtual void wait_until(TimePoint t, Wakeup& wakeup) {
+    (void)wakeup;
+    sleep_until(t);
+  }
 };
 
 // The real monotonic clock (never jumps with NTP or a changed wall clock).
@@ -19,6 +26,7 @@ class SteadyClock final : public Clock {
  public:
   TimePoint now() const override { return std::chrono::steady_clock::now(); }
   void sleep_until(TimePoint t) override { std::this_thread::sleep_until(t); }
+  void wait_until(TimePoint t, Wakeup& wakeup) override { wakeup.wait_until(t); }
 };
 
 // Time stands still until a test advances it; sleeping advances it to the wake-up time.

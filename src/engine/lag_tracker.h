@@ -50,6 +50,8 @@ class LagTracker {
   // Samples the high watermarks once `sample_every` has passed since the last sample, looks for
   // the oldest uncommitted records' timestamps, and publishes to JobStatus what changed.
   void tick();
+  // When tick() next samples: the last sample plus `sample_every` (now, before the first).
+  Clock::TimePoint next_sample_at() const { return sampled_ ? last_sample_ + options_.sample_every : clock_.now(); }
 
   uint64_t queries() const { return queries_; }  // ListOffsets requests made (for tests)
 

@@ -472,9 +472,17 @@ void StreamJob::Impl::sleep_until(Clock::TimePoint until, const std::atomic<bool
     const auto now = clock->now();
     if (now >= until) return;
     if (sample_lag && group && group->rebalanced()) return;
-    // Wakes up to see `stop` (SIGTERM) within 100 ms; every 20 ms was 0.1 CPU-s a minute of an
-    // otherwise idle job.
-    clock->sleep_until(std::min(until, now + std::chrono::milliseconds(100)));
+    // A group's rebalance (and `stop` without a Wakeup) is looked at every 100 ms; every 20 ms
+    // was 0.1 CPU-s a minute of an otherwise idle job.
+    const auto poll_next = now + std::chrono::milliseconds(100);
+    if (!seams.wakeup || group) {
+      clock->sleep_until(std::min(until, poll_next));
+      continue;
+    }
+    // Woken by the signal handler: sleeps to the trigger, or to the lag's next sample (never
+    // sooner than 100 ms, so a lag that cannot sample does not spin).
+    const auto next = sample_lag && lag ? std::max(lag->next_sample_at(), poll_next) : until;
+    clock->wait_until(std::min(until, next), *seams.wakeup);
   }
 }
 

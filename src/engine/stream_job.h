@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/file_system.h"
 #include "common/status.h"
+#include "common/wakeup.h"
 #include "config/stream_options.h"
 #include "engine/batch_runner.h"
 #include "engine/checkpoint.h"
@@ -54,6 +55,9 @@ struct StreamSeams {
   std::function<void(int64_t)> once_backlog;
   // GROUP_ID: how this instance joins the consumer group. null = join_kafka_group.
   std::function<Result<std::unique_ptr<GroupMembership>>(const GroupOptions&)> join_group;
+  // Notified by whoever sets `stop` (the CLI's signal handler): the wait between batches then
+  // sleeps until the trigger or the lag's next sample. null: it looks at `stop` every 100 ms.
+  Wakeup* wakeup = nullptr;
 };
 
 class StreamJob {

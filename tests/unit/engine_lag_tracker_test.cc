@@ -306,5 +306,53 @@ TEST(StreamJobIdle, AfterEachBatchTheSourceIsToldHowLongTheJobWillWait) {
   fs::remove_all(dir);
 }
 
+// With a Wakeup (the CLI's signal handler notifies it) the wait between batches does not look at
+// `stop` every 100 ms: it sleeps to the trigger or the lag's next sample, and a notify ends it.
+TEST(StreamJobIdle, AWakeupEndsTheWaitBetweenBatchesWhichOtherwiseSleeps) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("kpipe-wakeup-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  StreamOptions opt = one_batch_job(dir);
+  auto topic = std::make_unique<FakeSource>(2);
+  for (int32_t p = 0; p < 2; ++p) {
+    for (int i = 0; i < 10; ++i) topic->append(p, ProducingSource::event(i));
+  }
+  FakeSource* source = topic.get();
+  Wakeup wakeup;
+  ASSERT_TRUE(wakeup.valid());
+  StreamSeams seams;
+  seams.source = std::move(topic);
+  seams.wakeup = &wakeup;
+  seams.lag_sample_every = seconds(20);
+  auto status = std::make_shared<JobStatus>();
+  StreamJob job(opt, std::move(seams), status);
+  std::atomic<bool> stop{false}, done{false};
+  Status result;
+  std::thread runner([&] {
+    result = job.run(stop);
+    done = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (source->idles().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_FALSE(source->idles().empty());
+  std::this_thread::sleep_for(milliseconds(50));  // into the wait
+  stop = true;
+  std::this_thread::sleep_for(milliseconds(600));
+  EXPECT_FALSE(done) << "the wait looked at stop without being woken";
+  const auto notified = std::chrono::steady_clock::now();
+  wakeup.notify();
+  while (!done && std::chrono::steady_clock::now() < notified + seconds(5)) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_TRUE(done);
+  EXPECT_LT(std::chrono::steady_clock::now() - notified, milliseconds(500));
+  runner.join();
+  ASSERT_TRUE(result.ok()) << result.message();
+  EXPECT_EQ(status->snapshot().last_committed_batch, 0);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kpipe
