@@ -149,6 +149,24 @@ Result<rd_kafka_t*> KafkaSource::metadata_client() {
   return meta_;
 }
 
+Result<rd_kafka_t*> KafkaSource::planning_client() {
+  // Resting with every assigned partition paused, the consumer has no fetch in flight that a
+  // query would wait behind: its own connection answers the plan, and the metadata client
+  // idle() closed is not made again each trigger (a connection, a metadata request, four
+  // threads: about 6% of the CPU at 1,000 events/s with TRIGGER_SECONDS=30).
+  if (!meta_ && rk_ && resting_.load() && all_paused()) return rk_;
+  return metadata_client();
+}
+
+bool KafkaSource::all_paused() const {
+  std::lock_guard<std::mutex> lock(paused_mu_);
+  if (queues_.empty()) return false;
+  for (const auto& [p, q] : queues_) {
+    if (!paused_.count(p)) return false;
+  }
+  return true;
+}
+
 void KafkaSource::idle(std::chrono::milliseconds wait) {
   if (wait < kLongIdle) return;
   if (!resting_.exchange(true) && wake_[1] >= 0) {
@@ -170,7 +188,7 @@ void KafkaSource::close_consumer() {
 std::string KafkaSource::last_client_error() const { return errors_->log.last_error(); }
 
 Result<std::vector<int32_t>> KafkaSource::partitions() {
-  KPIPE_ASSIGN_OR_RETURN(rd_kafka_t * meta, metadata_client());
+  KPIPE_ASSIGN_OR_RETURN(rd_kafka_t * meta, planning_client());
   rd_kafka_topic_t* topic = rd_kafka_topic_new(meta, options_.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(meta, 0, topic, &md, static_cast<int>(options_.request_timeout.count()));
@@ -244,7 +262,7 @@ Result<std::map<int32_t, Watermarks>> KafkaSource::watermarks(const std::vector<
   std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
       rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), rd_kafka_topic_partition_list_destroy);
   for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p);
-  KPIPE_ASSIGN_OR_RETURN(rd_kafka_t * meta, metadata_client());
+  KPIPE_ASSIGN_OR_RETURN(rd_kafka_t * meta, planning_client());
   KPIPE_RETURN_IF_ERROR(list_offsets(meta, list.get(), RD_KAFKA_OFFSET_BEGINNING, options_.request_timeout));
   for (int i = 0; i < list->cnt; ++i) marks[list->elems[i].partition].low = list->elems[i].offset;
   KPIPE_RETURN_IF_ERROR(list_offsets(meta, list.get(), RD_KAFKA_OFFSET_END, options_.request_timeout));

@@ -106,7 +106,8 @@ class KafkaSource final : public RecordSource {
   void keep_only(const std::vector<int32_t>& partitions) override;
 
   // Before a wait of kLongIdle or more, two things until the next read:
-  // - the metadata client is closed, made again by the next partitions() or watermark query.
+  // - the metadata client is closed, made again by the next partitions() or watermark query
+  //   unless every assigned partition is paused by then (the consumer's connection answers);
   //   librdkafka 2.0.2's main thread spins through the last millisecond before each of its
   //   timers, and every client has a 1-second timer: about 0.7 ms of CPU a second per client,
   //   5% of kpipe's CPU at 10,000 events/s with TRIGGER_SECONDS=30;
@@ -119,6 +120,8 @@ class KafkaSource final : public RecordSource {
   static constexpr std::chrono::milliseconds kLongIdle{10'000};
   // Times a metadata client was made (open() makes the first).
   int metadata_clients_made() const { return metadata_clients_made_; }
+  // Whether the prefetch thread has paused every assigned partition (false before the first read).
+  bool all_paused() const;
 
   // The last error librdkafka reported through its error callback ("" if none), for messages
   // such as "cannot reach 127.0.0.1:9092".
@@ -146,6 +149,9 @@ class KafkaSource final : public RecordSource {
   Result<rd_kafka_t*> new_client(const std::vector<std::pair<std::string, std::string>>& settings);
   // meta_, made first if idle() closed it.
   Result<rd_kafka_t*> metadata_client();
+  // What partitions() and watermarks() ask: the consumer while resting with nothing fetched,
+  // else metadata_client().
+  Result<rd_kafka_t*> planning_client();
   Status assign(const std::vector<PartitionRange>& ranges);
   // Sets fetch_slots_ and pauses the partitions of `ranges` past that many (held_back_).
   void hold_back(const std::vector<PartitionRange>& ranges);

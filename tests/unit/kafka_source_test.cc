@@ -326,9 +326,10 @@ void expect_reads_in_order(KafkaSource& source, int64_t start, int64_t end) {
 }
 
 // A wait of kLongIdle or more before the next batch closes the metadata client
-// (librdkafka 2.0.2's idle timer costs CPU every second); the next query makes it again and gets
-// the same answers, and reading goes on where it stood. A shorter wait keeps it.
-TEST(KafkaSource, ALongIdleClosesTheMetadataClientAndTheNextQueryMakesItAgain) {
+// (librdkafka 2.0.2's idle timer costs CPU every second). While the prefetch thread rests with
+// every partition paused the consumer answers the plan; otherwise the plan makes the client
+// again. The answers are the same, and reading goes on where it stood. A shorter wait keeps it.
+TEST(KafkaSource, ALongIdleClosesTheMetadataClientAndPlansThroughTheConsumerWhileNothingIsFetched) {
   const std::string topic = "source-idle";
   constexpr int64_t kPerPartition = 1'000;
   constexpr int64_t kHalf = 500;
@@ -339,40 +340,48 @@ TEST(KafkaSource, ALongIdleClosesTheMetadataClientAndTheNextQueryMakesItAgain) {
   EXPECT_EQ(source->metadata_clients_made(), 1);
   std::vector<int32_t> ids;
   for (int32_t p = 0; p < kPartitions; ++p) ids.push_back(p);
-
   auto read_from = [&](int64_t start, int64_t end) { expect_reads_in_order(*source, start, end); };
+  auto expect_plan = [&](int64_t high) {
+    auto parts = source->partitions();
+    ASSERT_TRUE(parts.ok()) << parts.status().message();
+    EXPECT_EQ(*parts, ids);
+    auto marks = source->watermarks(ids);
+    ASSERT_TRUE(marks.ok()) << marks.status().message();
+    for (int32_t p : ids) EXPECT_EQ(marks->at(p).high, high) << "partition " << p;
+  };
   read_from(0, kHalf);
 
   source->idle(KafkaSource::kLongIdle - 1ms);
-  ASSERT_TRUE(source->partitions().ok());
+  expect_plan(kPerPartition);
   EXPECT_EQ(source->metadata_clients_made(), 1);
 
+  // Resting: every partition holds its next record and is paused, so nothing is in flight on the
+  // consumer's connection, and it answers the plan and the lag's queries.
   source->idle(KafkaSource::kLongIdle);
-  EXPECT_EQ(source->metadata_clients_made(), 1);  // closed, not made again until needed
-  auto parts = source->partitions();
-  ASSERT_TRUE(parts.ok()) << parts.status().message();
-  EXPECT_EQ(*parts, ids);
-  EXPECT_EQ(source->metadata_clients_made(), 2);
-  auto marks = source->watermarks(ids);
-  ASSERT_TRUE(marks.ok()) << marks.status().message();
-  for (int32_t p : ids) EXPECT_EQ(marks->at(p).high, kPerPartition) << "partition " << p;
-
-  // The lag's queries between batches go through the consumer's connection instead of making
-  // the client again; the next plan makes it.
-  source->idle(30s);
+  EXPECT_EQ(source->metadata_clients_made(), 1);  // closed
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!source->all_paused() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(source->all_paused());
+  expect_plan(kPerPartition);
   auto high = source->high_watermarks(ids, 5s);
   ASSERT_TRUE(high.ok()) << high.status().message();
   for (int32_t p : ids) EXPECT_EQ(high->at(p), kPerPartition) << "partition " << p;
-  EXPECT_EQ(source->metadata_clients_made(), 2);
-  ASSERT_TRUE(source->watermarks(ids).ok());
-  EXPECT_EQ(source->metadata_clients_made(), 3);
-
+  EXPECT_EQ(source->metadata_clients_made(), 1);
   read_from(kHalf, kPerPartition);
+
+  // Everything read: the partitions wait for new records with a fetch in flight, which a query
+  // on that connection would wait behind. The lag still asks the consumer; the plan makes the
+  // metadata client again.
+  source->idle(30s);
+  const auto resumed_by = std::chrono::steady_clock::now() + 10s;  // the prefetch thread resumes them
+  while (source->all_paused() && std::chrono::steady_clock::now() < resumed_by) std::this_thread::sleep_for(10ms);
+  ASSERT_FALSE(source->all_paused());
+  ASSERT_TRUE(source->high_watermarks(ids, 5s).ok());
+  EXPECT_EQ(source->metadata_clients_made(), 1);
+  expect_plan(kPerPartition);
+  EXPECT_EQ(source->metadata_clients_made(), 2);
 }
 
-// While the job waits out a long trigger the source fetches each partition only until it holds
-// the first record past what was read (the lag's oldest record), and the next read fetches the
-// rest; a shorter wait keeps prefetching everything.
 TEST(KafkaSource, ALongIdleFetchesOnlyTheFirstNewRecordUntilTheNextRead) {
   const std::string topic = "source-resting";
   constexpr int64_t kFirst = 200, kSecond = 1'200, kThird = 1'500;
