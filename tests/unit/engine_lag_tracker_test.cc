@@ -272,6 +272,14 @@ TEST(StreamJobLag, AfterABatchTheLagIsWhatIsLeftNotTheBatchsPlan) {
   fs::remove_all(dir);
 }
 
+std::unique_ptr<FakeSource> ten_events_in_two_partitions() {
+  auto topic = std::make_unique<FakeSource>(2);
+  for (int32_t p = 0; p < 2; ++p) {
+    for (int i = 0; i < 10; ++i) topic->append(p, ProducingSource::event(i));
+  }
+  return topic;
+}
+
 // Between triggers the job tells the source how long it will wait (KafkaSource closes its
 // metadata client for a long one): once per wait, with what is left of the trigger interval.
 TEST(StreamJobIdle, AfterEachBatchTheSourceIsToldHowLongTheJobWillWait) {
@@ -279,10 +287,7 @@ TEST(StreamJobIdle, AfterEachBatchTheSourceIsToldHowLongTheJobWillWait) {
   const fs::path dir = fs::temp_directory_path() / ("kpipe-idle-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   StreamOptions opt = one_batch_job(dir);
-  auto topic = std::make_unique<FakeSource>(2);
-  for (int32_t p = 0; p < 2; ++p) {
-    for (int i = 0; i < 10; ++i) topic->append(p, ProducingSource::event(i));
-  }
+  auto topic = ten_events_in_two_partitions();
   FakeSource* source = topic.get();
   StreamSeams seams;
   seams.source = std::move(topic);
@@ -313,10 +318,7 @@ TEST(StreamJobIdle, AWakeupEndsTheWaitBetweenBatchesWhichOtherwiseSleeps) {
   const fs::path dir = fs::temp_directory_path() / ("kpipe-wakeup-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   StreamOptions opt = one_batch_job(dir);
-  auto topic = std::make_unique<FakeSource>(2);
-  for (int32_t p = 0; p < 2; ++p) {
-    for (int i = 0; i < 10; ++i) topic->append(p, ProducingSource::event(i));
-  }
+  auto topic = ten_events_in_two_partitions();
   FakeSource* source = topic.get();
   Wakeup wakeup;
   ASSERT_TRUE(wakeup.valid());
