@@ -73,8 +73,9 @@ int run_stream(int argc, char** argv) {
     std::fprintf(stderr, "kpipe stream: %s\n", options.status().message().c_str());
     return 2;
   }
-  static Wakeup wakeup;
-  if (wakeup.valid()) g_wakeup = &wakeup;
+  // Never destroyed: the signal handler may use it until the process has exited.
+  static Wakeup* const wakeup = new Wakeup();
+  if (wakeup->valid()) g_wakeup = wakeup;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
