@@ -84,9 +84,6 @@ class CsvText {
   int64_t capacity_ = 0;
 };
 
-// RFC 4180 quoting where a reader needs it: a value holding the delimiter, a quote or a line
-// break; the empty string (an unquoted empty cell is null); and a value starting or ending with
-// a space or tab (readers that trim would change it). Everything else is written bare.
 bool is_special(char c) { return c == ',' || c == '"' || c == '\n' || c == '\r'; }
 
 // Whether any of the 8 bytes of `w` is special: the classic "has a zero byte" test on `w` XOR
@@ -98,6 +95,9 @@ bool has_special(uint64_t w) {
           zero_byte(w ^ (kOnes * '\r'))) != 0;
 }
 
+// RFC 4180 quoting where a reader needs it: a value holding the delimiter, a quote or a line
+// break; the empty string (an unquoted empty cell is null); and a value starting or ending with
+// a space or tab (readers that trim would change it). Everything else is written bare.
 bool needs_quotes(std::string_view v) {
   if (v.empty()) return true;
   if (v.front() == ' ' || v.front() == '\t' || v.back() == ' ' || v.back() == '\t') return true;

@@ -1,6 +1,6 @@
 // A double's shortest round-trip text without the general algorithm, for the common case of a
 // value with a few decimals (prices, readings: the seed's "value" has two). The CSV encoder tries
-// it before Arrow's formatter (Grisu3 and its fallbacks), which it was 4 % of a drain's CPU in.
+// it before Arrow's formatter (Grisu3 and its fallbacks), which took 4% of a drain's CPU.
 #pragma once
 
 #include <charconv>
