@@ -272,6 +272,14 @@ TEST(StreamJobLag, AfterABatchTheLagIsWhatIsLeftNotTheBatchsPlan) {
   fs::remove_all(dir);
 }
 
+// Until the job has told `source` of its first wait between batches (at most 20 s).
+void wait_for_first_idle(FakeSource& source) {
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (source.idles().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+}
+
 std::unique_ptr<FakeSource> ten_events_in_two_partitions() {
   auto topic = std::make_unique<FakeSource>(2);
   for (int32_t p = 0; p < 2; ++p) {
@@ -296,10 +304,7 @@ TEST(StreamJobIdle, AfterEachBatchTheSourceIsToldHowLongTheJobWillWait) {
   std::atomic<bool> stop{false};
   Status result;
   std::thread runner([&] { result = job.run(stop); });
-  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
-  while (source->idles().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(10));
-  }
+  wait_for_first_idle(*source);
   stop = true;
   runner.join();
   ASSERT_TRUE(result.ok()) << result.message();
@@ -334,10 +339,7 @@ TEST(StreamJobIdle, AWakeupEndsTheWaitBetweenBatchesWhichOtherwiseSleeps) {
     result = job.run(stop);
     done = true;
   });
-  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
-  while (source->idles().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(10));
-  }
+  wait_for_first_idle(*source);
   ASSERT_FALSE(source->idles().empty());
   std::this_thread::sleep_for(milliseconds(50));  // into the wait
   stop = true;
