@@ -1,10 +1,11 @@
 # kpipe for Docker users, built the way the native path builds it (README "Docker"):
 #   1. build:   Debian 12; scripts/bootstrap (Debian packages, .venv with the pyarrow wheel that
-#               carries Arrow C++, npm ci for the status page's uPlot) without the local Kafka
-#               broker, the browser and the development tools (clang, clang-format, clang-tidy);
-#               CMake → build/kpipe; scripts/stage-runtime collects kpipe and the Arrow
-#               libraries it loads from the wheel.
-#   2. runtime: Debian 12 slim with the Debian libraries kpipe links (librdkafka1, libsimdjson14,
+#               carries Arrow C++ and the confluent-kafka wheel that carries librdkafka, npm ci for
+#               the status page's uPlot) without the local Kafka broker, the browser and the
+#               development tools (clang, clang-format, clang-tidy); CMake → build/kpipe;
+#               scripts/stage-runtime collects kpipe and the Arrow and librdkafka libraries it
+#               loads from the wheels.
+#   2. runtime: Debian 12 slim with the Debian libraries kpipe links (libsimdjson14,
 #               libcpp-httplib0.11), kpipe, tini, a non-root user; WORKDIR /app, so the relative
 #               paths of .env put the output in /app/data/output.
 # docker-compose.yml runs `kpipe produce` and `kpipe stream` from it; on its own:
@@ -30,12 +31,12 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      librdkafka1 libsimdjson14 libcpp-httplib0.11 tini ca-certificates >/dev/null \
+      libsimdjson14 libcpp-httplib0.11 tini ca-certificates >/dev/null \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 1000 kpipe \
  && useradd --uid 1000 --gid 1000 --home-dir /app --no-create-home --shell /usr/sbin/nologin kpipe
 COPY --from=build /stage/ /
-# The Arrow libraries are in /usr/local/lib: refresh the loader's cache, and fail the build here
+# The Arrow and librdkafka libraries are in /usr/local/lib: refresh the loader's cache, and fail the build here
 # if kpipe cannot load something.
 RUN ldconfig && kpipe version
 WORKDIR /app

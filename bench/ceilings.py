@@ -43,7 +43,7 @@ def beat_reason(kpipe_run, ceiling_name, ceiling_run, load):
         reasons.append(
             f"{CEILING_SHORT[ceiling_name]} waited {stalled:.2f} s in {plural(ceiling_run['stalls'], 'stall')} of "
             f"100 ms or more with nothing delivered; without them it would have taken {c_wall - stalled:.2f} s against "
-            f"kpipe's {k_wall:.2f} s (librdkafka 2.0.2 pauses fetching a partition whose queue reached "
+            f"kpipe's {k_wall:.2f} s (librdkafka — 2.0.2 when this was found — pauses fetching a partition whose queue reached "
             f"queued.min.messages or queued.max.messages.kbytes and resumes only when its broker thread wakes, up to a "
             f"second later; kpipe's source wakes it at once)")
     if "read_seconds" in ceiling_run and c_wall - ceiling_run["read_seconds"] > c_wall - k_wall:

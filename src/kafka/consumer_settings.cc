@@ -1,5 +1,7 @@
 #include "kafka/consumer_settings.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <algorithm>
 
 namespace kpipe {
@@ -13,12 +15,13 @@ std::chrono::milliseconds fetch_wait_for(std::chrono::milliseconds trigger, bool
 std::vector<std::pair<std::string, std::string>> stream_consumer_settings(const std::string& bootstrap_servers,
                                                                           const std::string& client_id,
                                                                           std::chrono::milliseconds fetch_wait,
-                                                                          const std::string& topic, size_t partitions) {
+                                                                          const std::string& topic, size_t partitions,
+                                                                          int rdkafka_version) {
   const auto share = [&](size_t total, size_t least, size_t most) {
     return std::clamp<size_t>(total / std::max<size_t>(partitions, 1), least, most);
   };
   const size_t partition_fetch_bytes = share(3 * 128, 8, 128) << 10;
-  return {
+  std::vector<std::pair<std::string, std::string>> settings = {
       {"bootstrap.servers", bootstrap_servers},
       {"client.id", client_id},
       // The checkpoint owns the offsets; the group id only satisfies the consumer API.
@@ -40,9 +43,9 @@ std::vector<std::pair<std::string, std::string>> stream_consumer_settings(const 
       // MB. Small fetches are not slower here, because the prefetch thread copies every message
       // out as it arrives (into PrefetchBuffer: payload plus 32 bytes) and pauses a partition
       // whose share of the buffer is full instead of leaving messages in librdkafka's queue.
-      // The queue limits only matter when the prefetch thread falls behind: librdkafka 2.0 then
+      // The queue limits only matter when the prefetch thread falls behind: librdkafka then
       // stops fetching the partition, and the prefetch thread wakes it once it has drained the
-      // queue. Measured on 5M events (bench/results/PROFILE.md).
+      // queue (see fetch.queue.backoff.ms below). Measured on 5M events (bench/results/PROFILE.md).
       //
       // librdkafka's limits are per partition, and so is its memory: with the 3-partition values
       // (128 KiB fetches, 8,000 messages and 4 MiB queued) for each of 96 partitions it held
@@ -55,6 +58,14 @@ std::vector<std::pair<std::string, std::string>> stream_consumer_settings(const 
       {"queued.max.messages.kbytes", std::to_string(share(3 * 4096, 256, 4096))},
       {"socket.keepalive.enable", "true"},
   };
+  // librdkafka 2.1 and later wait fetch.queue.backoff.ms (1 s by default) before fetching again a
+  // partition whose queue has reached the limits above. kpipe's limits are small on purpose and
+  // its prefetch thread empties the queue at once, so with 2.16 every batch of a drain stalled
+  // about a second: 5,000,000 events in 35-43 s instead of 3.5 s. 0 looks again at the broker
+  // thread's next turn, as 2.0 did (bench/results/PROFILE.md).
+  if (rdkafka_version == 0) rdkafka_version = rd_kafka_version();
+  if (rdkafka_version >= 0x020100ff) settings.emplace_back("fetch.queue.backoff.ms", "0");
+  return settings;
 }
 
 }  // namespace kpipe

@@ -27,10 +27,13 @@ std::chrono::milliseconds fetch_wait_for(std::chrono::milliseconds trigger, bool
 // Properties in the order they are applied (the user's --kafka-prop come after them, in
 // KafkaSource). `fetch_wait`: fetch.wait.max.ms (fetch_wait_for). The per-partition fetch and
 // queue limits are shared out by `partitions`, so the totals stay those of 3 partitions whatever
-// the partition count (see the .cc).
+// the partition count (see the .cc). `rdkafka_version` (rd_kafka_version()'s form, 0x020100ff
+// for 2.1.0): the librdkafka the properties are for, 0 for the one loaded; a property only newer
+// releases know is left out for older ones.
 std::vector<std::pair<std::string, std::string>> stream_consumer_settings(const std::string& bootstrap_servers,
                                                                           const std::string& client_id,
                                                                           std::chrono::milliseconds fetch_wait,
-                                                                          const std::string& topic, size_t partitions);
+                                                                          const std::string& topic, size_t partitions,
+                                                                          int rdkafka_version = 0);
 
 }  // namespace kpipe

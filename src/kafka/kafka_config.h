@@ -37,14 +37,14 @@ Status apply_user_kafka_props(rd_kafka_conf_t* conf, const std::vector<std::pair
 // One human line for an error callback's (err, reason); see the file comment.
 std::string describe_kafka_error(int err, std::string_view reason);
 
-// "2.0.2"
+// "2.16.0": the library loaded at run time (cmake/KpipeRdkafka.cmake)
 std::string librdkafka_version();
 
 // rd_kafka_consumer_close (for a consumer) and rd_kafka_destroy, with a deadline. librdkafka 2.0.2
-// can wait for ever in rd_kafka_destroy after a topic was deleted and re-created under an
-// assignment (its broker thread never lets go of the old partition): past `deadline` the handle
-// is left to the process exit, with a warning naming `what`. `keep_alive` (the state the
-// client's callbacks use) lives as long as the handle does.
+// (Debian 12's, linked with -DKPIPE_RDKAFKA=system) can wait for ever in rd_kafka_destroy after a
+// topic was deleted and re-created under an assignment (its broker thread never lets go of the
+// old partition): past `deadline` the handle is left to the process exit, with a warning naming
+// `what`. `keep_alive` (the state the client's callbacks use) lives as long as the handle does.
 void destroy_kafka_client(rd_kafka_t* rk, bool close_consumer, std::chrono::milliseconds deadline,
                           std::string_view what, std::shared_ptr<void> keep_alive = nullptr);
 // How many clients destroy_kafka_client left behind: the CLI then ends with _Exit, so that no

@@ -108,9 +108,10 @@ class KafkaSource final : public RecordSource {
   // Before a wait of kLongIdle or more, two things until the next read:
   // - the metadata client is closed, made again by the next partitions() or watermark query
   //   unless every assigned partition is paused by then (the consumer's connection answers);
-  //   librdkafka 2.0.2's main thread spins through the last millisecond before each of its
-  //   timers, and every client has a 1-second timer: about 0.7 ms of CPU a second per client,
-  //   5% of kpipe's CPU at 10,000 events/s with TRIGGER_SECONDS=30;
+  //   with librdkafka 2.0.2, whose main thread spins through the last millisecond before each
+  //   of its timers (every client has a 1-second timer), that was about 0.7 ms of CPU a second
+  //   per client, 5% of kpipe's CPU at 10,000 events/s with TRIGGER_SECONDS=30; with 2.16 it
+  //   still spares the client's threads and connection;
   // - the prefetch thread rests: each partition is fetched until it holds one record past what
   //   was read (for the lag's oldest record), then paused; the next read fetches the rest. At
   //   1,000 events/s this took a sixth off the CPU per event (bench/results/PROFILE.md).

@@ -201,7 +201,8 @@ Status KafkaWriterFence::failure(rd_kafka_error_t* error, const char* step, Pend
   rd_kafka_poll(rk_, 0);  // the error callback's reason, for the message
   const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
   // librdkafka 2.0.2 makes INVALID_PRODUCER_EPOCH fatal but a PRODUCER_FENCED answer to
-  // AddOffsetsToTxn or TxnOffsetCommit only abortable (as __FENCED): fenced either way, for good.
+  // AddOffsetsToTxn or TxnOffsetCommit only abortable (as __FENCED); whichever librdkafka is
+  // linked (cmake/KpipeRdkafka.cmake), fenced is fenced for good.
   if (rd_kafka_error_is_fatal(error) || is_fenced_code(code)) return fatal_failure(error, step);
   const std::string what = describe(step, error);
   const bool requires_abort = rd_kafka_error_txn_requires_abort(error);

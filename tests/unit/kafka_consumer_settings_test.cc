@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 
 namespace kpipe {
 namespace {
@@ -17,6 +18,8 @@ namespace {
 using Settings = std::vector<std::pair<std::string, std::string>>;
 using std::chrono::milliseconds;
 constexpr milliseconds kWait{100};
+constexpr int kLibrdkafka2_0 = 0x020002ff;  // Debian 12's 2.0.2
+constexpr int kLibrdkafka2_16 = 0x021000ff;
 
 std::map<std::string, std::string> as_map(const Settings& settings) {
   std::map<std::string, std::string> m;
@@ -34,7 +37,31 @@ TEST(StreamConsumerSettings, ThreePartitionsAreTheFullPerPartitionLimits) {
       {"fetch.max.bytes", "1048576"},         {"queued.min.messages", "8000"},
       {"queued.max.messages.kbytes", "4096"}, {"socket.keepalive.enable", "true"},
   };
-  EXPECT_EQ(stream_consumer_settings("b:9092", "kpipe-stream", kWait, "events", 3), expected);
+  EXPECT_EQ(stream_consumer_settings("b:9092", "kpipe-stream", kWait, "events", 3, kLibrdkafka2_0), expected);
+}
+
+// librdkafka 2.1+ would wait a second before fetching again a partition whose (small) queue was
+// full; 2.0 knows no such property and would refuse it.
+TEST(StreamConsumerSettings, NewerLibrdkafkaFetchesAgainWithoutTheQueueBackoff) {
+  EXPECT_EQ(as_map(stream_consumer_settings("b:9092", "c", kWait, "t", 3, kLibrdkafka2_16))["fetch.queue.backoff.ms"],
+            "0");
+  EXPECT_EQ(
+      as_map(stream_consumer_settings("b:9092", "c", kWait, "t", 3, kLibrdkafka2_0)).count("fetch.queue.backoff.ms"),
+      0u);
+}
+
+// Whatever librdkafka is linked (cmake/KpipeRdkafka.cmake), it accepts every property.
+TEST(StreamConsumerSettings, TheLinkedLibrdkafkaAcceptsEveryProperty) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [k, v] : stream_consumer_settings("b:9092", "c", kWait, "t", 12)) {
+    EXPECT_EQ(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err), RD_KAFKA_CONF_OK)
+        << k << "=" << v << ": " << err << " (librdkafka " << rd_kafka_version_str() << ")";
+  }
+  rd_kafka_conf_destroy(conf);
+  if (rd_kafka_version() >= 0x020100ff) {
+    EXPECT_EQ(as_map(stream_consumer_settings("b:9092", "c", kWait, "t", 3))["fetch.queue.backoff.ms"], "0");
+  }
 }
 
 TEST(StreamConsumerSettings, NinetySixPartitionsShareTheTotalsDownToTheFloors) {

@@ -1,0 +1,49 @@
+"""Which librdkafka kpipe runs with (cmake/KpipeRdkafka.cmake, issue 14): by default the one the
+confluent-kafka wheel of .venv bundles (2.16), not Debian 12's 2.0.2, whose main thread spins
+through the last millisecond before each timer. The binary finds it by its RPATH alone."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kafka_fixture import REPO_ROOT, clean_env
+
+NO_LIBRARY_PATH = {"LD_LIBRARY_PATH": None}
+
+
+def configured_rdkafka(kpipe_bin: Path) -> str:
+    cache = kpipe_bin.parent / "CMakeCache.txt"
+    if not cache.is_file():
+        return "wheel"
+    m = re.search(r"^KPIPE_RDKAFKA:\w+=(\w+)$", cache.read_text(), re.M)
+    return m.group(1) if m else "wheel"
+
+
+def test_kpipe_runs_with_the_wheels_librdkafka(kpipe_bin):
+    if configured_rdkafka(kpipe_bin) != "wheel":
+        pytest.skip("this build was configured with -DKPIPE_RDKAFKA=system")
+    import confluent_kafka
+
+    wheel_version = confluent_kafka.libversion()[0]
+    p = subprocess.run([str(kpipe_bin), "version"], env=clean_env(NO_LIBRARY_PATH), capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert f"librdkafka {wheel_version}" in p.stdout.splitlines(), p.stdout
+    major, minor = (int(x) for x in wheel_version.split(".")[:2])
+    assert (major, minor) >= (2, 4), f"librdkafka {wheel_version} still has the idle timer's spin (fixed in 2.4.0)"
+    ldd = subprocess.run(["ldd", str(kpipe_bin)], env=clean_env(NO_LIBRARY_PATH), capture_output=True, text=True,
+                         check=True).stdout
+    loaded = [line for line in ldd.splitlines() if "rdkafka" in line]
+    assert loaded and all("/confluent_kafka.libs/" in line for line in loaded), ldd
+
+
+def test_an_unknown_librdkafka_choice_is_refused_by_name(tmp_path):
+    p = subprocess.run(["cmake", "-S", str(REPO_ROOT), "-B", str(tmp_path / "build"), "-DKPIPE_RDKAFKA=newest",
+                        f"-DKPIPE_PYTHON={sys.executable}"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0
+    assert "KPIPE_RDKAFKA is 'newest': it must be wheel or system" in p.stderr
