@@ -249,6 +249,7 @@ Status StreamJob::Impl::join_group() {
     go.topic = opt.topic;
     go.group_id = opt.group_id;
     go.kafka_props = opt.kafka_props;
+    go.wakeup = seams.wakeup;
     auto join = seams.join_group ? seams.join_group : join_kafka_group;
     KPIPE_ASSIGN_OR_RETURN(member, join(go));
   }
@@ -472,15 +473,16 @@ void StreamJob::Impl::sleep_until(Clock::TimePoint until, const std::atomic<bool
     const auto now = clock->now();
     if (now >= until) return;
     if (sample_lag && group && group->rebalanced()) return;
-    // A group's rebalance (and `stop` without a Wakeup) is looked at every 100 ms; every 20 ms
+    // Without a Wakeup, `stop` and a group's rebalance are looked at every 100 ms; every 20 ms
     // was 0.1 CPU-s a minute of an otherwise idle job.
     const auto poll_next = now + std::chrono::milliseconds(100);
-    if (!seams.wakeup || group) {
+    if (!seams.wakeup) {
       clock->sleep_until(std::min(until, poll_next));
       continue;
     }
-    // Woken by the signal handler: sleeps to the trigger, or to the lag's next sample (never
-    // sooner than 100 ms, so a lag that cannot sample does not spin).
+    // Woken by the signal handler, or by the group's membership after a rebalance (it was given
+    // the same Wakeup: GroupOptions::wakeup): sleeps to the trigger, or to the lag's next sample
+    // (never sooner than 100 ms, so a lag that cannot sample does not spin).
     const auto next = sample_lag && lag ? std::max(lag->next_sample_at(), poll_next) : until;
     clock->wait_until(std::min(until, next), *seams.wakeup);
   }

@@ -55,8 +55,10 @@ struct StreamSeams {
   std::function<void(int64_t)> once_backlog;
   // GROUP_ID: how this instance joins the consumer group. null = join_kafka_group.
   std::function<Result<std::unique_ptr<GroupMembership>>(const GroupOptions&)> join_group;
-  // Notified by whoever sets `stop` (the CLI's signal handler): the wait between batches then
-  // sleeps until the trigger or the lag's next sample. null: it looks at `stop` every 100 ms.
+  // Notified by whoever sets `stop` (the CLI's signal handler) and, with GROUP_ID, by the group
+  // membership after each rebalance (join_group receives it as GroupOptions::wakeup, and a
+  // membership made by that seam must notify it too): the wait between batches then sleeps until
+  // the trigger or the lag's next sample. null: it looks at `stop` and the group every 100 ms.
   Wakeup* wakeup = nullptr;
 };
 

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/time_util.h"
+#include "common/wakeup.h"
 #include "kafka/kafka_config.h"
 
 namespace kpipe {
@@ -38,6 +39,8 @@ struct State {
   KafkaErrorLog log{"group"};
   std::string topic;
   std::chrono::milliseconds revoke_wait{0};
+  // GroupOptions::wakeup; cleared before the member leaves, whose close outlives no Wakeup.
+  std::atomic<Wakeup*> wakeup{nullptr};
   mutable std::mutex mu;
   std::condition_variable cv;
   std::map<int32_t, int64_t> owned;
@@ -72,14 +75,17 @@ void assigned(rd_kafka_t* rk, State& st, rd_kafka_topic_partition_list_t* partit
     rd_kafka_assign(rk, partitions);
   }
   rd_kafka_pause_partitions(rk, partitions);
-  std::lock_guard<std::mutex> lock(st.mu);
-  for (int i = 0; i < partitions->cnt; ++i) {
-    const int32_t p = partitions->elems[i].partition;
-    st.owned[p] = ++st.assignments[p];
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      const int32_t p = partitions->elems[i].partition;
+      st.owned[p] = ++st.assignments[p];
+    }
+    st.rejoining = false;
+    ++st.rebalances;
+    st.last_rebalance_ms = wall_clock_ms();
   }
-  st.rejoining = false;
-  ++st.rebalances;
-  st.last_rebalance_ms = wall_clock_ms();
+  if (Wakeup* w = st.wakeup.load()) w->notify();
 }
 
 void revoked(rd_kafka_t* rk, State& st, rd_kafka_topic_partition_list_t* partitions, bool cooperative) {
@@ -105,6 +111,7 @@ void revoked(rd_kafka_t* rk, State& st, rd_kafka_topic_partition_list_t* partiti
     st.last_rebalance_ms = wall_clock_ms();
   }
   st.cv.notify_all();
+  if (Wakeup* w = st.wakeup.load()) w->notify();
   if (cooperative) {
     log_error_object(rd_kafka_incremental_unassign(rk, partitions), "incremental unassign");
   } else {
@@ -139,6 +146,7 @@ class KafkaGroupMember final : public GroupMembership {
     quit_ = true;
     if (poller_.joinable()) poller_.join();
     if (!rk_) return;
+    st_->wakeup.store(nullptr);
     commit_last();
     // consumer_close leaves the group at once (the others get the partitions without waiting for
     // session.timeout.ms); it calls the rebalance callback, which finds no batch in flight.
@@ -310,6 +318,7 @@ Result<std::unique_ptr<GroupMembership>> join_kafka_group(const GroupOptions& op
   auto state = std::make_shared<State>();
   state->topic = options.topic;
   state->revoke_wait = options.revoke_wait;
+  state->wakeup = options.wakeup;
   auto member = std::make_unique<KafkaGroupMember>(state);
   KPIPE_RETURN_IF_ERROR(member->start(options));
   return std::unique_ptr<GroupMembership>(std::move(member));

@@ -25,6 +25,8 @@
 
 namespace kpipe {
 
+class Wakeup;
+
 struct GroupOptions {
   std::string bootstrap_servers;
   std::string topic;
@@ -33,6 +35,9 @@ struct GroupOptions {
   std::string client_id = "kpipe-stream-group";
   // How long a revocation waits for the batch in flight (max.poll.interval.ms is 300 s).
   std::chrono::milliseconds revoke_wait{120000};
+  // Notified after each assignment and revocation, so that the job's wait between batches ends
+  // at once (StreamSeams::wakeup). Not owned; null: none.
+  Wakeup* wakeup = nullptr;
 };
 
 struct GroupView {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/wakeup.h"
 #include "engine/group_claims.h"
 #include "engine_stream_job_fixture.h"
 
@@ -25,6 +26,11 @@ class FakeMember final : public GroupMembership {
     }
     std::erase_if(view_.owned, [&](const auto& kv) { return !partitions.count(kv.first); });
     ++view_.rebalances;
+    if (wakeup_) wakeup_->notify();  // as KafkaGroupMember does (GroupOptions::wakeup)
+  }
+  void set_wakeup(Wakeup* w) {
+    std::lock_guard lock(mu_);
+    wakeup_ = w;
   }
   GroupView begin_batch(std::chrono::milliseconds) override { return view(); }
   void end_batch() override {}
@@ -46,6 +52,7 @@ class FakeMember final : public GroupMembership {
   GroupView view_;
   std::map<int32_t, int64_t> assignments_;
   std::map<int32_t, int64_t> committed_;
+  Wakeup* wakeup_ = nullptr;
 };
 
 // A member the job holds while the test keeps it.
@@ -67,22 +74,31 @@ class GroupJobTest : public StreamJobTest {
     FakeMember member;
     std::shared_ptr<JobStatus> status = std::make_shared<JobStatus>();
     std::atomic<bool> stop{false};
+    Wakeup wakeup;  // used when start() is given a trigger of its own
     std::thread thread;
     Status result;
     ~Instance() {  // a failed assertion returns early: never leave a job running
       stop = true;
+      wakeup.notify();
       if (thread.joinable()) thread.join();
     }
   };
-  void start(Instance& in, FakeSource& src) {
+  // trigger_seconds > 0: that trigger, with the instance's Wakeup and no lag sample between
+  // batches, so that only a notify ends the wait before the trigger.
+  void start(Instance& in, FakeSource& src, double trigger_seconds = 0) {
     StreamOptions o = opt_;
     o.once = false;
     o.group_id = "g";
-    o.trigger_seconds = 0.02;
+    o.trigger_seconds = trigger_seconds > 0 ? trigger_seconds : 0.02;
     StreamSeams seams;
     seams.fs = local_file_system();
     seams.source = std::make_unique<BorrowedSource>(src);
-    seams.join_group = [&in](const GroupOptions&) -> Result<std::unique_ptr<GroupMembership>> {
+    if (trigger_seconds > 0) {
+      seams.wakeup = &in.wakeup;
+      seams.lag_sample_every = std::chrono::hours(1);
+    }
+    seams.join_group = [&in](const GroupOptions& go) -> Result<std::unique_ptr<GroupMembership>> {
+      in.member.set_wakeup(go.wakeup);
       return std::unique_ptr<GroupMembership>(std::make_unique<BorrowedMember>(in.member));
     };
     auto job = std::make_shared<StreamJob>(o, std::move(seams), in.status);
@@ -101,6 +117,7 @@ class GroupJobTest : public StreamJobTest {
   }
   void stop(Instance& in) {
     in.stop = true;
+    in.wakeup.notify();
     if (in.thread.joinable()) in.thread.join();
     EXPECT_TRUE(in.result.ok()) << in.result.message();
   }
@@ -183,6 +200,28 @@ TEST_F(GroupJobTest, MaxBatchBytesEndsEachInstancesBatchesAndEveryEventIsWritten
   ASSERT_TRUE(table.ok()) << table.status().message();
   EXPECT_GE(table->version, 11);
   EXPECT_EQ(src.last_max_bytes(), 3'000);
+}
+
+// With a Wakeup the wait between batches does not look at the group every 100 ms: the
+// membership notifies it after a rebalance (GroupOptions::wakeup), and the instance reads the
+// partitions it was just given at once, not at its next trigger (60 s here).
+TEST_F(GroupJobTest, ARebalanceEndsTheWaitBetweenBatchesThroughTheWakeup) {
+  FakeSource src(4);
+  Instance a;
+  ASSERT_TRUE(a.wakeup.valid());
+  produce(src, 4, 50);
+  a.member.assign({0, 1});
+  start(a, src, 60);
+  ASSERT_TRUE(settled(src, 2)) << "the first batch did not write partitions 0 and 1";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into the wait for the trigger
+
+  const auto given = std::chrono::steady_clock::now();
+  a.member.assign({0, 1, 2, 3});
+  ASSERT_TRUE(settled(src, 4)) << "partitions 2 and 3 were not written";
+  EXPECT_LT(std::chrono::steady_clock::now() - given, std::chrono::seconds(10))
+      << "the new partitions waited for the trigger";
+  stop(a);
+  expect_exactly_once();
 }
 
 }  // namespace
