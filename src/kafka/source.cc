@@ -622,6 +622,8 @@ Status KafkaSource::consume_available(Cursor& c, const std::function<void(const 
 void KafkaSource::start_prefetch() {
   if (prefetcher_.joinable()) return;
   prefetch_quit_.store(false);
+  // A long-polling fetch may be ahead of the wake's request on the connection.
+  waker_ = std::make_unique<FetchWaker>(rk_, options_.topic, options_.fetch_wait + std::chrono::seconds(2));
   prefetcher_ = std::thread([this] { prefetch_loop(); });
 }
 
@@ -631,20 +633,7 @@ void KafkaSource::stop_prefetch() {
   static constexpr char kWake = 3;
   (void)!::write(wake_[1], &kWake, 1);
   prefetcher_.join();
-}
-
-void KafkaSource::wake_fetchers(const std::vector<int32_t>& partitions) {
-  // A request to a partition's leader wakes the broker thread that fetches it; the reply wakes
-  // it again in case it looked before a resume was applied. One request per leader for all the
-  // partitions, and no waiting for the replies (timeout 0: librdkafka sends, then drops the
-  // replies): a blocking query per partition made this thread wait a round trip, or a whole
-  // long-polling fetch, for each of them while every other partition waited too.
-  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
-      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), rd_kafka_topic_partition_list_destroy);
-  for (int32_t p : partitions) {
-    rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
-  }
-  (void)rd_kafka_offsets_for_times(rk_, list.get(), 0);
+  waker_.reset();
 }
 
 int KafkaSource::queued_min_messages() const {
@@ -693,8 +682,9 @@ void KafkaSource::prefetch_loop() {
       return;
     }
     paused.erase(partition);
-    // librdkafka 2.0 applies the resume on its main thread, but the broker thread that fetches
-    // looks at the partition again only when something wakes it, up to a second later.
+    // librdkafka applies the resume on its main thread, but the broker thread that fetches
+    // looks at the partition again only when something wakes it, up to a second later
+    // (FetchWaker).
     if (wake_broker) to_wake.push_back(partition);
   };
   // librdkafka stops fetching a partition whose queue reached queued.min.messages (this thread
@@ -868,7 +858,7 @@ void KafkaSource::prefetch_loop() {
     }
     first = order.empty() ? 0 : (first + 1) % order.size();
     if (!to_wake.empty()) {
-      wake_fetchers(to_wake);
+      waker_->wake(to_wake);
       to_wake.clear();
     }
     rd_kafka_poll(rk_, 0);  // serve the error callback

@@ -25,6 +25,7 @@
 
 #include "common/record.h"
 #include "common/status.h"
+#include "kafka/fetch_waker.h"
 #include "kafka/prefetch_buffer.h"
 #include "kafka/record_source.h"
 
@@ -172,9 +173,6 @@ class KafkaSource final : public RecordSource {
   // partitions' budgets allow. Runs between assign() calls; queues_ does not change meanwhile.
   void prefetch_loop();
   void start_prefetch();
-  // Wakes librdkafka's broker threads that fetch `partitions` (see prefetch_loop), without
-  // waiting for anything.
-  void wake_fetchers(const std::vector<int32_t>& partitions);
   // ListOffsets of every partition at logical offset `which` (beginning or end), in place.
   Status list_offsets(rd_kafka_t* client, rd_kafka_topic_partition_list_t* list, int64_t which,
                       std::chrono::milliseconds timeout);
@@ -200,6 +198,8 @@ class KafkaSource final : public RecordSource {
   int wake_[2] = {-1, -1};
   std::unique_ptr<PrefetchBuffer> buffer_;
   std::thread prefetcher_;
+  // Wakes the broker threads of the partitions the prefetch thread resumes; lives while it runs.
+  std::unique_ptr<FetchWaker> waker_;
   std::atomic<bool> prefetch_quit_{false};
   std::atomic<uint64_t> pauses_{0};
   std::atomic<uint64_t> mid_range_pauses_{0};
