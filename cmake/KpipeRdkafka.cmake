@@ -34,7 +34,7 @@ set(KPIPE_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
     "Python whose wheels provide Arrow C++ and librdkafka")
 execute_process(
   COMMAND "${KPIPE_PYTHON}" -c
-          "import importlib.metadata as m, pathlib; d = m.distribution('confluent-kafka'); \
+          "import importlib.metadata as m; d = m.distribution('confluent-kafka'); \
 libs = sorted(str(f.locate()) for f in d.files if f.name.startswith('librdkafka') and '.so' in f.name); \
 print(libs[0] if libs else ''); print(d.version)"
   OUTPUT_VARIABLE _ck_out RESULT_VARIABLE _ck_rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)

@@ -16,16 +16,7 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 rd_kafka_t* new_consumer(const std::string& bootstraps) {
-  char err[256];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [k, v] : {std::pair<const char*, std::string>{"bootstrap.servers", bootstraps},
-                             {"group.id", "kpipe-waker-test"},
-                             {"log_level", "0"}}) {
-    EXPECT_EQ(rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err), RD_KAFKA_CONF_OK) << err;
-  }
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  EXPECT_NE(rk, nullptr) << err;
-  return rk;
+  return new_test_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstraps}, {"group.id", "kpipe-waker-test"}});
 }
 
 bool wait_for_requests(const FetchWaker& waker, uint64_t n) {

@@ -37,12 +37,13 @@ class MockCluster {
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
 };
 
-// A producer for a test's messages: `settings` (bootstrap.servers among them) over log_level=0,
-// on `conf` when given (a delivery callback set on it), else a new one. nullptr, with a test
-// failure naming the setting or librdkafka's reason, when it cannot be made; `conf` is consumed
-// either way.
-inline rd_kafka_t* new_test_producer(const std::vector<std::pair<std::string, std::string>>& settings,
-                                     rd_kafka_conf_t* conf = nullptr) {
+// A client for a test (`type`: RD_KAFKA_PRODUCER or RD_KAFKA_CONSUMER): `settings`
+// (bootstrap.servers among them) over log_level=0, on `conf` when given (a delivery callback set
+// on it), else a new one. nullptr, with a test failure naming the setting or librdkafka's reason,
+// when it cannot be made; `conf` is consumed either way.
+inline rd_kafka_t* new_test_client(rd_kafka_type_t type,
+                                   const std::vector<std::pair<std::string, std::string>>& settings,
+                                   rd_kafka_conf_t* conf = nullptr) {
   char err[256];
   if (conf == nullptr) conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
@@ -53,12 +54,18 @@ inline rd_kafka_t* new_test_producer(const std::vector<std::pair<std::string, st
       return nullptr;
     }
   }
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
   if (rk == nullptr) {
     rd_kafka_conf_destroy(conf);
-    ADD_FAILURE() << "producer: " << err;
+    ADD_FAILURE() << (type == RD_KAFKA_PRODUCER ? "producer: " : "consumer: ") << err;
   }
   return rk;
+}
+
+// A producer for a test's messages (new_test_client).
+inline rd_kafka_t* new_test_producer(const std::vector<std::pair<std::string, std::string>>& settings,
+                                     rd_kafka_conf_t* conf = nullptr) {
+  return new_test_client(RD_KAFKA_PRODUCER, settings, conf);
 }
 
 }  // namespace kpipe
