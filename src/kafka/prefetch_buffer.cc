@@ -25,11 +25,18 @@ PrefetchBuffer::Chunk& PrefetchBuffer::tail_for(Partition& part, size_t data_byt
     Chunk& tail = part.chunks.back();
     if (tail.count < tail.entry_capacity && tail.data_capacity - tail.data_used >= data_bytes) return tail;
   }
-  Chunk& c = part.chunks.emplace_back();
-  c.data_capacity = std::max(chunk_data_bytes_, data_bytes);
-  c.data.reset(new char[c.data_capacity]);
-  c.entry_capacity = chunk_data_bytes_ / kPayloadBytesPerEntry;
-  c.entries.reset(new Entry[c.entry_capacity]);
+  if (data_bytes <= chunk_data_bytes_ && !spare_.empty()) {
+    part.chunks.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+    spare_bytes_ -= part.chunks.back().bytes();
+  } else {
+    Chunk& c = part.chunks.emplace_back();
+    c.data_capacity = std::max(chunk_data_bytes_, data_bytes);
+    c.data.reset(new char[c.data_capacity]);
+    c.entry_capacity = chunk_data_bytes_ / kPayloadBytesPerEntry;
+    c.entries.reset(new Entry[c.entry_capacity]);
+  }
+  Chunk& c = part.chunks.back();
   part.bytes += c.bytes();
   bytes_ += c.bytes();
   return c;
@@ -72,6 +79,17 @@ void PrefetchBuffer::append(int32_t partition, const std::vector<Item>& items) {
     ++appended_;
   }
   data_cv_.notify_all();
+}
+
+void PrefetchBuffer::retire_locked(Chunk&& chunk) {
+  const size_t budget = per_partition_bytes_ * std::max<size_t>(parts_.size(), 1);
+  const bool standard =
+      chunk.data_capacity == chunk_data_bytes_ && chunk.entry_capacity == chunk_data_bytes_ / kPayloadBytesPerEntry;
+  if (!standard || spare_bytes_ + chunk.bytes() > budget) return;  // freed with the deque entry
+  chunk.data_used = 0;
+  chunk.count = 0;
+  spare_bytes_ += chunk.bytes();
+  spare_.push_back(std::move(chunk));
 }
 
 bool PrefetchBuffer::full(int32_t partition) const {
@@ -117,6 +135,7 @@ bool PrefetchBuffer::consume(int32_t partition, const std::function<bool(const I
         if (part.chunks.size() == 1) break;
         part.bytes -= chunk->bytes();
         bytes_ -= chunk->bytes();
+        retire_locked(std::move(*chunk));
         part.chunks.pop_front();
         part.read = 0;
         continue;
@@ -190,6 +209,9 @@ uint64_t PrefetchBuffer::appended() const {
 
 void PrefetchBuffer::clear() {
   std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [partition, part] : parts_) {
+    for (Chunk& chunk : part.chunks) retire_locked(std::move(chunk));
+  }
   parts_.clear();
   bytes_ = 0;
 }
@@ -197,12 +219,22 @@ void PrefetchBuffer::clear() {
 void PrefetchBuffer::set_budget(size_t per_partition_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   per_partition_bytes_ = per_partition_bytes;
-  chunk_data_bytes_ = std::clamp(per_partition_bytes / 4, kMinChunkDataBytes, kMaxChunkDataBytes);
+  const size_t chunk_data_bytes = std::clamp(per_partition_bytes / 4, kMinChunkDataBytes, kMaxChunkDataBytes);
+  if (chunk_data_bytes != chunk_data_bytes_) {
+    spare_.clear();
+    spare_bytes_ = 0;
+  }
+  chunk_data_bytes_ = chunk_data_bytes;
 }
 
 size_t PrefetchBuffer::bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return bytes_;
+}
+
+size_t PrefetchBuffer::spare_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return spare_bytes_;
 }
 
 }  // namespace kpipe

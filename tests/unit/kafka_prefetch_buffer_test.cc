@@ -238,6 +238,46 @@ TEST(PrefetchBuffer, SmallBudgetsHoldLittleMoreThanTheBudget) {
   EXPECT_EQ(seen, offset);
 }
 
+// Between two triggers the buffer empties; freed chunks went back to the kernel and the next
+// batch faulted them in again. Chunks read to the end are kept and filled again, never more than
+// the buffer's budget, and what comes out of a reused chunk is only what was appended to it.
+TEST(PrefetchBuffer, ChunksReadToTheEndAreFilledAgainWithinTheBudget) {
+  constexpr size_t kBudget = 64u << 10;
+  PrefetchBuffer buf;
+  buf.set_budget(kBudget);
+  const std::string first(115, 'a'), second(100, 'b');
+  int64_t offset = 0;
+  for (int32_t p = 0; p < 2; ++p) {
+    while (!buf.full(p)) buf.append(p, {record(offset++, first)});
+  }
+  const size_t held = buf.bytes();
+  EXPECT_EQ(buf.spare_bytes(), 0u);
+  int64_t seen = 0;
+  for (int32_t p = 0; p < 2; ++p) seen += static_cast<int64_t>(take_until(buf, p, offset).size());
+  EXPECT_EQ(seen, offset);
+  const size_t spare = buf.spare_bytes();
+  EXPECT_GT(spare, 0u);
+  EXPECT_LE(spare, 2 * kBudget);
+  EXPECT_EQ(buf.bytes() + spare, held);  // each partition's last chunk stays its tail
+
+  // Refill: the spares are used before anything new is allocated, and only new items come out.
+  const int64_t refill_from = offset;
+  for (int32_t p = 0; p < 2; ++p) {
+    while (!buf.full(p)) buf.append(p, {record(offset++, second)});
+  }
+  EXPECT_EQ(buf.spare_bytes(), 0u);
+  std::vector<std::string> got = take_until(buf, 0, offset);
+  for (const std::string& item : take_until(buf, 1, offset)) got.push_back(item);
+  ASSERT_EQ(got.size(), static_cast<size_t>(offset - refill_from));
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], std::to_string(refill_from + i) + ":" + second);
+
+  // Another chunk size drops the spares.
+  buf.clear();
+  EXPECT_GT(buf.spare_bytes(), 0u);
+  buf.set_budget(4 * kBudget);
+  EXPECT_EQ(buf.spare_bytes(), 0u);
+}
+
 // What the planner reads to put the records already in memory first: per partition with unread
 // items, the offset past the last record held (or the end mark's offset); nothing once read.
 TEST(PrefetchBuffer, HeldToIsPastTheLastRecordOrAtTheEndMark) {
