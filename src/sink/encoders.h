@@ -125,8 +125,8 @@ std::string encode_dead_letter(std::string_view topic, const std::vector<BadReco
 std::string format_console_table(int64_t batch_id, const arrow::RecordBatch& rows, int max_rows = 20,
                                  bool truncate = true);
 
-// Chooses Arrow's allocator (jemalloc when Arrow has it, else the system's) unless
-// ARROW_DEFAULT_MEMORY_POOL is set, and returns the one in use. Call before anything else uses
+// Chooses Arrow's allocator (the system's, glibc malloc) unless ARROW_DEFAULT_MEMORY_POOL is
+// set, and returns the one in use. Call before anything else uses
 // Arrow: it picks its default allocator once.
 std::string select_arrow_memory_pool();
 
