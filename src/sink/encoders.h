@@ -126,8 +126,8 @@ std::string format_console_table(int64_t batch_id, const arrow::RecordBatch& row
                                  bool truncate = true);
 
 // Chooses Arrow's allocator (the system's, glibc malloc) unless ARROW_DEFAULT_MEMORY_POOL is
-// set, and returns the one in use. Call before anything else uses
-// Arrow: it picks its default allocator once.
+// set, and returns the one in use. Call before anything else uses Arrow: it picks its default
+// allocator once.
 std::string select_arrow_memory_pool();
 
 }  // namespace kpipe

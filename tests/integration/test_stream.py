@@ -117,6 +117,20 @@ def test_backlog_three_days_exactly_once_with_values_and_types(kafka, kpipe_bin,
     assert {s["partition"] for b in batches for s in b["sources"]} == {0, 1, 2}
 
 
+def test_arrow_allocator_is_the_systems_unless_arrow_default_memory_pool_says_otherwise(kafka, kpipe_bin,
+                                                                                        unique_topic, tmp_path):
+    # The system allocator keeps a batch's freed memory for the next one; Arrow's jemalloc gave it
+    # back to the kernel between triggers (bench/results/PROFILE.md). The first log line names it.
+    kafka.create_topic(unique_topic, 1)
+    for pool in [None, "jemalloc"]:
+        env = stream_env(tmp_path / (pool or "default"), kafka.bootstrap, unique_topic)
+        if pool:
+            env["ARROW_DEFAULT_MEMORY_POOL"] = pool
+        p = run_stream(kpipe_bin, env, tmp_path, timeout=120)
+        assert p.returncode == 0, p.stderr[-3000:]
+        assert f"(Arrow allocator: {pool or 'system'})" in p.stderr, p.stderr[:2000]
+
+
 @pytest.mark.parametrize("files_per_partition,max_records", [(1, 5000), (3, 5000), (1, 700), (4, 300), (2, 1)])
 def test_file_count_limits(kafka, kpipe_bin, unique_topic, run_kpipe, tmp_path, files_per_partition, max_records):
     kafka.create_topic(unique_topic, 3)
