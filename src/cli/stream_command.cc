@@ -93,7 +93,7 @@ int run_stream(int argc, char** argv) {
   // One writer per checkpoint, checked before the status port is taken: a second `kpipe stream`
   // with the same settings must hear about the checkpoint, not about port 8080.
   // (A checkpoint on S3 has no lock: the job holds it through a Kafka fence once the broker answers.)
-  std::shared_ptr<FileSystem> fs = routing_file_system(local_file_system(), o.s3);
+  std::shared_ptr<FileSystem> fs = routing_file_system(local_file_system(o.direct_io), o.s3);
   std::optional<std::unique_ptr<FileLock>> lock;
   // (GROUP_ID: the instances of a group share the checkpoint; each locks a directory of its own in it.)
   if (!fs->is_object_store(o.checkpoint_path) && o.group_id.empty()) {

@@ -1,5 +1,7 @@
 #include "common/file_system.h"
 
+#include "common/log.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <type_traits>
@@ -128,9 +131,39 @@ Result<std::unique_ptr<FileLock>> lock_local_file(const std::string& path, std::
   return std::unique_ptr<FileLock>(std::move(lock));
 }
 
+// The writing thread's aligned buffer for O_DIRECT, allocated at its first direct write and kept
+// (a writer of the pool writes file after file).
+struct AlignedChunk {
+  static constexpr size_t kBytes = 1 << 20;
+  char* data = nullptr;
+  size_t alignment = 0;
+  ~AlignedChunk() { std::free(data); }
+  bool reserve(size_t align) {
+    if (data != nullptr && alignment == align) return true;
+    std::free(data);
+    data = nullptr;
+    void* p = nullptr;
+    if (posix_memalign(&p, align, kBytes) != 0) return false;
+    data = static_cast<char*>(p);
+    alignment = align;
+    return true;
+  }
+};
+
 class LocalFileSystem final : public FileSystem {
  public:
+  explicit LocalFileSystem(bool direct_io) : direct_io_(direct_io) {}
+
   Status write_file(const std::string& path, std::string_view bytes) override {
+    if (direct_io_ && bytes.size() >= kDirectIoMinBytes) {
+      KPIPE_ASSIGN_OR_RETURN(bool written, write_file_direct(path, bytes));
+      if (written) return Status::success();
+      static std::atomic<bool> told{false};
+      if (!told.exchange(true)) {
+        log_info("files", "the file system of " + path + " refuses O_DIRECT: large files are written through the " +
+                              "page cache there (DIRECT_IO)");
+      }
+    }
     Fd fd(open_retrying(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
     if (fd.get() < 0) return errno_status("creating", path, errno);
     const char* p = bytes.data();
@@ -274,12 +307,50 @@ class LocalFileSystem final : public FileSystem {
     if (::stat(path.c_str(), &st) != 0) return errno_status("stat of", path, errno);
     return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
   }
+
+ private:
+  const bool direct_io_;
 };
 
 }  // namespace
 
-std::shared_ptr<FileSystem> local_file_system() {
-  static const std::shared_ptr<FileSystem> instance = std::make_shared<LocalFileSystem>();
+Result<bool> write_file_direct(const std::string& path, std::string_view bytes, size_t block) {
+  thread_local AlignedChunk chunk;
+  if (block == 0 || (block & (block - 1)) != 0 || block > AlignedChunk::kBytes || !chunk.reserve(block)) {
+    return false;
+  }
+  Fd fd(open_retrying(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0644));
+  if (fd.get() < 0) {
+    if (errno == EINVAL) return false;
+    return errno_status("creating", path, errno);
+  }
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const size_t n = std::min(AlignedChunk::kBytes, bytes.size() - done);
+    const size_t padded = (n + block - 1) & ~(block - 1);
+    std::memcpy(chunk.data, bytes.data() + done, n);
+    std::memset(chunk.data + n, 0, padded - n);
+    ssize_t w;
+    do {
+      w = ::pwrite(fd.get(), chunk.data, padded, static_cast<off_t>(done));
+    } while (w < 0 && errno == EINTR);
+    if (w < 0 && errno == EINVAL) return false;
+    if (w < 0) return errno_status("writing", path, errno);
+    // A short direct write (the disk filling up) leaves an offset the next one may not start at:
+    // the file is written again the ordinary way, which reports what is wrong.
+    if (static_cast<size_t>(w) != padded) return false;
+    done += n;
+  }
+  if (::ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0) return errno_status("truncating", path, errno);
+  if (::fsync(fd.get()) != 0) return errno_status("fsync of", path, errno);
+  if (fd.close() != 0 && errno != EINTR) return errno_status("closing", path, errno);
+  return true;
+}
+
+std::shared_ptr<FileSystem> local_file_system(bool direct_io) {
+  static const std::shared_ptr<FileSystem> buffered = std::make_shared<LocalFileSystem>(false);
+  if (!direct_io) return buffered;
+  static const std::shared_ptr<FileSystem> instance = std::make_shared<LocalFileSystem>(true);
   return instance;
 }
 

@@ -176,6 +176,11 @@ const std::vector<SettingSpec>& stream_setting_specs() {
        "false",
        "true: append to a Delta table at OUTPUT_PATH that another query or tool created (else kpipe refuses it)",
        {}},
+      {"DIRECT_IO",
+       "true",
+       "true: local output files of 32 KiB or more are written with O_DIRECT, past the page cache (ordinary "
+       "writes where the file system refuses it) | false: every file through the page cache",
+       {}},
       {"S3_ENDPOINT_URL", "", "S3-compatible store's URL (http://127.0.0.1:9000); empty = AWS S3", {}},
       {"S3_ADDRESSING_STYLE", "auto", "auto (path-style with S3_ENDPOINT_URL) | path | virtual", {}},
       {"AWS_ACCESS_KEY_ID", "", "S3 access key; empty = the AWS SDK's chain (profile, SSO, instance role)", {}},
@@ -308,6 +313,7 @@ Result<StreamOptions> load_stream_options(const Settings& s) {
   if (o.parquet_compression == "uncompressed") o.parquet_compression = "none";
   KPIPE_ASSIGN_OR_RETURN(o.parquet_table_format, s.get_choice("PARQUET_TABLE_FORMAT", {"delta", "none"}));
   KPIPE_ASSIGN_OR_RETURN(o.parquet_table_append, s.get_bool("PARQUET_TABLE_APPEND"));
+  KPIPE_ASSIGN_OR_RETURN(o.direct_io, s.get_bool("DIRECT_IO"));
   KPIPE_ASSIGN_OR_RETURN(o.on_bad_record, s.get_choice("ON_BAD_RECORD", {"dlq", "skip", "fail"}));
   KPIPE_ASSIGN_OR_RETURN(o.schema, s.get_non_empty("SCHEMA"));
   KPIPE_RETURN_IF_ERROR(resolve_schema(s, o.schema));

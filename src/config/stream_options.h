@@ -34,6 +34,7 @@ struct StreamOptions {
   std::string parquet_compression = "snappy";   // PARQUET_COMPRESSION: snappy|zstd|none
   std::string parquet_table_format = "delta";   // PARQUET_TABLE_FORMAT: delta|none
   bool parquet_table_append = false;            // PARQUET_TABLE_APPEND: append to another query's table
+  bool direct_io = true;                        // DIRECT_IO: large local files written past the page cache
   std::string on_bad_record = "dlq";            // ON_BAD_RECORD: dlq|skip|fail
   std::string schema = "event_id STRING, ts TIMESTAMP, value DOUBLE, source STRING";  // SCHEMA (Spark DDL)
   std::string partition_from = "ts";  // PARTITION_FROM: TIMESTAMP or DATE column giving dt, or timestamp (Kafka's)
