@@ -66,6 +66,18 @@ TEST_F(StreamOptionsTest, LocalPathsLoseTheirTrailingSlash) {
   EXPECT_EQ(o->csv_output_path, "out/csv");
 }
 
+TEST_F(StreamOptionsTest, DirectIoIsOnUnlessSetToFalseAndABadValueNamesIt) {
+  auto o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_TRUE(o->direct_io);
+  env_["DIRECT_IO"] = "false";
+  o = load();
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_FALSE(o->direct_io);
+  env_["DIRECT_IO"] = "sometimes";
+  EXPECT_THAT(error(), HasSubstr("DIRECT_IO"));
+}
+
 TEST_F(StreamOptionsTest, ABadS3UriNamesTheSettingAndWhatIsWrong) {
   env_["OUTPUT_PATH"] = "s3://Lake_Bucket/x";
   EXPECT_THAT(error(), HasSubstr("OUTPUT_PATH='s3://Lake_Bucket/x': 'Lake_Bucket' is not a valid bucket name"));
