@@ -160,8 +160,8 @@ class LocalFileSystem final : public FileSystem {
       if (written) return Status::success();
       static std::atomic<bool> told{false};
       if (!told.exchange(true)) {
-        log_info("files", "the file system of " + path + " refuses O_DIRECT: large files are written through the " +
-                              "page cache there (DIRECT_IO)");
+        log_info("files", "the file system of " + path + " refused an O_DIRECT write (EINVAL or a short write): " +
+                              "such files are written through the page cache there (DIRECT_IO)");
       }
     }
     Fd fd(open_retrying(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));

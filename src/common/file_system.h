@@ -108,7 +108,9 @@ inline constexpr size_t kDirectIoMinBytes = 32 * 1024;
 // VM, new to the host: 2.4 s of system time per GB on this project's machine) and crowd out pages
 // someone reads. Returns false, having written nothing the caller must keep, when the file system
 // refuses O_DIRECT (EINVAL at open or at a write: tmpfs before Linux 6.6, some FUSE and ZFS
-// versions, a device with blocks larger than `block`); the caller then writes the ordinary way.
+// versions, a device with blocks larger than `block`) or cuts a direct write short (the disk
+// filling up: the next piece could not start aligned); the caller then writes the ordinary way,
+// which reports a real error as such.
 Result<bool> write_file_direct(const std::string& path, std::string_view bytes, size_t block = 4096);
 
 // Writes `bytes` to "<dir>/.<name>.<owner>-<n>.tmp" (a name no other writer uses), fsyncs it, renames it to
